@@ -1,0 +1,22 @@
+#pragma once
+// `kamwatch run`: startup steps, the consume -> process -> commit loop, and orderly shutdown.
+#include <atomic>
+#include <functional>
+
+#include "config/config.h"
+#include "core/result.h"
+
+namespace kamwatch::app {
+
+struct DaemonHooks {
+  // Called once the consumer is subscribed and state is open (demo: start producing).
+  std::function<void(const std::string& bootstrap)> on_ready;
+  // Called after every committed batch with the number of events applied so far.
+  std::function<void(std::uint64_t applied_total)> on_batch;
+};
+
+// Runs until stop becomes true. A batch in flight is either fully committed or not at all.
+[[nodiscard]] Result<void> run_daemon(const config::Config& config, const std::atomic<bool>& stop,
+                                      const DaemonHooks& hooks = {});
+
+}  // namespace kamwatch::app

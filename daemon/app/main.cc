@@ -1,0 +1,5 @@
+#include <cstdio>
+
+#include "app/commands.h"
+
+int main(int argc, char** argv) { return kamwatch::app::main_dispatch(argc, argv); }

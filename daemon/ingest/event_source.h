@@ -1,0 +1,53 @@
+#pragma once
+// EventSource: where raw event messages come from (Kafka consumer group, or a file).
+// Thread-safety: one thread polls a source; callbacks run on that thread inside poll().
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/result.h"
+#include "ingest/message.h"
+
+namespace kamwatch::ingest {
+
+struct TopicPartition {
+  std::string topic;
+  std::int32_t partition = 0;
+  bool operator==(const TopicPartition&) const = default;
+};
+
+struct TopicPartitionOffset {
+  std::string topic;
+  std::int32_t partition = 0;
+  std::int64_t offset = 0;  // next offset to read
+};
+
+// Called on assignment for each new partition: the offset to resume at (from the state
+// store), or nullopt to start at the beginning of the partition.
+using OffsetLookup = std::function<std::optional<std::int64_t>(std::string_view topic,
+                                                               std::int32_t partition)>;
+
+class EventSource {
+ public:
+  virtual ~EventSource() = default;
+
+  // Fills batch (cleared first) with up to the configured number of messages, waiting at
+  // most the configured time. An empty batch is normal. Messages of partitions revoked during
+  // the poll are never returned.
+  [[nodiscard]] virtual Result<void> poll(MessageBatch& batch) = 0;
+  // Moves the read positions back, after a batch could not be committed.
+  [[nodiscard]] virtual Result<void> rewind(const std::vector<TopicPartitionOffset>& offsets) = 0;
+  // Reports processed positions to the broker (lag monitoring only; the truth is the store).
+  virtual void report_progress(const std::vector<TopicPartitionOffset>& offsets) = 0;
+  // The partitions currently owned.
+  [[nodiscard]] virtual std::vector<TopicPartition> assignment() const = 0;
+  // True when the source has no more messages and never will (files); Kafka never ends.
+  [[nodiscard]] virtual bool at_end() const { return false; }
+  // Leaves the group cleanly. Idempotent.
+  virtual void close() = 0;
+};
+
+}  // namespace kamwatch::ingest

@@ -1,0 +1,104 @@
+#include "model/account_state.h"
+
+#include <algorithm>
+
+namespace kamwatch::model {
+namespace {
+
+void add_to_bucket(std::vector<Bucket>& buckets, TimeMs width, TimeMs t, double v) {
+  const TimeMs start = floor_to(t, width);
+  auto it = std::lower_bound(buckets.begin(), buckets.end(), start,
+                             [](const Bucket& b, TimeMs s) { return b.start < s; });
+  if (it == buckets.end() || it->start != start) {
+    it = buckets.insert(it, Bucket{start, 0, 0, v, v, v, t});
+  }
+  Bucket& b = *it;
+  b.count += 1;
+  b.sum += v;
+  b.min = std::min(b.min, v);
+  b.max = std::max(b.max, v);
+  if (t >= b.last_time) {
+    b.last = v;
+    b.last_time = t;
+  }
+}
+
+void prune(std::vector<Bucket>& buckets, TimeMs horizon) {
+  auto it = std::lower_bound(buckets.begin(), buckets.end(), horizon,
+                             [](const Bucket& b, TimeMs s) { return b.start < s; });
+  buckets.erase(buckets.begin(), it);
+}
+
+void add(Series& s, TimeMs t, double v, TimeMs hourly_horizon, TimeMs daily_horizon) {
+  s.count += 1;
+  s.sum += v;
+  if (t >= hourly_horizon) add_to_bucket(s.hourly, kHourMs, t, v);
+  if (t >= daily_horizon) add_to_bucket(s.daily, kDayMs, t, v);
+}
+
+void prune(Series& s, TimeMs hourly_horizon, TimeMs daily_horizon) {
+  prune(s.hourly, hourly_horizon);
+  prune(s.daily, daily_horizon);
+}
+
+}  // namespace
+
+void apply(AccountState& state, const Event& event, const Retention& retention) {
+  const TimeMs t = event.time;
+  // Horizons are aligned to their bucket width, so a bucket is always kept or pruned whole.
+  const auto hourly_horizon_at = [&](TimeMs watermark) {
+    return floor_to(watermark - retention.hourly, kHourMs);
+  };
+  const auto daily_horizon_at = [&](TimeMs watermark) {
+    return floor_to(watermark - retention.daily, kDayMs);
+  };
+  const bool first_event = state.applied == 0;
+  const TimeMs old_hourly_horizon = hourly_horizon_at(state.max_time);
+  const TimeMs old_daily_horizon = daily_horizon_at(state.max_time);
+  if (first_event) {
+    state.id = event.subject;
+    state.first_time = t;
+    state.max_time = t;
+  }
+  state.first_time = std::min(state.first_time, t);
+  state.max_time = std::max(state.max_time, t);
+  state.applied += 1;
+
+  const TimeMs hourly_horizon = hourly_horizon_at(state.max_time);
+  const TimeMs daily_horizon = daily_horizon_at(state.max_time);
+  // Pruning only matters when a horizon moved: at most once per hour of watermark progress.
+  // (Comparing horizons, not the watermark's hour, keeps this right for retentions that are not
+  // whole hours.)
+  const bool horizon_moved =
+      first_event || hourly_horizon != old_hourly_horizon || daily_horizon != old_daily_horizon;
+
+  TypeStats& ts = state.types[event.type];
+  if (ts.count == 0) {
+    ts.first_time = t;
+    ts.last_time = t;
+  }
+  ts.count += 1;
+  ts.first_time = std::min(ts.first_time, t);
+  const bool latest_of_type = t >= ts.last_time;
+  ts.last_time = std::max(ts.last_time, t);
+  add(ts.events, t, 1.0, hourly_horizon, daily_horizon);
+  for (const Field& f : event.data) {
+    if (f.value.is_number()) {
+      add(ts.fields[f.name], t, f.value.number, hourly_horizon, daily_horizon);
+    } else if (latest_of_type) {
+      ts.last_values[f.name] = f.value;
+    }
+  }
+  if (event.type == "account.profile" && latest_of_type) {
+    for (const Field& f : event.data) state.profile[f.name] = f.value;
+  }
+
+  if (horizon_moved) {
+    for (auto& [type, stats] : state.types) {
+      prune(stats.events, hourly_horizon, daily_horizon);
+      for (auto& [name, series] : stats.fields) prune(series, hourly_horizon, daily_horizon);
+    }
+  }
+}
+
+}  // namespace kamwatch::model

@@ -1,0 +1,66 @@
+#pragma once
+// Per-account state: profile, per event type counts, and event-time bucketed aggregates of
+// every numeric field. Pure value type; apply() is the only way events change it.
+// Thread-safety: a value; callers synchronise access to one instance.
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/time.h"
+#include "model/event.h"
+
+namespace kamwatch::model {
+
+// Aggregate of the values that fell into [start, start + width).
+struct Bucket {
+  TimeMs start = 0;
+  std::int64_t count = 0;
+  double sum = 0;
+  double min = 0;
+  double max = 0;
+  double last = 0;       // value of the event with the latest time in the bucket
+  TimeMs last_time = 0;  // that event's time
+  bool operator==(const Bucket&) const = default;
+};
+
+// One numeric series (an event type's field, or the type's event count when field is "").
+// Hourly buckets cover the recent past; daily buckets the long baseline. Both sorted by start.
+struct Series {
+  std::int64_t count = 0;  // all time
+  double sum = 0;          // all time
+  std::vector<Bucket> hourly;
+  std::vector<Bucket> daily;
+  bool operator==(const Series&) const = default;
+};
+
+struct TypeStats {
+  std::int64_t count = 0;  // applied events of this type, all time
+  TimeMs first_time = 0;
+  TimeMs last_time = 0;
+  Series events;                         // one value (1) per event: event counts per bucket
+  std::map<std::string, Series> fields;  // numeric data fields by name
+  std::map<std::string, FieldValue> last_values;  // latest value of each non-numeric field
+  bool operator==(const TypeStats&) const = default;
+};
+
+struct AccountState {
+  std::string id;
+  std::map<std::string, FieldValue> profile;  // merged account.profile fields
+  std::map<std::string, TypeStats> types;     // by event type
+  std::int64_t applied = 0;                   // events applied, all types
+  TimeMs first_time = 0;                      // earliest event time applied
+  TimeMs max_time = 0;                        // latest event time applied (the account's watermark)
+  bool operator==(const AccountState&) const = default;
+};
+
+// How much history the buckets keep, measured back from the account's watermark.
+struct Retention {
+  TimeMs hourly = 8 * kDayMs;
+  TimeMs daily = 800 * kDayMs;
+};
+
+// Applies one event. The caller has already checked it is valid, new and not too late.
+void apply(AccountState& state, const Event& event, const Retention& retention);
+
+}  // namespace kamwatch::model

@@ -1,0 +1,433 @@
+#include "state/codec.h"
+
+#include <algorithm>
+#include <bit>
+#include <cstring>
+#include <iterator>
+#include <map>
+#include <utility>
+#include <vector>
+
+namespace kamwatch::state {
+namespace {
+
+using model::AccountState;
+using model::Bucket;
+using model::FieldValue;
+using model::Series;
+using model::TypeStats;
+
+// Bucket flags: which doubles are implied by others (bit-identical) and therefore omitted.
+constexpr std::uint8_t kLastIsOne = 1 << 0;
+constexpr std::uint8_t kMinIsLast = 1 << 1;
+constexpr std::uint8_t kMaxIsLast = 1 << 2;
+constexpr std::uint8_t kSumIsCountTimesLast = 1 << 3;
+constexpr std::uint8_t kKnownFlags = kLastIsOne | kMinIsLast | kMaxIsLast | kSumIsCountTimesLast;
+
+// Smallest possible encoding of one bucket (flags + three one-byte varints), used to reject
+// impossible counts before reserving.
+constexpr std::size_t kMinBucketBytes = 4;
+
+constexpr std::uint64_t bits(double v) { return std::bit_cast<std::uint64_t>(v); }
+constexpr std::uint64_t zigzag(std::int64_t v) {
+  return (static_cast<std::uint64_t>(v) << 1) ^ static_cast<std::uint64_t>(v >> 63);
+}
+constexpr std::int64_t unzigzag(std::uint64_t u) {
+  return static_cast<std::int64_t>((u >> 1) ^ (~(u & 1) + 1));
+}
+
+// ---- writing ------------------------------------------------------------------------------
+
+void put_u8(std::string& out, std::uint8_t v) { out.push_back(static_cast<char>(v)); }
+
+void put_varint(std::string& out, std::uint64_t v) {
+  char buf[10];
+  std::size_t n = 0;
+  while (v >= 0x80) {
+    buf[n++] = static_cast<char>((v & 0x7f) | 0x80);
+    v >>= 7;
+  }
+  buf[n++] = static_cast<char>(v);
+  out.append(buf, n);
+}
+
+void put_svarint(std::string& out, std::int64_t v) { put_varint(out, zigzag(v)); }
+
+void put_f64(std::string& out, double v) {
+  const std::uint64_t u = bits(v);
+  char buf[8];
+  for (int i = 0; i < 8; ++i) buf[i] = static_cast<char>(u >> (8 * i));
+  out.append(buf, 8);
+}
+
+void put_str(std::string& out, std::string_view s) {
+  put_varint(out, s.size());
+  out.append(s);
+}
+
+void put_value(std::string& out, const FieldValue& v) {
+  put_u8(out, static_cast<std::uint8_t>(v.kind));
+  switch (v.kind) {
+    case FieldValue::Kind::kNull:
+      break;
+    case FieldValue::Kind::kNumber:
+      put_f64(out, v.number);
+      break;
+    case FieldValue::Kind::kBool:
+      put_u8(out, v.boolean ? 1 : 0);
+      break;
+    case FieldValue::Kind::kString:
+    case FieldValue::Kind::kJson:
+      put_str(out, v.text);
+      break;
+  }
+}
+
+void put_value_map(std::string& out, const std::map<std::string, FieldValue>& m) {
+  put_varint(out, m.size());
+  for (const auto& [k, v] : m) {
+    put_str(out, k);
+    put_value(out, v);
+  }
+}
+
+void put_buckets(std::string& out, const std::vector<Bucket>& buckets) {
+  put_varint(out, buckets.size());
+  std::uint64_t prev_start = 0;
+  for (const Bucket& b : buckets) {
+    std::uint8_t flags = 0;
+    if (bits(b.last) == bits(1.0)) flags |= kLastIsOne;
+    if (bits(b.min) == bits(b.last)) flags |= kMinIsLast;
+    if (bits(b.max) == bits(b.last)) flags |= kMaxIsLast;
+    if (bits(b.sum) == bits(static_cast<double>(b.count) * b.last)) flags |= kSumIsCountTimesLast;
+    put_u8(out, flags);
+    // Unsigned arithmetic: wraps instead of overflowing, and the decoder wraps back.
+    const auto start = static_cast<std::uint64_t>(b.start);
+    put_svarint(out, static_cast<std::int64_t>(start - prev_start));
+    prev_start = start;
+    put_svarint(out, b.count);
+    put_svarint(out, static_cast<std::int64_t>(static_cast<std::uint64_t>(b.last_time) - start));
+    if (!(flags & kLastIsOne)) put_f64(out, b.last);
+    if (!(flags & kMinIsLast)) put_f64(out, b.min);
+    if (!(flags & kMaxIsLast)) put_f64(out, b.max);
+    if (!(flags & kSumIsCountTimesLast)) put_f64(out, b.sum);
+  }
+}
+
+void put_series(std::string& out, const Series& s) {
+  put_svarint(out, s.count);
+  put_f64(out, s.sum);
+  put_buckets(out, s.hourly);
+  put_buckets(out, s.daily);
+}
+
+void put_type_stats(std::string& out, const TypeStats& t) {
+  put_svarint(out, t.count);
+  put_svarint(out, t.first_time);
+  put_svarint(out, t.last_time);
+  put_series(out, t.events);
+  put_varint(out, t.fields.size());
+  for (const auto& [name, series] : t.fields) {
+    put_str(out, name);
+    put_series(out, series);
+  }
+  put_value_map(out, t.last_values);
+}
+
+// A cheap estimate of the encoded size, so encode reserves once instead of growing repeatedly.
+std::size_t estimate_size(const AccountState& s) {
+  std::size_t n = 32 + s.id.size();
+  for (const auto& [k, v] : s.profile) n += k.size() + v.text.size() + 12;
+  for (const auto& [type, t] : s.types) {
+    n += type.size() + 40 + 16 * (t.events.hourly.size() + t.events.daily.size());
+    for (const auto& [name, series] : t.fields) {
+      n += name.size() + 16 + 24 * (series.hourly.size() + series.daily.size());
+    }
+    for (const auto& [k, v] : t.last_values) n += k.size() + v.text.size() + 12;
+  }
+  return n;
+}
+
+void reserve_for(std::string& out, std::size_t extra) {
+  const std::size_t need = out.size() + extra;
+  if (out.capacity() < need) out.reserve(std::max(need, 2 * out.capacity()));
+}
+
+// ---- reading ------------------------------------------------------------------------------
+
+// Bounds-checked cursor. The first failure is recorded; every read after it fails too, so
+// callers may check once per compound value.
+class Reader {
+ public:
+  Reader(std::string_view in, const char* what)
+      : begin_(in.data()), p_(in.data()), end_(in.data() + in.size()), what_(what) {}
+
+  [[nodiscard]] std::size_t remaining() const { return static_cast<std::size_t>(end_ - p_); }
+  [[nodiscard]] bool failed() const { return !code_.empty(); }
+
+  bool u8(std::uint8_t& v) {
+    if (p_ == end_) return truncated("byte");
+    v = static_cast<std::uint8_t>(*p_++);
+    return true;
+  }
+
+  bool varint(std::uint64_t& v) {
+    std::uint64_t result = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      if (p_ == end_) return truncated("varint");
+      const auto byte = static_cast<std::uint8_t>(*p_++);
+      if (shift == 63 && byte > 1) return corrupt("varint overflows 64 bits");
+      if (byte == 0 && shift > 0) return corrupt("overlong varint");
+      result |= static_cast<std::uint64_t>(byte & 0x7f) << shift;
+      if (!(byte & 0x80)) {
+        v = result;
+        return true;
+      }
+    }
+    return corrupt("varint overflows 64 bits");
+  }
+
+  bool svarint(std::int64_t& v) {
+    std::uint64_t u = 0;
+    if (!varint(u)) return false;
+    v = unzigzag(u);
+    return true;
+  }
+
+  bool f64(double& v) {
+    if (remaining() < 8) return truncated("double");
+    std::uint64_t u = 0;
+    for (int i = 0; i < 8; ++i)
+      u |= static_cast<std::uint64_t>(static_cast<std::uint8_t>(p_[i])) << (8 * i);
+    p_ += 8;
+    v = std::bit_cast<double>(u);
+    return true;
+  }
+
+  bool str(std::string& s) {
+    std::uint64_t n = 0;
+    if (!varint(n)) return false;
+    if (n > remaining()) return truncated("string");
+    s.assign(p_, static_cast<std::size_t>(n));
+    p_ += n;
+    return true;
+  }
+
+  // A collection size; at least min_bytes of input per element must remain, so a corrupt count
+  // can never make the caller reserve more than the input size justifies.
+  bool count(std::uint64_t& n, std::size_t min_bytes) {
+    if (!varint(n)) return false;
+    if (n > remaining() / min_bytes) return truncated("collection");
+    return true;
+  }
+
+  bool corrupt(const char* why) { return fail("codec_corrupt", why); }
+  bool truncated(const char* reading) { return fail("codec_truncated", reading); }
+
+  [[nodiscard]] Error error() const {
+    std::string msg(what_);
+    msg += code_ == "codec_truncated" ? " truncated at byte " : " corrupt at byte ";
+    msg += std::to_string(fail_at_);
+    msg += code_ == "codec_truncated" ? " (reading " : " (";
+    msg += detail_;
+    msg += ')';
+    return Error{code_, std::move(msg)};
+  }
+
+ private:
+  bool fail(const char* code, const char* detail) {
+    if (code_.empty()) {
+      code_ = code;
+      detail_ = detail;
+      fail_at_ = static_cast<std::size_t>(p_ - begin_);
+    }
+    p_ = end_;  // later reads fail fast
+    return false;
+  }
+
+  const char* begin_;
+  const char* p_;
+  const char* end_;
+  const char* what_;
+  std::string code_;
+  const char* detail_ = "";
+  std::size_t fail_at_ = 0;
+};
+
+bool get_value(Reader& r, FieldValue& v) {
+  std::uint8_t kind = 0;
+  if (!r.u8(kind)) return false;
+  if (kind > static_cast<std::uint8_t>(FieldValue::Kind::kJson)) {
+    return r.corrupt("unknown field value kind");
+  }
+  v.kind = static_cast<FieldValue::Kind>(kind);
+  switch (v.kind) {
+    case FieldValue::Kind::kNull:
+      return true;
+    case FieldValue::Kind::kNumber:
+      return r.f64(v.number);
+    case FieldValue::Kind::kBool: {
+      std::uint8_t b = 0;
+      if (!r.u8(b)) return false;
+      if (b > 1) return r.corrupt("bool is neither 0 nor 1");
+      v.boolean = b == 1;
+      return true;
+    }
+    case FieldValue::Kind::kString:
+    case FieldValue::Kind::kJson:
+      return r.str(v.text);
+  }
+  return false;
+}
+
+// Reads a map of n entries written in ascending key order; get_mapped decodes one value in place.
+// Strict order keeps decoding canonical and makes every insert an O(1) hinted append.
+template <typename V, typename GetMapped>
+bool get_map(Reader& r, std::map<std::string, V>& m, std::size_t min_entry_bytes,
+             GetMapped get_mapped) {
+  std::uint64_t n = 0;
+  if (!r.count(n, min_entry_bytes)) return false;
+  std::string key;
+  for (std::uint64_t i = 0; i < n; ++i) {
+    if (!r.str(key)) return false;
+    if (!m.empty() && !(std::prev(m.end())->first < key)) {
+      return r.corrupt("map keys not strictly ascending");
+    }
+    auto it = m.emplace_hint(m.end(), std::move(key), V{});
+    if (!get_mapped(r, it->second)) return false;
+  }
+  return true;
+}
+
+bool get_buckets(Reader& r, std::vector<Bucket>& buckets) {
+  std::uint64_t n = 0;
+  if (!r.count(n, kMinBucketBytes)) return false;
+  buckets.resize(static_cast<std::size_t>(n));
+  std::uint64_t prev_start = 0;
+  for (Bucket& b : buckets) {
+    std::uint8_t flags = 0;
+    std::int64_t delta = 0;
+    std::int64_t last_delta = 0;
+    if (!r.u8(flags)) return false;
+    if (flags & ~kKnownFlags) return r.corrupt("unknown bucket flags");
+    if (!r.svarint(delta) || !r.svarint(b.count) || !r.svarint(last_delta)) return false;
+    const std::uint64_t start = prev_start + static_cast<std::uint64_t>(delta);
+    prev_start = start;
+    b.start = static_cast<TimeMs>(start);
+    b.last_time = static_cast<TimeMs>(start + static_cast<std::uint64_t>(last_delta));
+    b.last = 1.0;
+    if (!(flags & kLastIsOne) && !r.f64(b.last)) return false;
+    b.min = b.last;
+    if (!(flags & kMinIsLast) && !r.f64(b.min)) return false;
+    b.max = b.last;
+    if (!(flags & kMaxIsLast) && !r.f64(b.max)) return false;
+    b.sum = static_cast<double>(b.count) * b.last;
+    if (!(flags & kSumIsCountTimesLast) && !r.f64(b.sum)) return false;
+  }
+  return true;
+}
+
+bool get_series(Reader& r, Series& s) {
+  return r.svarint(s.count) && r.f64(s.sum) && get_buckets(r, s.hourly) && get_buckets(r, s.daily);
+}
+
+bool get_type_stats(Reader& r, TypeStats& t) {
+  return r.svarint(t.count) && r.svarint(t.first_time) && r.svarint(t.last_time) &&
+         get_series(r, t.events) && get_map(r, t.fields, 11, get_series) &&
+         get_map(r, t.last_values, 2, get_value);
+}
+
+Error version_error(const char* what, std::uint8_t found, std::uint8_t expected) {
+  return Error{"codec_version", std::string(what) + " has format version " + std::to_string(found) +
+                                    ", this build reads version " + std::to_string(expected)};
+}
+
+}  // namespace
+
+void encode_account_to(const AccountState& state, std::string& out) {
+  reserve_for(out, estimate_size(state));
+  put_u8(out, kAccountCodecVersion);
+  put_str(out, state.id);
+  put_svarint(out, state.applied);
+  put_svarint(out, state.first_time);
+  put_svarint(out, state.max_time);
+  put_value_map(out, state.profile);
+  put_varint(out, state.types.size());
+  for (const auto& [type, stats] : state.types) {
+    put_str(out, type);
+    put_type_stats(out, stats);
+  }
+}
+
+std::string encode_account(const AccountState& state) {
+  std::string out;
+  encode_account_to(state, out);
+  return out;
+}
+
+Result<AccountState> decode_account(std::string_view bytes) {
+  constexpr const char* kWhat = "account record";
+  Reader r(bytes, kWhat);
+  std::uint8_t version = 0;
+  if (!r.u8(version)) return r.error();
+  if (version != kAccountCodecVersion) return version_error(kWhat, version, kAccountCodecVersion);
+  AccountState s;
+  const bool ok = r.str(s.id) && r.svarint(s.applied) && r.svarint(s.first_time) &&
+                  r.svarint(s.max_time) && get_map(r, s.profile, 2, get_value) &&
+                  get_map(r, s.types, 16, get_type_stats);
+  if (!ok) return r.error();
+  if (r.remaining() != 0) {
+    r.corrupt("trailing bytes");
+    return r.error();
+  }
+  return s;
+}
+
+void encode_outbox_to(const OutboxRecord& record, std::string& out) {
+  std::size_t size = 16 + record.sink.size() + record.key.size() + record.value.size();
+  for (const auto& [name, value] : record.headers) size += 4 + name.size() + value.size();
+  reserve_for(out, size);
+  put_u8(out, kOutboxCodecVersion);
+  put_str(out, record.sink);
+  put_str(out, record.key);
+  put_str(out, record.value);
+  put_varint(out, record.headers.size());
+  for (const auto& [name, value] : record.headers) {
+    put_str(out, name);
+    put_str(out, value);
+  }
+}
+
+std::string encode_outbox(const OutboxRecord& record) {
+  std::string out;
+  encode_outbox_to(record, out);
+  return out;
+}
+
+Result<OutboxRecord> decode_outbox(std::string_view bytes) {
+  constexpr const char* kWhat = "outbox record";
+  Reader r(bytes, kWhat);
+  std::uint8_t version = 0;
+  if (!r.u8(version)) return r.error();
+  if (version != kOutboxCodecVersion) return version_error(kWhat, version, kOutboxCodecVersion);
+  OutboxRecord rec;
+  std::uint64_t n = 0;
+  bool ok = r.str(rec.sink) && r.str(rec.key) && r.str(rec.value) && r.count(n, 2);
+  if (ok) {
+    rec.headers.resize(static_cast<std::size_t>(n));
+    for (auto& [name, value] : rec.headers) {
+      if (!r.str(name) || !r.str(value)) {
+        ok = false;
+        break;
+      }
+    }
+  }
+  if (!ok) return r.error();
+  if (r.remaining() != 0) {
+    r.corrupt("trailing bytes");
+    return r.error();
+  }
+  return rec;
+}
+
+}  // namespace kamwatch::state

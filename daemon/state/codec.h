@@ -1,0 +1,50 @@
+#pragma once
+// Binary codec for what the store persists: AccountState (the `accounts` column family) and
+// OutboxRecord (the `outbox` column family). The first byte is the format version; decoders
+// refuse versions they do not know, so a newer layout can never be misread as an older one.
+// Decoding is bounds-checked everywhere and never allocates more than the input could hold:
+// it is safe on arbitrary (truncated, corrupt, hostile) bytes.
+// Thread-safety: pure functions.
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "core/result.h"
+#include "model/account_state.h"
+#include "state/state_store.h"
+
+namespace kamwatch::state {
+
+// Version 1 layout of an account (all integers LEB128 varints, signed ones zigzag encoded;
+// doubles 8 raw little-endian bytes; strings a varint length then the bytes; maps a varint
+// count then entries in strictly ascending key order):
+//   u8 version=1, str id, i64 applied, i64 first_time, i64 max_time,
+//   map profile{str -> value}, map types{str -> type_stats}
+//   value      = u8 kind, then kNumber: f64 | kString, kJson: str | kBool: u8 | kNull: -
+//   type_stats = i64 count, i64 first_time, i64 last_time, series events,
+//                map fields{str -> series}, map last_values{str -> value}
+//   series     = i64 count, f64 sum, buckets hourly, buckets daily
+//   buckets    = varint n, then per bucket: u8 flags, i64 start delta (from the previous
+//                bucket's start, the first from 0), i64 count, i64 last_time - start,
+//                f64 last unless kLastIsOne, f64 min unless kMinIsLast,
+//                f64 max unless kMaxIsLast, f64 sum unless kSumIsCountTimesLast.
+// The flags elide doubles that are bit-identical to one derived from the others: an event
+// count series (every value 1) then costs ~8 bytes per bucket instead of ~40.
+inline constexpr std::uint8_t kAccountCodecVersion = 1;
+inline constexpr std::uint8_t kOutboxCodecVersion = 1;
+
+// Appends the encoding of state to out (keeps out's capacity: reuse one buffer per batch).
+void encode_account_to(const model::AccountState& state, std::string& out);
+[[nodiscard]] std::string encode_account(const model::AccountState& state);
+
+// Errors: codec_version (unknown leading byte), codec_truncated (input ends early),
+// codec_corrupt (impossible length, kind, flag, key order or trailing bytes).
+[[nodiscard]] Result<model::AccountState> decode_account(std::string_view bytes);
+
+// Outbox record value (the seq lives in the key, so it is not encoded):
+//   u8 version=1, str sink, str key, str value, varint n, n x (str name, str value).
+void encode_outbox_to(const OutboxRecord& record, std::string& out);
+[[nodiscard]] std::string encode_outbox(const OutboxRecord& record);
+[[nodiscard]] Result<OutboxRecord> decode_outbox(std::string_view bytes);
+
+}  // namespace kamwatch::state

@@ -1,0 +1,465 @@
+#include "state/rocksdb_store.h"
+
+#include <rocksdb/cache.h>
+#include <rocksdb/convenience.h>
+#include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/iterator.h>
+#include <rocksdb/options.h>
+#include <rocksdb/slice.h>
+#include <rocksdb/table.h>
+#include <rocksdb/utilities/table_properties_collectors.h>
+#include <rocksdb/write_batch.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <utility>
+
+#include "state/codec.h"
+
+namespace kamwatch::state {
+namespace {
+
+constexpr std::string_view kAccountsCf = "accounts";
+constexpr std::string_view kOffsetsCf = "offsets";
+constexpr std::string_view kSeenCf = "seen";
+constexpr std::string_view kOutboxCf = "outbox";
+constexpr std::string_view kMetaCf = "meta";
+
+// meta keys. The schema version changes when a key or value layout changes incompatibly.
+constexpr std::string_view kSchemaVersionKey = "schema_version";
+constexpr std::string_view kSchemaVersion = "1";
+constexpr std::string_view kOutboxNextSeqKey = "outbox_next_seq";
+
+rocksdb::Slice slice(std::string_view s) { return {s.data(), s.size()}; }
+std::string_view view(const rocksdb::Slice& s) { return {s.data(), s.size()}; }
+
+Error status_error(std::string_view what, const rocksdb::Status& s) {
+  const char* code = s.IsCorruption() ? "rocksdb_corruption" : "rocksdb_io";
+  return Error{code, std::string(what) + ": " + s.ToString()};
+}
+
+Error corrupt(std::string_view what) { return Error{"rocksdb_corruption", std::string(what)}; }
+
+void put_be(std::string& out, std::uint64_t v, int bytes) {
+  for (int i = bytes - 1; i >= 0; --i) out.push_back(static_cast<char>(v >> (8 * i)));
+}
+std::uint64_t get_be(std::string_view in) {
+  std::uint64_t v = 0;
+  for (char c : in) v = (v << 8) | static_cast<std::uint8_t>(c);
+  return v;
+}
+
+// offsets key: topic '\0' partition (4 bytes big-endian). Value: next offset, 8 bytes BE.
+void offset_key(std::string& out, std::string_view topic, std::int32_t partition) {
+  out.assign(topic);
+  out.push_back('\0');
+  put_be(out, static_cast<std::uint32_t>(partition), 4);
+}
+
+// outbox key: sink '\0' seq (8 bytes big-endian), so one sink's records sort oldest first.
+void outbox_key(std::string& out, std::string_view sink, std::uint64_t seq) {
+  out.assign(sink);
+  out.push_back('\0');
+  put_be(out, seq, 8);
+}
+constexpr std::size_t kSeqBytes = 8;
+
+std::string be64(std::uint64_t v) {
+  std::string s;
+  put_be(s, v, 8);
+  return s;
+}
+
+rocksdb::ColumnFamilyOptions cf_options(std::string_view name,
+                                        const std::shared_ptr<rocksdb::Cache>& cache) {
+  rocksdb::ColumnFamilyOptions o;
+  o.level_compaction_dynamic_level_bytes = true;
+  const auto supported = rocksdb::GetSupportedCompressions();
+  auto has = [&](rocksdb::CompressionType t) {
+    return std::find(supported.begin(), supported.end(), t) != supported.end();
+  };
+  if (has(rocksdb::kLZ4Compression)) o.compression = rocksdb::kLZ4Compression;
+  if (has(rocksdb::kZSTD)) o.bottommost_compression = rocksdb::kZSTD;
+
+  rocksdb::BlockBasedTableOptions t;
+  t.block_cache = cache;
+  t.cache_index_and_filter_blocks = true;
+  t.pin_l0_filter_and_index_blocks_in_cache = true;
+  t.format_version = 5;
+  if (name == kAccountsCf || name == kSeenCf) {
+    // Point lookups; new accounts and (nearly always) seen ids miss, so filters pay off.
+    t.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+    o.memtable_whole_key_filtering = true;
+    o.memtable_prefix_bloom_size_ratio = 0.02;
+  }
+  if (name == kAccountsCf) o.write_buffer_size = 64 << 20;
+  if (name == kSeenCf) o.write_buffer_size = 32 << 20;
+  if (name == kOffsetsCf || name == kMetaCf || name == kOutboxCf) o.write_buffer_size = 4 << 20;
+  if (name == kOutboxCf) {
+    // A queue: every record is deleted soon after it is written. Compact files dense with
+    // tombstones so peeking at the head does not skip over thousands of them.
+    o.table_properties_collector_factories.emplace_back(
+        rocksdb::NewCompactOnDeletionCollectorFactory(128, 64));
+  }
+  o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(t));
+  return o;
+}
+
+}  // namespace
+
+RocksDbStore::RocksDbStore(StoreOptions options)
+    : options_(std::move(options)), batch_(std::make_unique<rocksdb::WriteBatch>()) {}
+
+RocksDbStore::~RocksDbStore() {
+  if (db_) {
+    for (rocksdb::ColumnFamilyHandle* h : handles_) {
+      (void)db_->DestroyColumnFamilyHandle(h);  // cannot fail for handles returned by Open
+    }
+    handles_.clear();
+    (void)db_->Close();  // nothing left to report to: the WAL already holds every commit
+    db_.reset();
+  }
+  if (!secondary_dir_to_remove_.empty()) {
+    std::error_code ec;
+    std::filesystem::remove_all(secondary_dir_to_remove_, ec);
+  }
+}
+
+Result<std::unique_ptr<RocksDbStore>> RocksDbStore::open(const StoreOptions& options) {
+  if (options.path.empty()) return Error{"rocksdb_open", "no database path given"};
+  std::unique_ptr<RocksDbStore> store(new RocksDbStore(options));
+  if (auto r = store->init(); !r) return r.error();
+  if (auto r = store->load_meta(); !r) return r.error();
+  return store;
+}
+
+Result<void> RocksDbStore::init() {
+  const std::string& path = options_.path;
+  auto cache = rocksdb::NewLRUCache(options_.block_cache_bytes);
+
+  rocksdb::DBOptions db;
+  db.create_if_missing = options_.create_if_missing && !options_.read_only;
+  db.create_missing_column_families = !options_.read_only;
+  db.max_background_jobs = 2;
+  db.bytes_per_sync = 1 << 20;
+  db.keep_log_file_num = 10;
+  if (options_.read_only) db.max_open_files = -1;  // required by secondary instances
+
+  // Open every column family the database has (RocksDB insists on that for a read-write open),
+  // ours with their tuned options, unknown ones (a newer version's) with defaults.
+  std::vector<std::string> existing;
+  const rocksdb::Status list = rocksdb::DB::ListColumnFamilies(db, path, &existing);
+  if (!list.ok()) {
+    if (options_.read_only || !options_.create_if_missing) {
+      return status_error("cannot open " + path, list);
+    }
+  }
+  const std::string_view ours[] = {kAccountsCf, kOffsetsCf, kSeenCf, kOutboxCf, kMetaCf};
+  std::vector<rocksdb::ColumnFamilyDescriptor> descs;
+  descs.emplace_back(rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions());
+  for (std::string_view name : ours) {
+    if (options_.read_only && std::find(existing.begin(), existing.end(), name) == existing.end()) {
+      return Error{"rocksdb_schema", path + " is not a kamwatch database (no column family " +
+                                         std::string(name) + ")"};
+    }
+    descs.emplace_back(std::string(name), cf_options(name, cache));
+  }
+  if (!options_.read_only) {
+    for (const std::string& name : existing) {
+      const bool known =
+          std::any_of(descs.begin(), descs.end(), [&](const auto& d) { return d.name == name; });
+      if (!known) descs.emplace_back(name, rocksdb::ColumnFamilyOptions());
+    }
+  }
+
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s;
+  if (options_.read_only) {
+    std::string secondary = options_.secondary_path;
+    if (secondary.empty()) {
+      static std::atomic<unsigned> counter{0};
+      std::error_code ec;
+      const auto dir =
+          std::filesystem::temp_directory_path(ec) / ("kamwatch-ro-" + std::to_string(::getpid()) +
+                                                      "-" + std::to_string(counter.fetch_add(1)));
+      if (ec || !std::filesystem::create_directories(dir, ec) || ec) {
+        return Error{"rocksdb_open", "cannot create a directory for the read-only handle: " +
+                                         dir.string() + ": " + ec.message()};
+      }
+      secondary = dir.string();
+      secondary_dir_to_remove_ = secondary;
+    }
+    s = rocksdb::DB::OpenAsSecondary(db, path, secondary, descs, &handles_, &raw);
+  } else {
+    s = rocksdb::DB::Open(db, path, descs, &handles_, &raw);
+  }
+  if (!s.ok()) return Error{"rocksdb_open", "cannot open " + path + ": " + s.ToString()};
+  db_.reset(raw);
+  accounts_ = cf_by_name(kAccountsCf);
+  offsets_ = cf_by_name(kOffsetsCf);
+  seen_ = cf_by_name(kSeenCf);
+  outbox_ = cf_by_name(kOutboxCf);
+  meta_ = cf_by_name(kMetaCf);
+  return ok();
+}
+
+rocksdb::ColumnFamilyHandle* RocksDbStore::cf_by_name(std::string_view name) const {
+  for (rocksdb::ColumnFamilyHandle* h : handles_) {
+    if (h->GetName() == name) return h;
+  }
+  return nullptr;
+}
+
+Result<void> RocksDbStore::load_meta() {
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), meta_, slice(kSchemaVersionKey), &value);
+  if (s.ok()) {
+    if (value != kSchemaVersion) {
+      return Error{"rocksdb_schema", options_.path + " has schema version " + value +
+                                         ", this build reads version " +
+                                         std::string(kSchemaVersion)};
+    }
+  } else if (s.IsNotFound()) {
+    if (!options_.read_only) {
+      s = db_->Put(rocksdb::WriteOptions(), meta_, slice(kSchemaVersionKey), slice(kSchemaVersion));
+      if (!s.ok()) return status_error("writing schema version", s);
+    }
+  } else {
+    return status_error("reading schema version", s);
+  }
+
+  // The next seq is the larger of the stored counter and one past the newest record of any
+  // sink (the counter alone survives a fully drained outbox; the keys alone a lost counter).
+  std::uint64_t next = 1;
+  s = db_->Get(rocksdb::ReadOptions(), meta_, slice(kOutboxNextSeqKey), &value);
+  if (s.ok()) {
+    if (value.size() != kSeqBytes) return corrupt("meta outbox_next_seq has a bad length");
+    next = std::max(next, get_be(value));
+  } else if (!s.IsNotFound()) {
+    return status_error("reading outbox seq", s);
+  }
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), outbox_));
+  std::string probe;
+  for (it->SeekToFirst(); it->Valid();) {
+    const std::string_view key = view(it->key());
+    const std::size_t nul = key.find('\0');
+    if (nul == std::string_view::npos || key.size() != nul + 1 + kSeqBytes) {
+      return corrupt("malformed outbox key");
+    }
+    const std::string sink(key.substr(0, nul));
+    // Jump to this sink's newest record, then past the sink.
+    outbox_key(probe, sink, ~std::uint64_t{0});
+    it->SeekForPrev(slice(probe));
+    if (!it->Valid()) break;
+    next = std::max(next, get_be(view(it->key()).substr(nul + 1)) + 1);
+    probe = sink;
+    probe.push_back('\x01');
+    it->Seek(slice(probe));
+  }
+  if (!it->status().ok()) return status_error("scanning outbox", it->status());
+  next_seq_.store(next);
+  return ok();
+}
+
+Result<std::optional<model::AccountState>> RocksDbStore::get_account(std::string_view id) {
+  rocksdb::PinnableSlice value;
+  const rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), accounts_, slice(id), &value);
+  if (s.IsNotFound()) return std::optional<model::AccountState>();
+  if (!s.ok()) return status_error("reading account", s);
+  auto decoded = decode_account(view(value));
+  if (!decoded) {
+    return Error{decoded.error().code,
+                 "account '" + std::string(id) + "': " + decoded.error().message};
+  }
+  return std::optional<model::AccountState>(std::move(decoded).value());
+}
+
+Result<std::vector<bool>> RocksDbStore::seen(const std::vector<std::string>& keys) {
+  const std::size_t n = keys.size();
+  std::vector<bool> result(n, false);
+  if (n == 0) return result;
+  std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
+  std::vector<rocksdb::PinnableSlice> values(n);
+  std::vector<rocksdb::Status> statuses(n);
+  db_->MultiGet(rocksdb::ReadOptions(), seen_, n, slices.data(), values.data(), statuses.data());
+  for (std::size_t i = 0; i < n; ++i) {
+    if (statuses[i].ok()) {
+      result[i] = true;
+    } else if (!statuses[i].IsNotFound()) {
+      return status_error("reading seen ids", statuses[i]);
+    }
+  }
+  return result;
+}
+
+Result<std::optional<std::int64_t>> RocksDbStore::get_offset(std::string_view topic,
+                                                             std::int32_t partition) {
+  std::string key;
+  offset_key(key, topic, partition);
+  std::string value;
+  const rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), offsets_, key, &value);
+  if (s.IsNotFound()) return std::optional<std::int64_t>();
+  if (!s.ok()) return status_error("reading offset", s);
+  if (value.size() != 8) return corrupt("offset value has a bad length");
+  return std::optional<std::int64_t>(static_cast<std::int64_t>(get_be(value)));
+}
+
+Result<std::vector<PartitionOffset>> RocksDbStore::all_offsets() {
+  std::vector<PartitionOffset> out;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), offsets_));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    const std::string_view key = view(it->key());
+    const std::string_view value = view(it->value());
+    if (key.size() < 5 || key[key.size() - 5] != '\0' || value.size() != 8) {
+      return corrupt("malformed offsets entry");
+    }
+    out.push_back(PartitionOffset{std::string(key.substr(0, key.size() - 5)),
+                                  static_cast<std::int32_t>(get_be(key.substr(key.size() - 4))),
+                                  static_cast<std::int64_t>(get_be(value))});
+  }
+  if (!it->status().ok()) return status_error("reading offsets", it->status());
+  return out;
+}
+
+Result<void> RocksDbStore::commit(CommitBatch& batch) {
+  if (options_.read_only) return Error{"rocksdb_read_only", "commit on a read-only store"};
+  if (options_.fail_writes && options_.fail_writes()) {
+    return Error{"rocksdb_io", "commit: injected write failure (fail_writes)"};
+  }
+  rocksdb::WriteBatch& wb = *batch_;
+  wb.Clear();
+  rocksdb::Status s;
+  auto put = [&](rocksdb::ColumnFamilyHandle* cf, std::string_view k, std::string_view v) {
+    if (s.ok()) s = wb.Put(cf, slice(k), slice(v));
+  };
+
+  for (const model::AccountState* account : batch.accounts) {
+    if (account == nullptr || account->id.empty()) {
+      return Error{"state_invalid", "commit: account without an id"};
+    }
+    scratch_.clear();
+    encode_account_to(*account, scratch_);
+    put(accounts_, account->id, scratch_);
+  }
+  for (const std::string& key : batch.seen_ids) put(seen_, key, {});
+  for (const PartitionOffset& o : batch.offsets) {
+    if (o.topic.find('\0') != std::string::npos) {
+      return Error{"state_invalid", "commit: topic name contains NUL"};
+    }
+    offset_key(key_scratch_, o.topic, o.partition);
+    scratch_.clear();
+    put_be(scratch_, static_cast<std::uint64_t>(o.next_offset), 8);
+    put(offsets_, key_scratch_, scratch_);
+  }
+  std::uint64_t seq = next_seq_.load();
+  for (OutboxRecord& rec : batch.outbox) {
+    if (rec.sink.empty() || rec.sink.find('\0') != std::string::npos) {
+      return Error{"state_invalid", "commit: outbox sink name is empty or contains NUL"};
+    }
+    rec.seq = seq++;
+    outbox_key(key_scratch_, rec.sink, rec.seq);
+    scratch_.clear();
+    encode_outbox_to(rec, scratch_);
+    put(outbox_, key_scratch_, scratch_);
+  }
+  if (!batch.outbox.empty()) put(meta_, kOutboxNextSeqKey, be64(seq));
+  if (!s.ok()) return status_error("commit: building write batch", s);
+  if (wb.Count() == 0) return ok();
+
+  rocksdb::WriteOptions wo;
+  wo.sync = options_.sync_writes;
+  s = db_->Write(wo, &wb);
+  if (!s.ok()) return status_error("commit", s);
+  next_seq_.store(seq);
+  return ok();
+}
+
+Result<std::vector<OutboxRecord>> RocksDbStore::outbox_peek(std::string_view sink,
+                                                            std::size_t max) {
+  std::vector<OutboxRecord> out;
+  if (max == 0) return out;
+  std::string start(sink);
+  start.push_back('\0');
+  std::string end(sink);
+  end.push_back('\x01');
+  const rocksdb::Slice upper = slice(end);
+  rocksdb::ReadOptions ro;
+  ro.iterate_upper_bound = &upper;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, outbox_));
+  for (it->Seek(slice(start)); it->Valid() && out.size() < max; it->Next()) {
+    const std::string_view key = view(it->key());
+    if (key.size() != start.size() + kSeqBytes) return corrupt("malformed outbox key");
+    auto rec = decode_outbox(view(it->value()));
+    if (!rec) return rec.error();
+    rec->seq = get_be(key.substr(start.size()));
+    out.push_back(std::move(rec).value());
+  }
+  if (!it->status().ok()) return status_error("reading outbox", it->status());
+  return out;
+}
+
+Result<void> RocksDbStore::outbox_remove(std::string_view sink,
+                                         const std::vector<std::uint64_t>& seqs) {
+  if (options_.read_only) return Error{"rocksdb_read_only", "outbox_remove on a read-only store"};
+  if (seqs.empty()) return ok();
+  rocksdb::WriteBatch wb;
+  std::string key;
+  for (std::uint64_t seq : seqs) {
+    outbox_key(key, sink, seq);
+    if (auto s = wb.Delete(outbox_, slice(key)); !s.ok()) {
+      return status_error("outbox_remove", s);
+    }
+  }
+  rocksdb::WriteOptions wo;
+  wo.sync = options_.sync_writes;
+  if (auto s = db_->Write(wo, &wb); !s.ok()) return status_error("outbox_remove", s);
+  return ok();
+}
+
+Result<void> RocksDbStore::for_each_account(
+    const std::function<bool(const model::AccountState&)>& fn) {
+  rocksdb::ReadOptions ro;
+  ro.fill_cache = false;  // a full scan would evict the hot working set
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, accounts_));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    auto account = decode_account(view(it->value()));
+    if (!account) {
+      return Error{account.error().code,
+                   "account '" + it->key().ToString() + "': " + account.error().message};
+    }
+    if (!fn(*account)) break;
+  }
+  if (!it->status().ok()) return status_error("scanning accounts", it->status());
+  return ok();
+}
+
+Result<void> RocksDbStore::flush() {
+  if (options_.read_only) return Error{"rocksdb_read_only", "flush on a read-only store"};
+  const rocksdb::Status s = db_->Flush(rocksdb::FlushOptions(), handles_);
+  if (!s.ok()) return status_error("flush", s);
+  return ok();
+}
+
+Result<void> RocksDbStore::catch_up() {
+  if (!options_.read_only) return ok();
+  const rocksdb::Status s = db_->TryCatchUpWithPrimary();
+  if (!s.ok()) return status_error("catching up with the writer", s);
+  return ok();
+}
+
+std::optional<std::uint64_t> RocksDbStore::int_property(std::string_view name,
+                                                        std::string_view column_family) {
+  std::uint64_t value = 0;
+  bool found = false;
+  if (column_family.empty()) {
+    found = db_->GetAggregatedIntProperty(slice(name), &value);
+  } else if (rocksdb::ColumnFamilyHandle* cf = cf_by_name(column_family)) {
+    found = db_->GetIntProperty(cf, slice(name), &value);
+  }
+  if (!found) return std::nullopt;
+  return value;
+}
+
+}  // namespace kamwatch::state

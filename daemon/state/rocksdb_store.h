@@ -1,0 +1,107 @@
+#pragma once
+// StateStore on one RocksDB database with a column family per kind of data (see README.md):
+// accounts, offsets, seen, outbox, meta. commit() writes a whole batch in one WriteBatch, so
+// after a crash either everything a batch changed is durable or none of it is.
+// Lifecycle: open() -> use -> destroy (closes the DB). Thread-safety: reads (get_account, seen,
+// get_offset, all_offsets, outbox_peek, for_each_account, int_property) from any thread;
+// commit() from one thread at a time; outbox_remove() and flush() from any thread.
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/result.h"
+#include "state/state_store.h"
+
+namespace rocksdb {
+class DB;
+class ColumnFamilyHandle;
+class WriteBatch;
+}  // namespace rocksdb
+
+namespace kamwatch::state {
+
+struct StoreOptions {
+  std::string path;  // the database directory
+  // Opens as a RocksDB *secondary* instance: reads only, and safe while another process (or
+  // another handle in this process) has the database open read-write. It sees the data as of
+  // open() and catch_up(). Needs a writable directory for its own info log: secondary_path, or
+  // a fresh directory under the system temp dir that is removed on close.
+  bool read_only = false;
+  std::string secondary_path;
+  bool create_if_missing = true;
+  std::size_t block_cache_bytes = std::size_t{256} << 20;  // shared by all column families
+  // fsync the WAL on every commit. Off: a process crash (even SIGKILL) loses nothing, since the
+  // WAL write reached the OS; only a power loss or kernel crash may lose the last commits.
+  bool sync_writes = false;
+  // Test-only fault injection: when set and it returns true, commit() writes nothing and fails
+  // with rocksdb_io, as on a full disk.
+  std::function<bool()> fail_writes;
+};
+
+class RocksDbStore final : public StateStore {
+ public:
+  // Errors: rocksdb_open (cannot open or create), rocksdb_schema (written by an incompatible
+  // version), rocksdb_io.
+  [[nodiscard]] static Result<std::unique_ptr<RocksDbStore>> open(const StoreOptions& options);
+  ~RocksDbStore() override;
+  RocksDbStore(const RocksDbStore&) = delete;
+  RocksDbStore& operator=(const RocksDbStore&) = delete;
+
+  [[nodiscard]] Result<std::optional<model::AccountState>> get_account(
+      std::string_view id) override;
+  [[nodiscard]] Result<std::vector<bool>> seen(const std::vector<std::string>& keys) override;
+  [[nodiscard]] Result<std::optional<std::int64_t>> get_offset(std::string_view topic,
+                                                               std::int32_t partition) override;
+  [[nodiscard]] Result<std::vector<PartitionOffset>> all_offsets() override;
+  // Assigns batch.outbox[i].seq (ascending, never reused, even after the outbox drained and the
+  // store reopened). On error nothing was written and the seqs will be assigned again.
+  [[nodiscard]] Result<void> commit(CommitBatch& batch) override;
+  [[nodiscard]] Result<std::vector<OutboxRecord>> outbox_peek(std::string_view sink,
+                                                              std::size_t max) override;
+  [[nodiscard]] Result<void> outbox_remove(std::string_view sink,
+                                           const std::vector<std::uint64_t>& seqs) override;
+  [[nodiscard]] Result<void> for_each_account(
+      const std::function<bool(const model::AccountState&)>& fn) override;
+
+  // Flushes all memtables to SST files (e.g. before a backup or a clean shutdown).
+  [[nodiscard]] Result<void> flush();
+  // Read-only handles: reads what the writer has written since open() or the last catch_up().
+  [[nodiscard]] Result<void> catch_up();
+  // A RocksDB integer property such as "rocksdb.estimate-live-data-size" or
+  // "rocksdb.estimate-num-keys": summed over all column families when column_family is empty,
+  // else of that one ("accounts", "seen", ...). nullopt when unknown or unsupported.
+  [[nodiscard]] std::optional<std::uint64_t> int_property(std::string_view name,
+                                                          std::string_view column_family = {});
+  // The seq the next committed outbox record will get.
+  [[nodiscard]] std::uint64_t next_outbox_seq() const { return next_seq_.load(); }
+  [[nodiscard]] bool read_only() const { return options_.read_only; }
+
+ private:
+  explicit RocksDbStore(StoreOptions options);
+  [[nodiscard]] Result<void> init();
+  [[nodiscard]] Result<void> load_meta();
+  [[nodiscard]] rocksdb::ColumnFamilyHandle* cf_by_name(std::string_view name) const;
+
+  StoreOptions options_;
+  std::string secondary_dir_to_remove_;  // a temp dir we created for a read-only handle
+  std::unique_ptr<rocksdb::DB> db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // all opened, owned; destroyed on close
+  rocksdb::ColumnFamilyHandle* accounts_ = nullptr;
+  rocksdb::ColumnFamilyHandle* offsets_ = nullptr;
+  rocksdb::ColumnFamilyHandle* seen_ = nullptr;
+  rocksdb::ColumnFamilyHandle* outbox_ = nullptr;
+  rocksdb::ColumnFamilyHandle* meta_ = nullptr;
+  std::atomic<std::uint64_t> next_seq_{1};
+  // commit()'s reusable buffers: steady-state commits allocate nothing for encoding.
+  std::unique_ptr<rocksdb::WriteBatch> batch_;
+  std::string scratch_;
+  std::string key_scratch_;
+};
+
+}  // namespace kamwatch::state

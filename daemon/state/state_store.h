@@ -1,0 +1,67 @@
+#pragma once
+// Durable state: per-account state, input offsets, seen event ids and the outbox, all in one
+// RocksDB database so that one WriteBatch commits them atomically.
+// Thread-safety: implementations are safe for concurrent reads; commit() from one thread.
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/result.h"
+#include "model/account_state.h"
+
+namespace kamwatch::state {
+
+struct PartitionOffset {
+  std::string topic;
+  std::int32_t partition = 0;
+  std::int64_t next_offset = 0;  // the offset of the next message to read
+};
+
+// A record waiting for delivery (dead letters now; alerts later). Deleted once delivered.
+struct OutboxRecord {
+  std::uint64_t seq = 0;  // assigned by the store on commit; ascending
+  std::string sink;       // e.g. "dlq"
+  std::string key;        // message key
+  std::string value;      // message payload
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+// Everything one processed input batch changes, committed atomically.
+struct CommitBatch {
+  std::vector<const model::AccountState*> accounts;  // full new state of each changed account
+  std::vector<std::string> seen_ids;  // dedup keys (see dedup_key) of newly applied events
+  std::vector<PartitionOffset> offsets;
+  std::vector<OutboxRecord> outbox;  // seq is assigned on commit
+};
+
+// The dedup key of an event: source and id, which CloudEvents makes unique together.
+std::string dedup_key(std::string_view source, std::string_view id);
+
+class StateStore {
+ public:
+  virtual ~StateStore() = default;
+
+  [[nodiscard]] virtual Result<std::optional<model::AccountState>> get_account(
+      std::string_view id) = 0;
+  // For each key: true when it was committed as seen.
+  [[nodiscard]] virtual Result<std::vector<bool>> seen(const std::vector<std::string>& keys) = 0;
+  [[nodiscard]] virtual Result<std::optional<std::int64_t>> get_offset(std::string_view topic,
+                                                                       std::int32_t partition) = 0;
+  [[nodiscard]] virtual Result<std::vector<PartitionOffset>> all_offsets() = 0;
+  [[nodiscard]] virtual Result<void> commit(CommitBatch& batch) = 0;
+
+  // Outbox: oldest-first records of one sink, and their removal after delivery.
+  [[nodiscard]] virtual Result<std::vector<OutboxRecord>> outbox_peek(std::string_view sink,
+                                                                      std::size_t max) = 0;
+  [[nodiscard]] virtual Result<void> outbox_remove(std::string_view sink,
+                                                   const std::vector<std::uint64_t>& seqs) = 0;
+
+  // Calls fn for every account, in id order (offline tools, tests). Stops when fn returns false.
+  [[nodiscard]] virtual Result<void> for_each_account(
+      const std::function<bool(const model::AccountState&)>& fn) = 0;
+};
+
+}  // namespace kamwatch::state

@@ -1,0 +1,97 @@
+// End-to-end against the real broker: 200k+ events for 60 accounts with malformed, duplicate
+// and late events; state must equal the oracle and every bad event must be dead-lettered.
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include "harness.h"
+#include "workload.h"
+
+namespace kamwatch::testing {
+namespace {
+
+constexpr int kPartitions = 6;
+
+std::string write_config(const std::string& dir, const std::string& topic,
+                         const std::string& dlq, const std::string& group,
+                         const std::string& extra_properties = "") {
+  const std::string path = dir + "/kamwatch.yaml";
+  std::ofstream f(path);
+  f << "kafka:\n"
+    << "  brokers: " << broker() << "\n"
+    << "  topics: [" << topic << "]\n"
+    << "  group: " << group << "\n"
+    << "  dead_letter_topic: " << dlq << "\n"
+    << "  batch_max_events: 2000\n"
+    << "  properties:\n"
+    << "    session.timeout.ms: \"6000\"\n"
+    << extra_properties << "state:\n"
+    << "  data_dir: " << dir << "/data\n"
+    << "log:\n  level: info\n";
+  return path;
+}
+
+TEST(Pipeline, AppliesEveryValidEventOnceAndDeadLettersTheRest) {
+  const std::string topic = unique_name("kw-it-events");
+  const std::string dlq = unique_name("kw-it-dlq");
+  create_topic(topic, kPartitions);
+  create_topic(dlq, 1);
+  const std::string dir = temp_dir("kw-it-pipeline");
+
+  WorkloadOptions wo;
+  wo.events = 200000;
+  const Workload w = make_workload(wo);
+  ASSERT_GE(w.oracle.size(), 50u);
+  ASSERT_GT(w.malformed, 1000u);
+  ASSERT_GT(w.duplicates, 1000u);
+  produce(topic, w.messages);
+  const auto marks = high_watermarks(topic, kPartitions);
+
+  Daemon d({"run", "--config", write_config(dir, topic, dlq, unique_name("kw-it-group"))},
+           dir + "/kamwatch.log");
+  d.start();
+  const bool caught_up = wait_caught_up(dir + "/data", topic, marks, std::chrono::seconds(240));
+  d.signal(SIGTERM);
+  EXPECT_EQ(d.wait(std::chrono::seconds(60)), 0) << "see " << d.log_path();
+  ASSERT_TRUE(caught_up) << "kamwatch did not consume the topic; see " << d.log_path();
+
+  const auto diffs = compare_with_oracle(dir + "/data", w.oracle);
+  EXPECT_TRUE(diffs.empty()) << diffs.size() << " differences, first: " << diffs.front();
+
+  // Every malformed and late event is on the dead-letter topic, with its reason and origin.
+  const auto dead = consume(dlq, 1, w.expected_reason.size(), std::chrono::seconds(60));
+  std::set<std::string> found;
+  for (Consumed c : dead) {
+    auto it = w.expected_reason.find(c.value);
+    ASSERT_NE(it, w.expected_reason.end()) << "unexpected dead letter: " << c.value.substr(0, 200)
+                                           << " reason " << c.headers["kamwatch.error.reason"];
+    EXPECT_EQ(c.headers["kamwatch.error.reason"], it->second) << c.value.substr(0, 200);
+    EXPECT_FALSE(c.headers["kamwatch.error.message"].empty());
+    EXPECT_EQ(c.headers["kamwatch.origin.topic"], topic);
+    EXPECT_FALSE(c.headers["kamwatch.origin.partition"].empty());
+    EXPECT_FALSE(c.headers["kamwatch.origin.offset"].empty());
+    EXPECT_FALSE(c.headers["kamwatch.error.time"].empty());
+    found.insert(c.value);
+  }
+  EXPECT_EQ(found.size(), w.expected_reason.size())
+      << "dead letters missing: " << w.expected_reason.size() - found.size();
+
+  // The offline inspector shows the same counts.
+  const std::string account = w.oracle.begin()->first;
+  const std::string out_path = dir + "/show.json";
+  const std::string cmd = kamwatch_binary() + " state show " + account + " --data " + dir +
+                          "/data > " + out_path;
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  std::ifstream in(out_path);
+  const std::string json((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto& usage = w.oracle.begin()->second.at("usage.activity");
+  EXPECT_NE(json.find("\"usage.activity\":" + std::to_string(usage.count)), std::string::npos)
+      << json.substr(0, 400);
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace kamwatch::testing

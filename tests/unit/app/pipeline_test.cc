@@ -1,0 +1,143 @@
+#include "app/pipeline.h"
+
+#include <gtest/gtest.h>
+
+#include <deque>
+#include <filesystem>
+
+#include "state/rocksdb_store.h"
+
+namespace kamwatch::app {
+namespace {
+
+class PipelineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/kw-pipeline-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    state::StoreOptions o;
+    o.path = dir_;
+    o.fail_writes = [this] { return fail_; };
+    auto s = state::RocksDbStore::open(o);
+    ASSERT_TRUE(s.ok()) << s.error().message;
+    store_ = std::move(*s);
+  }
+  void TearDown() override {
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  // Adds a message at the next offset of partition p; values are kept alive by the fixture.
+  void add(ingest::MessageBatch& b, const std::string& value, int p = 0) {
+    values_.push_back(value);
+    ingest::RawMessage m;
+    m.topic = "events";
+    m.partition = p;
+    m.offset = next_offset_[p]++;
+    m.key = "A";
+    m.value = values_.back();
+    b.messages.push_back(m);
+  }
+
+  static std::string ev(const std::string& id, const std::string& time, double users,
+                        const std::string& subject = "A") {
+    return R"({"specversion":"1.0","id":")" + id +
+           R"(","source":"t","type":"usage.activity","time":")" + time + R"(","subject":")" +
+           subject + R"(","data":{"active_users":)" + std::to_string(users) + "}}";
+  }
+
+  std::string dir_;
+  bool fail_ = false;
+  std::unique_ptr<state::RocksDbStore> store_;
+  std::deque<std::string> values_;
+  std::map<int, std::int64_t> next_offset_;
+  ManualClock clock_{0};
+};
+
+TEST_F(PipelineTest, AppliesValidEventsAndStoresOffsetsWithState) {
+  Pipeline p(*store_, clock_, {});
+  ingest::MessageBatch b;
+  add(b, ev("1", "2026-01-01T10:00:00Z", 5));
+  add(b, ev("2", "2026-01-01T11:00:00Z", 7), 1);
+  add(b, ev("3", "2026-01-02T10:00:00Z", 3, "B"));
+  auto stats = p.process(b);
+  ASSERT_TRUE(stats.ok()) << stats.error().message;
+  EXPECT_EQ(stats->applied, 3u);
+  auto a = store_->get_account("A");
+  ASSERT_TRUE(a.ok() && a->has_value());
+  EXPECT_EQ((*a)->types.at("usage.activity").count, 2);
+  EXPECT_EQ((*a)->types.at("usage.activity").fields.at("active_users").sum, 12);
+  EXPECT_EQ(**store_->get_offset("events", 0), 2);
+  EXPECT_EQ(**store_->get_offset("events", 1), 1);
+}
+
+TEST_F(PipelineTest, DuplicatesAreAppliedOnceWithinAndAcrossBatches) {
+  Pipeline p(*store_, clock_, {});
+  ingest::MessageBatch b1;
+  add(b1, ev("1", "2026-01-01T10:00:00Z", 5));
+  add(b1, ev("1", "2026-01-01T10:00:00Z", 5));  // same source+id in the same batch
+  auto s1 = p.process(b1);
+  ASSERT_TRUE(s1.ok());
+  EXPECT_EQ(s1->applied, 1u);
+  EXPECT_EQ(s1->duplicates, 1u);
+  ingest::MessageBatch b2;
+  add(b2, ev("1", "2026-01-01T10:00:00Z", 5));  // a producer retry, later
+  auto s2 = p.process(b2);
+  ASSERT_TRUE(s2.ok());
+  EXPECT_EQ(s2->duplicates, 1u);
+  EXPECT_EQ((*store_->get_account("A"))->types.at("usage.activity").count, 1);
+}
+
+TEST_F(PipelineTest, InvalidAndLateEventsBecomeDeadLettersInTheSameCommit) {
+  PipelineOptions o;
+  o.late_grace = kDayMs;
+  Pipeline p(*store_, clock_, o);
+  ingest::MessageBatch b;
+  add(b, ev("1", "2026-01-10T10:00:00Z", 5));
+  add(b, "{not json");
+  add(b, ev("2", "2026-01-09T11:00:00Z", 1));  // within the grace: applied
+  add(b, ev("3", "2026-01-01T10:00:00Z", 1));  // nine days older than the newest: late
+  auto stats = p.process(b);
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->applied, 2u);
+  EXPECT_EQ(stats->dead_lettered, 2u);
+  EXPECT_EQ(stats->late, 1u);
+  auto out = store_->outbox_peek(kDeadLetterSink, 10);
+  ASSERT_TRUE(out.ok());
+  ASSERT_EQ(out->size(), 2u);
+  auto header = [](const state::OutboxRecord& r, const std::string& k) {
+    for (const auto& [hk, hv] : r.headers)
+      if (hk == k) return hv;
+    return std::string();
+  };
+  EXPECT_EQ(header((*out)[0], "kamwatch.error.reason"), "invalid_json");
+  EXPECT_EQ(header((*out)[0], "kamwatch.origin.offset"), "1");
+  EXPECT_EQ((*out)[0].value, "{not json");
+  EXPECT_EQ(header((*out)[1], "kamwatch.error.reason"), "late");
+  EXPECT_NE(header((*out)[1], "kamwatch.error.message").find("before the account's latest"),
+            std::string::npos);
+  EXPECT_EQ(**store_->get_offset("events", 0), 4);
+}
+
+TEST_F(PipelineTest, FailedCommitStoresNothingAndTheRetryAppliesOnce) {
+  Pipeline p(*store_, clock_, {});
+  ingest::MessageBatch b;
+  add(b, ev("1", "2026-01-01T10:00:00Z", 5));
+  add(b, "garbage");
+  fail_ = true;
+  ASSERT_FALSE(p.process(b).ok());
+  EXPECT_FALSE((*store_->get_account("A")).has_value());
+  EXPECT_FALSE((*store_->get_offset("events", 0)).has_value());
+  EXPECT_TRUE(store_->outbox_peek(kDeadLetterSink, 10)->empty());
+  // The source rewinds and the same batch comes again: applied exactly once.
+  fail_ = false;
+  auto stats = p.process(b);
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->applied, 1u);
+  EXPECT_EQ((*store_->get_account("A"))->types.at("usage.activity").count, 1);
+  EXPECT_EQ(store_->outbox_peek(kDeadLetterSink, 10)->size(), 1u);
+}
+
+}  // namespace
+}  // namespace kamwatch::app

@@ -1,0 +1,101 @@
+#include "config/config.h"
+
+#include <gtest/gtest.h>
+
+namespace kamwatch::config {
+namespace {
+
+TEST(Config, ReferenceYamlLoadsToTheCodeDefaults) {
+  // The documented reference must say exactly what the code does by default.
+  auto loaded = load_string(reference_yaml(), "reference");
+  ASSERT_TRUE(loaded.ok()) << loaded.error().message;
+  const Config defaults;
+  EXPECT_EQ(loaded->kafka.brokers, defaults.kafka.brokers);
+  EXPECT_EQ(loaded->kafka.topics, defaults.kafka.topics);
+  EXPECT_EQ(loaded->kafka.group, defaults.kafka.group);
+  EXPECT_EQ(loaded->kafka.dead_letter_topic, defaults.kafka.dead_letter_topic);
+  EXPECT_EQ(loaded->kafka.batch_max_events, defaults.kafka.batch_max_events);
+  EXPECT_EQ(loaded->kafka.batch_max_wait, defaults.kafka.batch_max_wait);
+  EXPECT_EQ(loaded->state.data_dir, defaults.state.data_dir);
+  EXPECT_EQ(loaded->state.cache_accounts, defaults.state.cache_accounts);
+  EXPECT_EQ(loaded->state.block_cache_bytes, defaults.state.block_cache_bytes);
+  EXPECT_EQ(loaded->state.sync_writes, defaults.state.sync_writes);
+  EXPECT_EQ(loaded->state.late_grace, defaults.state.late_grace);
+  EXPECT_EQ(loaded->state.retention_hourly, defaults.state.retention_hourly);
+  EXPECT_EQ(loaded->state.retention_daily, defaults.state.retention_daily);
+  EXPECT_EQ(loaded->ingest.max_message_bytes, defaults.ingest.max_message_bytes);
+  EXPECT_EQ(loaded->ingest.max_string_bytes, defaults.ingest.max_string_bytes);
+  EXPECT_EQ(loaded->rules_dir, defaults.rules_dir);
+  EXPECT_EQ(loaded->http_listen, defaults.http_listen);
+  EXPECT_EQ(loaded->alertmanagers, defaults.alertmanagers);
+  EXPECT_EQ(loaded->log_level, defaults.log_level);
+}
+
+TEST(Config, ReadsValuesAndKafkaProperties) {
+  auto c = load_string(R"(
+kafka:
+  brokers: k1:9092,k2:9092
+  topics: crm,support
+  group: g1
+  batch_max_wait: 250ms
+  properties:
+    security.protocol: SASL_SSL
+    sasl.password: hunter2
+state:
+  data_dir: /var/lib/kamwatch
+  late_grace: 2d
+  block_cache_bytes: 64MiB
+)",
+                       "t.yaml");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->kafka.brokers, "k1:9092,k2:9092");
+  EXPECT_EQ(c->kafka.topics, (std::vector<std::string>{"crm", "support"}));
+  EXPECT_EQ(c->kafka.batch_max_wait, 250);
+  EXPECT_EQ(c->kafka.properties.at("sasl.password"), "hunter2");
+  EXPECT_EQ(c->state.late_grace, 2 * kDayMs);
+  EXPECT_EQ(c->state.block_cache_bytes, 64u << 20);
+}
+
+TEST(Config, UnknownKeyIsAnErrorWithPosition) {
+  auto c = load_string("kafka:\n  brokers: x:1\n  topcis: [a]\n", "k.yaml");
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.error().message.find("k.yaml:3:3"), std::string::npos) << c.error().message;
+  EXPECT_NE(c.error().message.find("unknown key 'topcis'"), std::string::npos);
+}
+
+TEST(Config, BadValuesNameTheKeyAndPosition) {
+  auto d = load_string("state:\n  late_grace: soon\n", "d.yaml");
+  ASSERT_FALSE(d.ok());
+  EXPECT_NE(d.error().message.find("d.yaml:2:15"), std::string::npos) << d.error().message;
+  EXPECT_NE(d.error().message.find("late_grace"), std::string::npos);
+  auto b = load_string("state:\n  sync_writes: maybe\n", "b.yaml");
+  ASSERT_FALSE(b.ok());
+  EXPECT_NE(b.error().message.find("true or false"), std::string::npos);
+  auto n = load_string("kafka:\n  batch_max_events: -5\n", "n.yaml");
+  ASSERT_FALSE(n.ok());
+  EXPECT_NE(n.error().message.find("batch_max_events"), std::string::npos);
+}
+
+TEST(Config, SyntaxErrorHasPosition) {
+  auto c = load_string("kafka:\n  brokers: [a, b\n", "s.yaml");
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.error().code, "config_syntax");
+  EXPECT_NE(c.error().message.find("s.yaml:"), std::string::npos);
+}
+
+TEST(Config, CrossFieldValidation) {
+  auto c = load_string("kafka:\n  topics: [a]\n  dead_letter_topic: a\n", "v.yaml");
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.error().message.find("dead_letter_topic"), std::string::npos);
+  auto l = load_string("log:\n  level: loud\n", "l.yaml");
+  ASSERT_FALSE(l.ok());
+}
+
+TEST(Config, MissingFileIsAClearError) {
+  auto c = load_file("/nonexistent/kamwatch.yaml");
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.error().message.find("/nonexistent/kamwatch.yaml"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace kamwatch::config

@@ -1,0 +1,205 @@
+#include "model/account_state.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+namespace kamwatch::model {
+namespace {
+
+constexpr TimeMs kT0 = 1'767'225'600'000;  // 2026-01-01T00:00:00Z, a day boundary
+
+Event event(std::string type, TimeMs t, std::vector<Field> data = {}) {
+  static int n = 0;
+  return Event{"e" + std::to_string(++n), "src", std::move(type), "acme", t, std::move(data)};
+}
+
+Event order(TimeMs t, double amount) {
+  return event("sales.order", t, {{"amount", FieldValue::of_number(amount)}});
+}
+
+std::vector<TimeMs> starts(const std::vector<Bucket>& buckets) {
+  std::vector<TimeMs> out;
+  for (const Bucket& b : buckets) out.push_back(b.start);
+  return out;
+}
+
+TEST(AccountState, CountsAndSums) {
+  AccountState s;
+  const Retention r;
+  apply(s, order(kT0 + 5 * kMinuteMs, 100), r);
+  apply(s, order(kT0 + 10 * kMinuteMs, 50.5), r);
+  apply(s, event("support.ticket", kT0 + 20 * kMinuteMs), r);
+
+  EXPECT_EQ(s.id, "acme");
+  EXPECT_EQ(s.applied, 3);
+  EXPECT_EQ(s.first_time, kT0 + 5 * kMinuteMs);
+  EXPECT_EQ(s.max_time, kT0 + 20 * kMinuteMs);
+  const TypeStats& orders = s.types.at("sales.order");
+  EXPECT_EQ(orders.count, 2);
+  EXPECT_EQ(orders.first_time, kT0 + 5 * kMinuteMs);
+  EXPECT_EQ(orders.last_time, kT0 + 10 * kMinuteMs);
+  EXPECT_EQ(orders.events.count, 2);
+  EXPECT_EQ(orders.events.sum, 2);
+  const Series& amount = orders.fields.at("amount");
+  EXPECT_EQ(amount.count, 2);
+  EXPECT_DOUBLE_EQ(amount.sum, 150.5);
+  EXPECT_EQ(s.types.at("support.ticket").count, 1);
+  EXPECT_TRUE(s.types.at("support.ticket").fields.empty());
+}
+
+TEST(AccountState, BucketKeepsMinMaxAndLastByEventTime) {
+  AccountState s;
+  const Retention r;
+  // Out of order within one hour: the latest *event time* (40 min) is last, not the last applied.
+  apply(s, order(kT0 + 10 * kMinuteMs, 5), r);
+  apply(s, order(kT0 + 40 * kMinuteMs, 7), r);
+  apply(s, order(kT0 + 20 * kMinuteMs, -3), r);
+  apply(s, order(kT0 + 30 * kMinuteMs, 12), r);
+
+  const Series& amount = s.types.at("sales.order").fields.at("amount");
+  ASSERT_EQ(amount.hourly.size(), 1u);
+  const Bucket& b = amount.hourly[0];
+  EXPECT_EQ(b.start, kT0);
+  EXPECT_EQ(b.count, 4);
+  EXPECT_DOUBLE_EQ(b.sum, 21);
+  EXPECT_EQ(b.min, -3);
+  EXPECT_EQ(b.max, 12);
+  EXPECT_EQ(b.last, 7);
+  EXPECT_EQ(b.last_time, kT0 + 40 * kMinuteMs);
+  ASSERT_EQ(amount.daily.size(), 1u);
+  EXPECT_EQ(amount.daily[0].last, 7);
+  EXPECT_EQ(amount.daily[0].count, 4);
+}
+
+TEST(AccountState, HourlyAndDailyBuckets) {
+  AccountState s;
+  const Retention r;
+  apply(s, order(kT0 + 1 * kHourMs, 1), r);
+  apply(s, order(kT0 + 1 * kHourMs + 59 * kMinuteMs, 2), r);
+  apply(s, order(kT0 + 5 * kHourMs, 3), r);
+  apply(s, order(kT0 + kDayMs + 3 * kHourMs, 4), r);
+  apply(s, order(kT0 + 3 * kHourMs, 5), r);  // late, but inside retention: fills its bucket
+
+  const Series& amount = s.types.at("sales.order").fields.at("amount");
+  EXPECT_EQ(starts(amount.hourly),
+            (std::vector<TimeMs>{kT0 + kHourMs, kT0 + 3 * kHourMs, kT0 + 5 * kHourMs,
+                                 kT0 + kDayMs + 3 * kHourMs}));
+  EXPECT_EQ(amount.hourly[0].count, 2);
+  EXPECT_EQ(amount.hourly[0].sum, 3);
+  EXPECT_EQ(starts(amount.daily), (std::vector<TimeMs>{kT0, kT0 + kDayMs}));
+  EXPECT_EQ(amount.daily[0].count, 4);
+  EXPECT_EQ(amount.daily[0].sum, 11);
+  EXPECT_EQ(amount.daily[0].min, 1);
+  EXPECT_EQ(amount.daily[0].max, 5);
+  EXPECT_EQ(amount.daily[0].last, 3);  // 05:00 is the latest event of that day
+  // The event count series buckets the same way, one per event.
+  const Series& events = s.types.at("sales.order").events;
+  EXPECT_EQ(starts(events.hourly), starts(amount.hourly));
+  EXPECT_EQ(events.daily[0].count, 4);
+  EXPECT_EQ(events.daily[0].sum, 4);
+}
+
+TEST(AccountState, RetentionPrunesAsWatermarkAdvances) {
+  AccountState s;
+  const Retention r{2 * kDayMs, 10 * kDayMs};
+  apply(s, order(kT0 + 30 * kMinuteMs, 1), r);
+  apply(s, event("login", kT0 + kHourMs), r);
+  apply(s, order(kT0 + kDayMs, 2), r);
+  EXPECT_EQ(s.types.at("sales.order").fields.at("amount").hourly.size(), 2u);
+
+  // Watermark moves to day 2 + 1h: the hourly horizon is day 0 + 1h, so hour 0 goes.
+  apply(s, order(kT0 + 2 * kDayMs + kHourMs, 3), r);
+  const Series& amount = s.types.at("sales.order").fields.at("amount");
+  EXPECT_EQ(starts(amount.hourly), (std::vector<TimeMs>{kT0 + kDayMs, kT0 + 2 * kDayMs + kHourMs}));
+  EXPECT_EQ(starts(amount.daily), (std::vector<TimeMs>{kT0, kT0 + kDayMs, kT0 + 2 * kDayMs}));
+  // Pruning covers every type, not just the one that moved the watermark.
+  EXPECT_EQ(starts(s.types.at("login").events.hourly), std::vector<TimeMs>{kT0 + kHourMs});
+
+  // Day 11: daily buckets before day 1 go; all-time totals are untouched.
+  apply(s, order(kT0 + 11 * kDayMs, 4), r);
+  EXPECT_EQ(starts(amount.daily),
+            (std::vector<TimeMs>{kT0 + kDayMs, kT0 + 2 * kDayMs, kT0 + 11 * kDayMs}));
+  EXPECT_EQ(starts(amount.hourly), std::vector<TimeMs>{kT0 + 11 * kDayMs});
+  EXPECT_TRUE(s.types.at("login").events.hourly.empty());
+  EXPECT_TRUE(s.types.at("login").events.daily.empty());
+  EXPECT_EQ(amount.count, 4);
+  EXPECT_EQ(amount.sum, 10);
+  EXPECT_EQ(s.types.at("login").count, 1);
+
+  // An event older than every horizon still counts all-time, but makes no bucket.
+  apply(s, order(kT0, 100), r);
+  EXPECT_EQ(amount.count, 5);
+  EXPECT_EQ(amount.sum, 110);
+  EXPECT_EQ(starts(amount.daily).front(), kT0 + kDayMs);
+  EXPECT_EQ(starts(amount.hourly).front(), kT0 + 11 * kDayMs);
+  EXPECT_EQ(s.first_time, kT0);
+  EXPECT_EQ(s.max_time, kT0 + 11 * kDayMs);
+}
+
+TEST(AccountState, RetentionThatIsNotWholeHoursStillPrunes) {
+  // 90 minutes of hourly history: the horizon moves at hh:30, not when the watermark enters a
+  // new hour; pruning must follow the horizon.
+  AccountState s;
+  const Retention r{90 * kMinuteMs, 10 * kDayMs};
+  for (TimeMs m : {0, 60, 105, 140, 160}) apply(s, order(kT0 + m * kMinuteMs, 1), r);
+  // Watermark 02:40 -> horizon floor(01:10) = 01:00: the 00:00 bucket is gone.
+  EXPECT_EQ(starts(s.types.at("sales.order").fields.at("amount").hourly),
+            (std::vector<TimeMs>{kT0 + kHourMs, kT0 + 2 * kHourMs}));
+}
+
+TEST(AccountState, ProfileMergesLatestAccountProfileFields) {
+  AccountState s;
+  const Retention r;
+  apply(s,
+        event("account.profile", kT0 + 10 * kMinuteMs,
+              {{"name", FieldValue::of_string("ACME")},
+               {"kam", FieldValue::of_string("alice")},
+               {"tier", FieldValue::of_number(1)}}),
+        r);
+  apply(s,
+        event("account.profile", kT0 + 20 * kMinuteMs,
+              {{"kam", FieldValue::of_string("bob")}, {"strategic", FieldValue::of_bool(true)}}),
+        r);
+  // An older profile event arriving late does not overwrite newer values.
+  apply(s, event("account.profile", kT0, {{"kam", FieldValue::of_string("carol")}}), r);
+  // Other types never touch the profile.
+  apply(s, event("crm.note", kT0 + kHourMs, {{"kam", FieldValue::of_string("mallory")}}), r);
+
+  EXPECT_EQ(s.profile.at("name"), FieldValue::of_string("ACME"));
+  EXPECT_EQ(s.profile.at("kam"), FieldValue::of_string("bob"));
+  EXPECT_EQ(s.profile.at("tier"), FieldValue::of_number(1));
+  EXPECT_EQ(s.profile.at("strategic"), FieldValue::of_bool(true));
+  EXPECT_EQ(s.types.at("account.profile").count, 3);
+  EXPECT_EQ(s.types.at("account.profile").fields.at("tier").count, 1);
+}
+
+TEST(AccountState, LastValuesFollowEventTime) {
+  AccountState s;
+  const Retention r;
+  apply(s, event("ticket", kT0 + 2 * kMinuteMs, {{"status", FieldValue::of_string("open")}}), r);
+  apply(s, event("ticket", kT0 + kMinuteMs, {{"status", FieldValue::of_string("new")}}), r);
+  apply(s, event("ticket", kT0 + 3 * kMinuteMs, {{"meta", FieldValue::of_json(R"({"a":1})")}}), r);
+  const TypeStats& t = s.types.at("ticket");
+  EXPECT_EQ(t.last_values.at("status"), FieldValue::of_string("open"));
+  EXPECT_EQ(t.last_values.at("meta"), FieldValue::of_json(R"({"a":1})"));
+  EXPECT_EQ(t.first_time, kT0 + kMinuteMs);
+  EXPECT_EQ(t.last_time, kT0 + 3 * kMinuteMs);
+  EXPECT_TRUE(t.fields.empty());  // non-numeric fields make no series
+}
+
+TEST(AccountState, ApplyingTheSameEventsInAnotherOrderWithinRetentionGivesTheSameState) {
+  // Replays after a crash may interleave differently; state must not depend on it.
+  const Retention r;
+  std::vector<Event> events;
+  for (int i = 0; i < 20; ++i) events.push_back(order(kT0 + i * 7 * kMinuteMs, i));
+  AccountState forward;
+  AccountState backward;
+  for (const Event& e : events) apply(forward, e, r);
+  for (auto it = events.rbegin(); it != events.rend(); ++it) apply(backward, *it, r);
+  EXPECT_EQ(forward, backward);
+}
+
+}  // namespace
+}  // namespace kamwatch::model

@@ -1,0 +1,163 @@
+#include "state/account_cache.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "state/rocksdb_store.h"
+#include "test_dir.h"
+
+namespace kamwatch::state {
+namespace {
+
+using model::AccountState;
+
+StoreOptions options_at(const std::string& path) {
+  StoreOptions o;
+  o.path = path;
+  return o;
+}
+
+// An in-memory store that counts account reads and can be told to fail them.
+class FakeStore final : public StateStore {
+ public:
+  std::map<std::string, AccountState, std::less<>> accounts;
+  int loads = 0;
+  bool fail = false;
+
+  Result<std::optional<AccountState>> get_account(std::string_view id) override {
+    ++loads;
+    if (fail) return Error{"rocksdb_io", "injected"};
+    auto it = accounts.find(id);
+    if (it == accounts.end()) return std::optional<AccountState>();
+    return std::optional<AccountState>(it->second);
+  }
+  Result<std::vector<bool>> seen(const std::vector<std::string>& keys) override {
+    return std::vector<bool>(keys.size(), false);
+  }
+  Result<std::optional<std::int64_t>> get_offset(std::string_view, std::int32_t) override {
+    return std::optional<std::int64_t>();
+  }
+  Result<std::vector<PartitionOffset>> all_offsets() override {
+    return std::vector<PartitionOffset>();
+  }
+  Result<void> commit(CommitBatch& batch) override {
+    for (const AccountState* a : batch.accounts) accounts[a->id] = *a;
+    return ok();
+  }
+  Result<std::vector<OutboxRecord>> outbox_peek(std::string_view, std::size_t) override {
+    return std::vector<OutboxRecord>();
+  }
+  Result<void> outbox_remove(std::string_view, const std::vector<std::uint64_t>&) override {
+    return ok();
+  }
+  Result<void> for_each_account(const std::function<bool(const AccountState&)>&) override {
+    return ok();
+  }
+};
+
+AccountState stored(const std::string& id, std::int64_t applied) {
+  AccountState s;
+  s.id = id;
+  s.applied = applied;
+  return s;
+}
+
+TEST(AccountCache, UnknownAccountIsNewAndEmptyWithItsId) {
+  FakeStore store;
+  AccountCache cache(store, 10);
+  auto a = cache.get("acme");
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ((*a)->id, "acme");
+  EXPECT_EQ((*a)->applied, 0);
+  EXPECT_TRUE(store.accounts.empty());  // not stored until committed
+  EXPECT_EQ(*cache.get("acme"), *a);    // the same object on the next lookup
+  EXPECT_EQ(store.loads, 1);
+}
+
+TEST(AccountCache, LoadsFromStoreOnceAndKeepsChanges) {
+  FakeStore store;
+  store.accounts["acme"] = stored("acme", 7);
+  AccountCache cache(store, 10);
+  model::AccountState* a = *cache.get("acme");
+  EXPECT_EQ(a->applied, 7);
+  a->applied = 8;  // the pipeline mutates in place
+  EXPECT_EQ((*cache.get(std::string("acme")))->applied, 8);
+  EXPECT_EQ(store.loads, 1);
+  EXPECT_EQ(cache.hits(), 1u);
+  EXPECT_EQ(cache.misses(), 1u);
+}
+
+TEST(AccountCache, TrimEvictsLeastRecentlyUsed) {
+  FakeStore store;
+  AccountCache cache(store, 2);
+  AccountState* a = *cache.get("a");
+  ASSERT_TRUE(cache.get("b").ok());
+  ASSERT_TRUE(cache.get("c").ok());
+  // get() never evicts: all three pointers stay valid for the batch.
+  EXPECT_EQ(cache.size(), 3u);
+  a->applied = 1;
+  ASSERT_TRUE(cache.get("a").ok());  // a is now the most recent; b the least
+  cache.trim();
+  EXPECT_EQ(cache.size(), 2u);
+  store.loads = 0;
+  EXPECT_EQ((*cache.get("a"))->applied, 1);  // kept, with its change
+  ASSERT_TRUE(cache.get("c").ok());
+  EXPECT_EQ(store.loads, 0);
+  ASSERT_TRUE(cache.get("b").ok());  // evicted: read again
+  EXPECT_EQ(store.loads, 1);
+  cache.trim();  // order now b, c, a: a goes
+  ASSERT_TRUE(cache.get("b").ok());
+  ASSERT_TRUE(cache.get("c").ok());
+  EXPECT_EQ(store.loads, 1);
+  ASSERT_TRUE(cache.get("a").ok());
+  EXPECT_EQ(store.loads, 2);
+}
+
+TEST(AccountCache, ClearDropsUncommittedChanges) {
+  FakeStore store;
+  store.accounts["acme"] = stored("acme", 7);
+  AccountCache cache(store, 10);
+  (*cache.get("acme"))->applied = 99;  // a change whose commit then failed
+  cache.clear();
+  EXPECT_EQ(cache.size(), 0u);
+  EXPECT_EQ((*cache.get("acme"))->applied, 7);  // the persisted state again
+}
+
+TEST(AccountCache, StoreErrorsPropagateAndCacheNothing) {
+  FakeStore store;
+  AccountCache cache(store, 10);
+  store.fail = true;
+  auto r = cache.get("acme");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, "rocksdb_io");
+  EXPECT_EQ(cache.size(), 0u);
+  store.fail = false;
+  EXPECT_TRUE(cache.get("acme").ok());
+}
+
+TEST(AccountCache, WorksInFrontOfRocksDb) {
+  testing::TempDir dir;
+  auto opened = RocksDbStore::open(options_at(dir.path()));
+  ASSERT_TRUE(opened.ok()) << opened.error().to_string();
+  RocksDbStore& store = **opened;
+  {
+    AccountCache cache(store, 1);
+    AccountState* a = *cache.get("acme");
+    model::apply(*a, model::Event{"1", "src", "login", "acme", 1000, {}}, {});
+    CommitBatch batch;
+    batch.accounts = {a};
+    ASSERT_TRUE(store.commit(batch).ok());
+    cache.trim();
+  }
+  AccountCache fresh(store, 1);
+  auto a = fresh.get("acme");
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ((*a)->applied, 1);
+  EXPECT_EQ((*a)->types.at("login").count, 1);
+}
+
+}  // namespace
+}  // namespace kamwatch::state

@@ -1,0 +1,240 @@
+#include "state/codec.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <string>
+
+#include "model/account_state.h"
+
+namespace kamwatch::state {
+namespace {
+
+using model::AccountState;
+using model::Event;
+using model::Field;
+using model::FieldValue;
+
+constexpr TimeMs kT0 = 1'767'225'600'000;  // 2026-01-01T00:00:00Z
+
+Event event(std::string type, TimeMs t, std::vector<Field> data) {
+  static int n = 0;
+  return Event{"e" + std::to_string(++n), "test", std::move(type), "acme", t, std::move(data)};
+}
+
+// A state touching every field kind, many buckets of both widths, and awkward doubles.
+AccountState rich_state() {
+  AccountState s;
+  const model::Retention retention;
+  model::apply(s,
+               event("account.profile", kT0,
+                     {{"name", FieldValue::of_string("ACME Corp")},
+                      {"tier", FieldValue::of_number(1)},
+                      {"strategic", FieldValue::of_bool(true)},
+                      {"owner", FieldValue::null()},
+                      {"tags", FieldValue::of_json(R"(["a","b"])")}}),
+               retention);
+  for (int i = 0; i < 120; ++i) {
+    const TimeMs t = kT0 + i * 90 * kMinuteMs;
+    model::apply(s,
+                 event("sales.order", t,
+                       {{"amount", FieldValue::of_number(100.25 * (i % 7) - 50)},
+                        {"tiny", FieldValue::of_number(i % 2 ? 1e-300 : -0.0)},
+                        {"currency", FieldValue::of_string(i % 3 ? "EUR" : "USD")},
+                        {"rush", FieldValue::of_bool(i % 2 == 0)}}),
+                 retention);
+    if (i % 10 == 0) {
+      model::apply(s, event("support.ticket", t - kHourMs, {{"sev", FieldValue::of_number(i)}}),
+                   retention);
+    }
+  }
+  // Non-finite values must survive too, even though JSON input cannot produce them.
+  model::apply(s,
+               event("usage.metric", kT0 + 200 * kHourMs,
+                     {{"inf", FieldValue::of_number(std::numeric_limits<double>::infinity())},
+                      {"max", FieldValue::of_number(std::numeric_limits<double>::max())}}),
+               retention);
+  return s;
+}
+
+TEST(Codec, RoundTripsRichState) {
+  const AccountState s = rich_state();
+  ASSERT_GT(s.types.at("sales.order").events.hourly.size(), 100u);
+  ASSERT_GT(s.types.at("sales.order").events.daily.size(), 5u);
+  const std::string bytes = encode_account(s);
+  EXPECT_EQ(static_cast<std::uint8_t>(bytes[0]), kAccountCodecVersion);
+  auto decoded = decode_account(bytes);
+  ASSERT_TRUE(decoded.ok()) << decoded.error().to_string();
+  EXPECT_EQ(*decoded, s);
+  // Bit-exact, not just ==: -0.0 stays -0.0.
+  EXPECT_EQ(encode_account(*decoded), bytes);
+  int negative_zeros = 0;
+  for (const auto& b : decoded->types.at("sales.order").fields.at("tiny").hourly) {
+    negative_zeros += b.min == 0 && std::signbit(b.min);
+  }
+  EXPECT_GT(negative_zeros, 0);
+}
+
+TEST(Codec, RoundTripsEveryFieldValueKindAndEmptyState) {
+  AccountState s;
+  s.id = "";
+  EXPECT_EQ(*decode_account(encode_account(s)), s);
+  s.id = std::string("with\0nul", 8);
+  s.profile["null"] = FieldValue::null();
+  s.profile["num"] = FieldValue::of_number(-1.5);
+  s.profile["str"] = FieldValue::of_string(std::string(300, 'x'));
+  s.profile["bool_t"] = FieldValue::of_bool(true);
+  s.profile["bool_f"] = FieldValue::of_bool(false);
+  s.profile["json"] = FieldValue::of_json(R"({"k":[1,2]})");
+  s.profile["nan"] = FieldValue::of_number(std::nan(""));
+  s.applied = std::numeric_limits<std::int64_t>::max();
+  s.first_time = std::numeric_limits<std::int64_t>::min();
+  s.max_time = -1;
+  auto& b = s.types["t"].fields["f"].hourly.emplace_back();
+  b.start = std::numeric_limits<std::int64_t>::max();
+  b.last_time = std::numeric_limits<std::int64_t>::min();
+  b.count = -3;
+  b.sum = 7;
+  const std::string bytes = encode_account(s);
+  auto decoded = decode_account(bytes);
+  ASSERT_TRUE(decoded.ok()) << decoded.error().to_string();
+  EXPECT_EQ(encode_account(*decoded), bytes);  // NaN != NaN, so compare the bytes
+  EXPECT_EQ(decoded->id, s.id);
+  EXPECT_EQ(decoded->profile.at("str"), s.profile.at("str"));
+  EXPECT_EQ(decoded->profile.at("bool_f"), s.profile.at("bool_f"));
+  EXPECT_EQ(decoded->types, s.types);
+  EXPECT_TRUE(std::isnan(decoded->profile.at("nan").number));
+}
+
+TEST(Codec, EncodeToAppendsAndReusesBuffer) {
+  const AccountState s = rich_state();
+  std::string buf = "prefix";
+  encode_account_to(s, buf);
+  EXPECT_EQ(buf.substr(6), encode_account(s));
+}
+
+TEST(Codec, CountSeriesIsCompact) {
+  // An event count series elides every double: ~8 bytes per bucket, not ~40.
+  AccountState s;
+  for (int i = 0; i < 100; ++i) model::apply(s, event("login", kT0 + i * kHourMs, {}), {});
+  EXPECT_LT(encode_account(s).size(), 100u * 12);
+}
+
+TEST(Codec, EveryTruncationIsAnError) {
+  const std::string bytes = encode_account(rich_state());
+  for (std::size_t n = 0; n < bytes.size(); ++n) {
+    auto r = decode_account(std::string_view(bytes.data(), n));
+    ASSERT_FALSE(r.ok()) << "prefix of " << n << " bytes decoded";
+    EXPECT_TRUE(r.error().code == "codec_truncated" || r.error().code == "codec_corrupt")
+        << r.error().to_string();
+  }
+  auto r = decode_account(std::string_view(bytes.data(), bytes.size() / 2));
+  EXPECT_EQ(r.error().code, "codec_truncated");
+  EXPECT_NE(r.error().message.find("truncated at byte"), std::string::npos);
+}
+
+TEST(Codec, TrailingBytesAreCorrupt) {
+  auto r = decode_account(encode_account(rich_state()) + "x");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, "codec_corrupt");
+}
+
+TEST(Codec, UnknownVersionIsRefused) {
+  std::string bytes = encode_account(rich_state());
+  for (std::uint8_t v : {0, 2, 255}) {
+    bytes[0] = static_cast<char>(v);
+    auto r = decode_account(bytes);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().code, "codec_version");
+    EXPECT_NE(r.error().message.find("version " + std::to_string(v)), std::string::npos);
+  }
+}
+
+TEST(Codec, HugeLengthsFailWithoutAllocating) {
+  // version, id length = 2^62: must fail on the bounds check, not try to allocate.
+  const std::string huge_string = std::string("\x01") + "\x80\x80\x80\x80\x80\x80\x80\x80\x40";
+  EXPECT_EQ(decode_account(huge_string).error().code, "codec_truncated");
+  // A bucket count far beyond the input.
+  AccountState s;
+  s.id = "a";
+  s.types["t"];
+  std::string bytes = encode_account(s);
+  // Layout tail: ... events series: count(0) sum(8 bytes) hourly n(0) daily n(0), fields n(0),
+  // last_values n(0). Patch hourly n to a huge varint.
+  const std::size_t hourly_n = bytes.size() - 4;
+  ASSERT_EQ(bytes[hourly_n], 0);
+  bytes.replace(hourly_n, 1, "\xff\xff\xff\xff\xff\xff\xff\xff\x7f");
+  EXPECT_EQ(decode_account(bytes).error().code, "codec_truncated");
+}
+
+TEST(Codec, CorruptBytesNeverCrash) {
+  // Deterministic mutation sweep: flip every byte to a few values; each result must either
+  // decode or fail cleanly (run under ASan to catch out-of-bounds reads).
+  const std::string good = encode_account(rich_state());
+  std::size_t failures = 0;
+  for (std::size_t i = 0; i < good.size(); i += 5) {
+    for (char v : {'\x00', '\x7f', '\x80', '\xff'}) {
+      std::string bad = good;
+      bad[i] = v;
+      auto r = decode_account(bad);
+      if (!r.ok()) {
+        ++failures;
+        EXPECT_FALSE(r.error().message.empty());
+      }
+    }
+  }
+  EXPECT_GT(failures, 0u);
+}
+
+TEST(Codec, RejectsUnknownKindAndUnsortedKeys) {
+  AccountState s;
+  s.id = "a";
+  s.profile["k"] = FieldValue::null();
+  std::string bytes = encode_account(s);
+  bytes[bytes.size() - 2] = 9;  // the kind byte of profile["k"] (then 0 types)
+  EXPECT_EQ(decode_account(bytes).error().code, "codec_corrupt");
+
+  s.profile["j"] = FieldValue::null();
+  bytes = encode_account(s);
+  // Swap the two keys' bytes: "j" then "k" becomes "k" then "j".
+  const std::size_t j = bytes.find('j');
+  const std::size_t k = bytes.find('k');
+  std::swap(bytes[j], bytes[k]);
+  EXPECT_EQ(decode_account(bytes).error().code, "codec_corrupt");
+}
+
+TEST(Codec, OutboxRecordRoundTrip) {
+  OutboxRecord rec{42, "dlq", "acme", std::string("pay\0load", 8), {{"reason", "late"}, {"a", ""}}};
+  const std::string bytes = encode_outbox(rec);
+  auto decoded = decode_outbox(bytes);
+  ASSERT_TRUE(decoded.ok()) << decoded.error().to_string();
+  EXPECT_EQ(decoded->seq, 0u);  // the seq lives in the store key
+  EXPECT_EQ(decoded->sink, rec.sink);
+  EXPECT_EQ(decoded->key, rec.key);
+  EXPECT_EQ(decoded->value, rec.value);
+  EXPECT_EQ(decoded->headers, rec.headers);
+  for (std::size_t n = 0; n < bytes.size(); ++n) {
+    EXPECT_FALSE(decode_outbox(std::string_view(bytes.data(), n)).ok());
+  }
+}
+
+TEST(Codec, DedupKeyIsUnambiguous) {
+  EXPECT_EQ(dedup_key("src", "id"), "src\x1fid");
+  EXPECT_NE(dedup_key("a\x1f"
+                      "b",
+                      "c"),
+            dedup_key("a",
+                      "b\x1f"
+                      "c"));
+  EXPECT_NE(dedup_key("a\x1e",
+                      "\x1f"
+                      "b"),
+            dedup_key("a",
+                      "\x1e\x1f"
+                      "b"));
+  EXPECT_NE(dedup_key("", "x"), dedup_key("x", ""));
+}
+
+}  // namespace
+}  // namespace kamwatch::state

@@ -1,0 +1,404 @@
+#include "state/rocksdb_store.h"
+
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "model/account_state.h"
+#include "test_dir.h"
+
+namespace kamwatch::state {
+namespace {
+
+using model::AccountState;
+using model::FieldValue;
+using testing::TempDir;
+
+StoreOptions options_at(const std::string& path) {
+  StoreOptions o;
+  o.path = path;
+  return o;
+}
+
+constexpr TimeMs kT0 = 1'767'225'600'000;  // 2026-01-01T00:00:00Z
+
+AccountState account(const std::string& id, int events) {
+  AccountState s;
+  for (int i = 0; i < events; ++i) {
+    model::apply(s,
+                 model::Event{"e" + std::to_string(i),
+                              "src",
+                              "sales.order",
+                              id,
+                              kT0 + i * kHourMs,
+                              {{"amount", FieldValue::of_number(10.0 * i)}}},
+                 {});
+  }
+  s.id = id;
+  return s;
+}
+
+OutboxRecord record(const std::string& sink, const std::string& value) {
+  return OutboxRecord{0, sink, "key-" + value, value, {{"reason", "test"}}};
+}
+
+std::unique_ptr<RocksDbStore> open_store(const StoreOptions& options) {
+  auto r = RocksDbStore::open(options);
+  EXPECT_TRUE(r.ok()) << r.error().to_string();
+  return r.ok() ? std::move(r).value() : nullptr;
+}
+
+std::unique_ptr<RocksDbStore> open_store(const std::string& path) {
+  StoreOptions o;
+  o.path = path;
+  o.block_cache_bytes = 8 << 20;
+  return open_store(o);
+}
+
+std::vector<std::uint64_t> seqs_of(const std::vector<OutboxRecord>& records) {
+  std::vector<std::uint64_t> seqs;
+  for (const auto& r : records) seqs.push_back(r.seq);
+  return seqs;
+}
+
+TEST(RocksDbStore, CommitThenReopenSeesEverything) {
+  TempDir dir;
+  const AccountState a = account("acme", 30);
+  const AccountState b = account("globex", 3);
+  {
+    auto store = open_store(dir.path());
+    ASSERT_TRUE(store);
+    CommitBatch batch;
+    batch.accounts = {&a, &b};
+    batch.seen_ids = {dedup_key("src", "e1"), dedup_key("src", "e2")};
+    batch.offsets = {{"sales", 0, 42}, {"sales", 7, 1000}, {"file:events.jsonl", -1, 12}};
+    batch.outbox = {record("dlq", "bad json"), record("alerts", "fire")};
+    ASSERT_TRUE(store->commit(batch).ok());
+    EXPECT_EQ(batch.outbox[0].seq, 1u);
+    EXPECT_EQ(batch.outbox[1].seq, 2u);
+  }
+  auto store = open_store(dir.path());
+  ASSERT_TRUE(store);
+  auto got = store->get_account("acme");
+  ASSERT_TRUE(got.ok()) << got.error().to_string();
+  ASSERT_TRUE(got->has_value());
+  EXPECT_EQ(**got, a);
+  EXPECT_EQ(**store->get_account("globex"), b);
+  EXPECT_FALSE(store->get_account("initech")->has_value());
+
+  EXPECT_EQ(*store->get_offset("sales", 0), 42);
+  EXPECT_EQ(*store->get_offset("sales", 7), 1000);
+  EXPECT_EQ(*store->get_offset("file:events.jsonl", -1), 12);
+  EXPECT_FALSE(store->get_offset("sales", 1)->has_value());
+  auto offsets = store->all_offsets();
+  ASSERT_TRUE(offsets.ok());
+  ASSERT_EQ(offsets->size(), 3u);
+  EXPECT_EQ((*offsets)[0].topic, "file:events.jsonl");
+  EXPECT_EQ((*offsets)[1].topic, "sales");
+  EXPECT_EQ((*offsets)[1].partition, 0);
+  EXPECT_EQ((*offsets)[2].partition, 7);
+  EXPECT_EQ((*offsets)[2].next_offset, 1000);
+
+  EXPECT_EQ(*store->seen({dedup_key("src", "e1"), dedup_key("src", "e2")}),
+            (std::vector<bool>{true, true}));
+
+  auto dlq = store->outbox_peek("dlq", 10);
+  ASSERT_TRUE(dlq.ok());
+  ASSERT_EQ(dlq->size(), 1u);
+  EXPECT_EQ((*dlq)[0].seq, 1u);
+  EXPECT_EQ((*dlq)[0].sink, "dlq");
+  EXPECT_EQ((*dlq)[0].key, "key-bad json");
+  EXPECT_EQ((*dlq)[0].value, "bad json");
+  EXPECT_EQ((*dlq)[0].headers,
+            (std::vector<std::pair<std::string, std::string>>{{"reason", "test"}}));
+  EXPECT_EQ(seqs_of(*store->outbox_peek("alerts", 10)), std::vector<std::uint64_t>{2});
+}
+
+TEST(RocksDbStore, LaterCommitOverwrites) {
+  TempDir dir;
+  auto store = open_store(dir.path());
+  AccountState a = account("acme", 1);
+  CommitBatch first;
+  first.accounts = {&a};
+  first.offsets = {{"sales", 0, 1}};
+  ASSERT_TRUE(store->commit(first).ok());
+  a = account("acme", 5);
+  CommitBatch second;
+  second.accounts = {&a};
+  second.offsets = {{"sales", 0, 5}};
+  ASSERT_TRUE(store->commit(second).ok());
+  EXPECT_EQ((*store->get_account("acme"))->applied, 5);
+  EXPECT_EQ(*store->get_offset("sales", 0), 5);
+}
+
+TEST(RocksDbStore, FailedCommitWritesNothing) {
+  TempDir dir;
+  bool fail = true;
+  StoreOptions o;
+  o.path = dir.path();
+  o.fail_writes = [&] { return fail; };
+  auto store = open_store(o);
+  ASSERT_TRUE(store);
+  const AccountState a = account("acme", 2);
+  CommitBatch batch;
+  batch.accounts = {&a};
+  batch.seen_ids = {
+      "src\x1f"
+      "e1"};
+  batch.offsets = {{"sales", 0, 2}};
+  batch.outbox = {record("dlq", "x")};
+  auto r = store->commit(batch);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, "rocksdb_io");
+
+  EXPECT_FALSE(store->get_account("acme")->has_value());
+  EXPECT_EQ(*store->seen({"src\x1f"
+                          "e1"}),
+            std::vector<bool>{false});
+  EXPECT_FALSE(store->get_offset("sales", 0)->has_value());
+  EXPECT_TRUE(store->outbox_peek("dlq", 10)->empty());
+  EXPECT_EQ(store->next_outbox_seq(), 1u);  // a failed commit consumes no seqs
+
+  fail = false;  // the disk has space again: the retried batch commits whole
+  ASSERT_TRUE(store->commit(batch).ok());
+  EXPECT_TRUE(store->get_account("acme")->has_value());
+  EXPECT_EQ(*store->seen({"src\x1f"
+                          "e1"}),
+            std::vector<bool>{true});
+  EXPECT_EQ(*store->get_offset("sales", 0), 2);
+  EXPECT_EQ(seqs_of(*store->outbox_peek("dlq", 10)), std::vector<std::uint64_t>{1});
+}
+
+TEST(RocksDbStore, InvalidBatchWritesNothing) {
+  TempDir dir;
+  auto store = open_store(dir.path());
+  const AccountState a = account("acme", 1);
+  CommitBatch batch;
+  batch.accounts = {&a};
+  batch.outbox = {record(std::string("bad\0sink", 8), "x")};
+  auto r = store->commit(batch);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, "state_invalid");
+  EXPECT_FALSE(store->get_account("acme")->has_value());
+}
+
+TEST(RocksDbStore, CommitSurvivesProcessDeathWithoutClose) {
+  TempDir dir;
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    // Child: commit, then die without closing the DB (no destructors, no flush), like SIGKILL.
+    auto r = RocksDbStore::open(options_at(dir.path()));
+    if (!r.ok()) ::_exit(2);
+    const AccountState a = account("acme", 3);
+    CommitBatch batch;
+    batch.accounts = {&a};
+    batch.offsets = {{"sales", 0, 3}};
+    batch.outbox = {record("dlq", "x")};
+    ::_exit((*r)->commit(batch).ok() ? 0 : 3);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  ASSERT_EQ(WEXITSTATUS(status), 0);
+  auto store = open_store(dir.path());
+  ASSERT_TRUE(store);
+  EXPECT_EQ((*store->get_account("acme"))->applied, 3);
+  EXPECT_EQ(*store->get_offset("sales", 0), 3);
+  EXPECT_EQ(store->outbox_peek("dlq", 10)->size(), 1u);
+}
+
+TEST(RocksDbStore, OutboxSeqsAscendAcrossReopenEvenWhenDrained) {
+  TempDir dir;
+  std::uint64_t last = 0;
+  for (int round = 0; round < 3; ++round) {
+    auto store = open_store(dir.path());
+    ASSERT_TRUE(store);
+    CommitBatch batch;
+    batch.outbox = {record("dlq", "a"), record("alerts", "b"), record("dlq", "c")};
+    ASSERT_TRUE(store->commit(batch).ok());
+    for (const auto& rec : batch.outbox) {
+      EXPECT_GT(rec.seq, last);
+      last = rec.seq;
+    }
+    if (round == 1) {  // drain everything: the next open must not reuse seqs
+      for (const char* sink : {"dlq", "alerts"}) {
+        auto records = store->outbox_peek(sink, 100);
+        ASSERT_TRUE(store->outbox_remove(sink, seqs_of(*records)).ok());
+      }
+    }
+  }
+  auto store = open_store(dir.path());
+  EXPECT_EQ(store->next_outbox_seq(), last + 1);
+}
+
+TEST(RocksDbStore, OutboxPeekIsPerSinkOldestFirstAndRemoveDeletes) {
+  TempDir dir;
+  auto store = open_store(dir.path());
+  CommitBatch batch;
+  // "dlq" and "dlq2" share a prefix; "dl" sorts before both.
+  for (const char* sink : {"dlq", "dlq2", "dl", "dlq"}) batch.outbox.push_back(record(sink, sink));
+  for (int i = 0; i < 300; ++i) batch.outbox.push_back(record("dlq", std::to_string(i)));
+  ASSERT_TRUE(store->commit(batch).ok());
+
+  auto dlq = store->outbox_peek("dlq", 3);
+  ASSERT_TRUE(dlq.ok());
+  EXPECT_EQ(seqs_of(*dlq), (std::vector<std::uint64_t>{1, 4, 5}));
+  EXPECT_EQ(store->outbox_peek("dlq", 1000)->size(), 302u);
+  EXPECT_EQ(seqs_of(*store->outbox_peek("dlq2", 10)), std::vector<std::uint64_t>{2});
+  EXPECT_EQ(seqs_of(*store->outbox_peek("dl", 10)), std::vector<std::uint64_t>{3});
+  EXPECT_TRUE(store->outbox_peek("d", 10)->empty());
+  EXPECT_TRUE(store->outbox_peek("dlq", 0)->empty());
+
+  ASSERT_TRUE(store->outbox_remove("dlq", {1, 5, 999}).ok());  // 999: unknown, ignored
+  EXPECT_EQ(seqs_of(*store->outbox_peek("dlq", 2)), (std::vector<std::uint64_t>{4, 6}));
+  EXPECT_EQ(seqs_of(*store->outbox_peek("dlq2", 10)), std::vector<std::uint64_t>{2});
+  ASSERT_TRUE(store->outbox_remove("dlq2", {2}).ok());
+  EXPECT_TRUE(store->outbox_peek("dlq2", 10)->empty());
+  EXPECT_EQ(seqs_of(*store->outbox_peek("dl", 10)), std::vector<std::uint64_t>{3});
+}
+
+TEST(RocksDbStore, SeenAnswersMixedKeysInOrder) {
+  TempDir dir;
+  auto store = open_store(dir.path());
+  CommitBatch batch;
+  for (int i = 0; i < 100; i += 2) batch.seen_ids.push_back(dedup_key("src", std::to_string(i)));
+  ASSERT_TRUE(store->commit(batch).ok());
+  ASSERT_TRUE(store->flush().ok());  // half in SST files (bloom filters), half in the memtable
+  CommitBatch more;
+  more.seen_ids = {dedup_key("other", "1")};
+  ASSERT_TRUE(store->commit(more).ok());
+
+  std::vector<std::string> keys;
+  std::vector<bool> expected;
+  for (int i = 99; i >= 0; --i) {
+    keys.push_back(dedup_key("src", std::to_string(i)));
+    expected.push_back(i % 2 == 0);
+  }
+  keys.push_back(dedup_key("other", "1"));
+  expected.push_back(true);
+  keys.push_back(dedup_key("other", "2"));
+  expected.push_back(false);
+  keys.push_back(dedup_key("src", "0"));  // duplicates in one lookup
+  expected.push_back(true);
+  auto seen = store->seen(keys);
+  ASSERT_TRUE(seen.ok()) << seen.error().to_string();
+  EXPECT_EQ(*seen, expected);
+  EXPECT_TRUE(store->seen({})->empty());
+}
+
+TEST(RocksDbStore, ForEachAccountVisitsInIdOrderAndStops) {
+  TempDir dir;
+  auto store = open_store(dir.path());
+  std::vector<AccountState> accounts;
+  for (const char* id : {"m", "b", "z", "a", "\xc3\xa9t\xc3\xa9", "B"}) {
+    accounts.push_back(account(id, 1));
+  }
+  CommitBatch batch;
+  for (const auto& a : accounts) batch.accounts.push_back(&a);
+  ASSERT_TRUE(store->commit(batch).ok());
+
+  std::vector<std::string> ids;
+  ASSERT_TRUE(store
+                  ->for_each_account([&](const AccountState& s) {
+                    ids.push_back(s.id);
+                    return true;
+                  })
+                  .ok());
+  EXPECT_EQ(ids, (std::vector<std::string>{"B", "a", "b", "m", "z", "\xc3\xa9t\xc3\xa9"}));
+
+  ids.clear();
+  ASSERT_TRUE(store
+                  ->for_each_account([&](const AccountState& s) {
+                    ids.push_back(s.id);
+                    return ids.size() < 2;
+                  })
+                  .ok());
+  EXPECT_EQ(ids, (std::vector<std::string>{"B", "a"}));
+}
+
+TEST(RocksDbStore, ReadOnlyHandleWorksBesideTheWriter) {
+  TempDir dir;
+  auto writer = open_store(dir.path());
+  ASSERT_TRUE(writer);
+  const AccountState a = account("acme", 2);
+  CommitBatch batch;
+  batch.accounts = {&a};
+  batch.offsets = {{"sales", 0, 2}};
+  ASSERT_TRUE(writer->commit(batch).ok());
+
+  StoreOptions ro;
+  ro.path = dir.path();
+  ro.read_only = true;
+  auto reader = open_store(ro);
+  ASSERT_TRUE(reader);
+  EXPECT_EQ(**reader->get_account("acme"), a);  // unflushed: read from the writer's WAL
+
+  const AccountState b = account("globex", 1);
+  CommitBatch later;
+  later.accounts = {&b};
+  ASSERT_TRUE(writer->commit(later).ok());
+  EXPECT_FALSE(reader->get_account("globex")->has_value());  // a snapshot until catch_up()
+  ASSERT_TRUE(reader->catch_up().ok());
+  EXPECT_TRUE(reader->get_account("globex")->has_value());
+
+  auto r = reader->commit(batch);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, "rocksdb_read_only");
+  EXPECT_FALSE(reader->flush().ok());
+  EXPECT_FALSE(reader->outbox_remove("dlq", {1}).ok());
+
+  // The writer keeps working while the reader is open.
+  ASSERT_TRUE(writer->flush().ok());
+  ASSERT_TRUE(writer->commit(later).ok());
+  reader.reset();
+  writer.reset();
+  EXPECT_TRUE(open_store(dir.path())->get_account("globex")->has_value());
+}
+
+TEST(RocksDbStore, SecondWriterIsRefused) {
+  TempDir dir;
+  auto writer = open_store(dir.path());
+  ASSERT_TRUE(writer);
+  auto second = RocksDbStore::open(options_at(dir.path()));
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.error().code, "rocksdb_open");
+}
+
+TEST(RocksDbStore, MissingDatabase) {
+  TempDir dir;
+  StoreOptions o;
+  o.path = dir.path("absent");
+  o.create_if_missing = false;
+  EXPECT_FALSE(RocksDbStore::open(o).ok());
+  o.read_only = true;
+  o.create_if_missing = true;
+  EXPECT_FALSE(RocksDbStore::open(o).ok());
+  EXPECT_FALSE(RocksDbStore::open(StoreOptions{}).ok());
+}
+
+TEST(RocksDbStore, PropertiesAreReadable) {
+  TempDir dir;
+  auto store = open_store(dir.path());
+  std::vector<AccountState> accounts;
+  for (int i = 0; i < 50; ++i) accounts.push_back(account("acct-" + std::to_string(i), 5));
+  CommitBatch batch;
+  for (const auto& a : accounts) batch.accounts.push_back(&a);
+  ASSERT_TRUE(store->commit(batch).ok());
+  ASSERT_TRUE(store->flush().ok());
+  auto live = store->int_property("rocksdb.estimate-live-data-size");
+  ASSERT_TRUE(live.has_value());
+  EXPECT_GT(*live, 0u);
+  auto keys = store->int_property("rocksdb.estimate-num-keys", "accounts");
+  ASSERT_TRUE(keys.has_value());
+  EXPECT_EQ(*keys, 50u);
+  EXPECT_FALSE(store->int_property("rocksdb.no-such-property").has_value());
+  EXPECT_FALSE(store->int_property("rocksdb.estimate-num-keys", "no-such-cf").has_value());
+}
+
+}  // namespace
+}  // namespace kamwatch::state
