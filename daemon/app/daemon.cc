@@ -105,8 +105,7 @@ Result<void> run_daemon(const config::Config& config, const std::atomic<bool>& s
         log::error("batch not committed; rewinding and retrying",
                    {{"error", stats.error().to_string()}, {"retry_in_ms", backoff}});
         batch.clear();
-        if (auto r = (*source)->rewind(pipeline.stored_positions((*source)->assignment()));
-            !r.ok())
+        if (auto r = (*source)->rewind(pipeline.stored_positions((*source)->assignment())); !r.ok())
           log::error("rewind failed", {{"error", r.error().message}});
         std::this_thread::sleep_for(std::chrono::milliseconds(backoff));
         continue;

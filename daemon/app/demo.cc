@@ -17,7 +17,8 @@
 namespace kamwatch::app {
 namespace {
 
-constexpr const char* kDemoHelp = R"(Usage: kamwatch demo [--accounts N] [--days N] [--data DIR] [--duration D]
+constexpr const char* kDemoHelp =
+    R"(Usage: kamwatch demo [--accounts N] [--days N] [--data DIR] [--duration D]
 
 Starts an in-process Kafka cluster, produces a simulated portfolio (Pareto-skewed accounts,
 daily usage, orders, tickets, meetings, and a few malformed events), runs the kamwatch
@@ -124,8 +125,9 @@ int cmd_demo(const Argv& argv) {
   hooks.on_ready = [&](const std::string& bootstrap) {
     std::printf("kamwatch demo: embedded Kafka at %s, state in %s\n", bootstrap.c_str(),
                 data.c_str());
-    std::printf("kamwatch demo: producing %zu events for %d accounts over %d days (%zu malformed)\n",
-                portfolio.size(), so.accounts, so.days, portfolio.size() - valid);
+    std::printf(
+        "kamwatch demo: producing %zu events for %d accounts over %d days (%zu malformed)\n",
+        portfolio.size(), so.accounts, so.days, portfolio.size() - valid);
     std::fflush(stdout);
     producer = std::thread([&, bootstrap] {
       auto p = ingest::open_kafka_producer({bootstrap, {}});
@@ -148,17 +150,18 @@ int cmd_demo(const Argv& argv) {
   std::thread watcher([&] {
     while (!stop.load()) {
       if (stop_signal.load()) stop.store(true);
-      if (duration > 0 && std::chrono::steady_clock::now() - started >=
-                              std::chrono::milliseconds(duration))
+      if (duration > 0 &&
+          std::chrono::steady_clock::now() - started >= std::chrono::milliseconds(duration))
         stop.store(true);
       if (!summarised && applied.load() >= valid) {
         summarised = true;
         std::printf("kamwatch demo: all %zu valid events applied; dead letters on topic %s\n",
                     valid, cfg.kafka.dead_letter_topic.c_str());
         print_summary(data);
-        std::printf("\nkamwatch demo: inspect an account with: kamwatch state show ACME-0001 --data %s\n"
-                    "kamwatch demo: running; press Ctrl-C to stop\n",
-                    data.c_str());
+        std::printf(
+            "\nkamwatch demo: inspect an account with: kamwatch state show ACME-0001 --data %s\n"
+            "kamwatch demo: running; press Ctrl-C to stop\n",
+            data.c_str());
         std::fflush(stdout);
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(100));

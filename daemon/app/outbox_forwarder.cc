@@ -10,11 +10,16 @@ namespace kamwatch::app {
 OutboxForwarder::OutboxForwarder(state::StateStore& store,
                                  std::unique_ptr<ingest::KafkaProducer> producer, std::string sink,
                                  std::string topic)
-    : store_(store), producer_(std::move(producer)), sink_(std::move(sink)), topic_(std::move(topic)) {}
+    : store_(store),
+      producer_(std::move(producer)),
+      sink_(std::move(sink)),
+      topic_(std::move(topic)) {}
 
 OutboxForwarder::~OutboxForwarder() { stop(0); }
 
-void OutboxForwarder::start() { thread_ = std::thread([this] { run(); }); }
+void OutboxForwarder::start() {
+  thread_ = std::thread([this] { run(); });
+}
 
 void OutboxForwarder::notify() {
   {

@@ -87,8 +87,8 @@ Result<BatchStats> Pipeline::process(const ingest::MessageBatch& batch) {
     if (s.applied > 0 && e.time < s.max_time - options_.late_grace) {
       dead_letter(batch.messages[i], ingest::Reason::kLate,
                   "event time " + format_rfc3339(e.time) + " is more than " +
-                      format_duration(options_.late_grace) +
-                      " before the account's latest event " + format_rfc3339(s.max_time),
+                      format_duration(options_.late_grace) + " before the account's latest event " +
+                      format_rfc3339(s.max_time),
                   outbox);
       ++stats.dead_lettered;
       ++stats.late;

@@ -63,7 +63,8 @@ std::vector<SampleMessage> sample_portfolio(const SampleOptions& o) {
     }
     for (int day = 0; day < o.days; ++day) {
       const TimeMs t = start + day * kDayMs + 9 * kHourMs;
-      const double decay = declining && day > o.days / 2 ? 1.0 - 0.6 * (day - o.days / 2.0) / o.days : 1.0;
+      const double decay =
+          declining && day > o.days / 2 ? 1.0 - 0.6 * (day - o.days / 2.0) / o.days : 1.0;
       const double weekday = (day % 7) < 5 ? 1.0 : 0.3;
       const int active = static_cast<int>(seats * 0.7 * weekday * decay * (0.9 + 0.2 * u(rng)));
       JsonWriter d;
@@ -91,7 +92,8 @@ std::vector<SampleMessage> sample_portfolio(const SampleOptions& o) {
       if (day % 30 == 10) {
         JsonWriter m;
         m.begin_object().field("kind", "qbr").field("level", "exec").end_object();
-        out.push_back({acct, event(next_id(), "relationship.meeting", t + 5 * kHourMs, acct, m.str())});
+        out.push_back(
+            {acct, event(next_id(), "relationship.meeting", t + 5 * kHourMs, acct, m.str())});
       }
     }
   }
@@ -105,7 +107,8 @@ std::vector<SampleMessage> sample_portfolio(const SampleOptions& o) {
   };
   for (int i = 0; i < o.malformed && i < 5; ++i) {
     const std::size_t at = (out.size() * (i + 1)) / 6;
-    out.insert(out.begin() + static_cast<long>(at), SampleMessage{"ACME-000" + std::to_string(i + 1), kBroken[i], false});
+    out.insert(out.begin() + static_cast<long>(at),
+               SampleMessage{"ACME-000" + std::to_string(i + 1), kBroken[i], false});
   }
   return out;
 }

@@ -47,18 +47,24 @@ std::size_t to_size(const std::string& name, const YAML::Node& n, const std::str
   }
   std::uint64_t mult = 1;
   const std::string suffix = s.substr(pos);
-  if (suffix == "KiB") mult = 1024;
-  else if (suffix == "MiB") mult = 1024 * 1024;
-  else if (suffix == "GiB") mult = 1024ull * 1024 * 1024;
+  if (suffix == "KiB")
+    mult = 1024;
+  else if (suffix == "MiB")
+    mult = 1024 * 1024;
+  else if (suffix == "GiB")
+    mult = 1024ull * 1024 * 1024;
   else if (!suffix.empty() || pos == 0 || s[0] == '-')
-    fail(name, n, "'" + key + "' must be a non-negative whole number (KiB/MiB/GiB allowed), got '" + s + "'");
+    fail(
+        name, n,
+        "'" + key + "' must be a non-negative whole number (KiB/MiB/GiB allowed), got '" + s + "'");
   return static_cast<std::size_t>(v * mult);
 }
 
 TimeMs to_duration(const std::string& name, const YAML::Node& n, const std::string& key) {
   const std::string s = scalar(name, n, key);
   auto d = parse_duration(s);
-  if (!d) fail(name, n, "'" + key + "' must be a duration such as 100ms, 30s, 14d, got '" + s + "'");
+  if (!d)
+    fail(name, n, "'" + key + "' must be a duration such as 100ms, 30s, 14d, got '" + s + "'");
   return *d;
 }
 
@@ -89,8 +95,7 @@ void walk(const std::string& name, const YAML::Node& map, const std::string& sec
     if (it == handlers.end()) {
       std::string known;
       for (const auto& [k, _] : handlers) known += (known.empty() ? "" : ", ") + k;
-      fail(name, kv.first,
-           "unknown key '" + key + "' in " + section + " (known: " + known + ")");
+      fail(name, kv.first, "unknown key '" + key + "' in " + section + " (known: " + known + ")");
     }
     it->second(kv.second);
   }
@@ -133,9 +138,12 @@ Config parse(const YAML::Node& root, const std::string& name) {
             [&](const YAML::Node& n) {
               walk(name, n, "state",
                    {
-                       {"data_dir", [&](auto& v) { c.state.data_dir = scalar(name, v, "data_dir"); }},
+                       {"data_dir",
+                        [&](auto& v) { c.state.data_dir = scalar(name, v, "data_dir"); }},
                        {"cache_accounts",
-                        [&](auto& v) { c.state.cache_accounts = to_size(name, v, "cache_accounts"); }},
+                        [&](auto& v) {
+                          c.state.cache_accounts = to_size(name, v, "cache_accounts");
+                        }},
                        {"block_cache_bytes",
                         [&](auto& v) {
                           c.state.block_cache_bytes = to_size(name, v, "block_cache_bytes");
@@ -197,7 +205,8 @@ Config parse(const YAML::Node& root, const std::string& name) {
 Result<Config> load_string(const std::string& yaml, const std::string& name) {
   try {
     Config c = parse(YAML::Load(yaml), name);
-    if (auto v = validate(c); !v.ok()) return Error{"config_invalid", name + ": " + v.error().message};
+    if (auto v = validate(c); !v.ok())
+      return Error{"config_invalid", name + ": " + v.error().message};
     return c;
   } catch (const LoadError& e) {
     return Error{"config_invalid", e.message};
@@ -258,7 +267,7 @@ state:
   block_cache_bytes: 256MiB    # RocksDB block cache
   sync_writes: false           # fsync each batch (survives power loss, slower)
   late_grace: 7d               # events older than the account's newest event minus this are late
-  retention_hourly: 8d         # hourly buckets kept behind the account's newest event
+  retention_hourly: 3d         # hourly buckets kept behind the account's newest event
   retention_daily: 800d        # daily buckets kept (more than a year of baseline)
 ingest:
   max_message_bytes: 1MiB      # larger messages are dead-lettered as oversize

@@ -30,7 +30,7 @@ struct StateConfig {
   std::size_t block_cache_bytes = 256ull * 1024 * 1024;
   bool sync_writes = false;
   TimeMs late_grace = 7 * kDayMs;
-  TimeMs retention_hourly = 8 * kDayMs;
+  TimeMs retention_hourly = 3 * kDayMs;
   TimeMs retention_daily = 800 * kDayMs;
 };
 

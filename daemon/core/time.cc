@@ -109,7 +109,8 @@ std::optional<TimeMs> parse_rfc3339(std::string_view s) {
     const int sign = s[pos] == '-' ? -1 : 1;
     ++pos;
     int oh, om;
-    if (!digits(s, pos, 2, oh) || !expect(s, pos, ':') || !digits(s, pos, 2, om)) return std::nullopt;
+    if (!digits(s, pos, 2, oh) || !expect(s, pos, ':') || !digits(s, pos, 2, om))
+      return std::nullopt;
     if (oh > 23 || om > 59) return std::nullopt;
     offset_ms = sign * (oh * kHourMs + om * kMinuteMs);
   } else {
@@ -160,13 +161,26 @@ std::optional<TimeMs> parse_duration(std::string_view s) {
       pos += 2;
     } else {
       switch (s[pos]) {
-        case 's': unit = kSecondMs; break;
-        case 'm': unit = kMinuteMs; break;
-        case 'h': unit = kHourMs; break;
-        case 'd': unit = kDayMs; break;
-        case 'w': unit = 7 * kDayMs; break;
-        case 'y': unit = 365 * kDayMs; break;
-        default: return std::nullopt;
+        case 's':
+          unit = kSecondMs;
+          break;
+        case 'm':
+          unit = kMinuteMs;
+          break;
+        case 'h':
+          unit = kHourMs;
+          break;
+        case 'd':
+          unit = kDayMs;
+          break;
+        case 'w':
+          unit = 7 * kDayMs;
+          break;
+        case 'y':
+          unit = 365 * kDayMs;
+          break;
+        default:
+          return std::nullopt;
       }
       ++pos;
     }
@@ -186,8 +200,8 @@ std::string format_duration(TimeMs d) {
     TimeMs ms;
     const char* name;
   };
-  static constexpr U kUnits[] = {{kDayMs, "d"}, {kHourMs, "h"}, {kMinuteMs, "m"},
-                                 {kSecondMs, "s"}, {1, "ms"}};
+  static constexpr U kUnits[] = {
+      {kDayMs, "d"}, {kHourMs, "h"}, {kMinuteMs, "m"}, {kSecondMs, "s"}, {1, "ms"}};
   for (const U& u : kUnits) {
     if (d >= u.ms) {
       out += std::to_string(d / u.ms) + u.name;

@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cmath>
 #include <string>
+#include <utility>
 
 #include "core/time.h"
 
@@ -13,7 +14,7 @@ namespace {
 using K = FieldKind;
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
-// Field helpers keep the tables below one line per field.
+// Shorthands, so that each type's field list reads like the catalog table.
 constexpr FieldSpec str(std::string_view n) { return {n, K::kString}; }
 constexpr FieldSpec date(std::string_view n) { return {n, K::kDate}; }
 constexpr FieldSpec boolean(std::string_view n) { return {n, K::kBool}; }
@@ -24,10 +25,14 @@ constexpr FieldSpec integer(std::string_view n, double lo, double hi) {
   return {n, K::kNumber, lo, hi, true};
 }
 
-constexpr std::array kAccountProfile{str("name"),     str("kam"),
-                                     str("tier"),     str("industry"),
-                                     str("region"),   str("parent"),
-                                     non_negative("contract_value"), date("renewal_date")};
+constexpr std::array kAccountProfile{str("name"),
+                                     str("kam"),
+                                     str("tier"),
+                                     str("industry"),
+                                     str("region"),
+                                     str("parent"),
+                                     non_negative("contract_value"),
+                                     date("renewal_date")};
 constexpr std::array kSalesOrder{non_negative("amount"), str("currency"), str("category"),
                                  str("product")};
 constexpr std::array kSalesInvoice{num("amount"), str("status"), non_negative("days_late")};
@@ -38,16 +43,14 @@ constexpr std::array kSalesCompetitorActivity{str("competitor"), str("category")
                                               non_negative("amount"), str("signal")};
 constexpr std::array kSupportTicket{str("ticket_id"), str("action"), integer("severity", 1, 4),
                                     str("category"), non_negative("resolution_hours")};
-constexpr std::array kSupportSlaBreach{str("ticket_id"), str("sla"),
-                                       non_negative("overdue_hours")};
+constexpr std::array kSupportSlaBreach{str("ticket_id"), str("sla"), non_negative("overdue_hours")};
 constexpr std::array kSupportCsat{integer("score", 1, 5)};
 constexpr std::array kSurveyNps{integer("score", 0, 10), str("role")};
 constexpr std::array kUsageActivity{count("active_users"), count("sessions")};
 constexpr std::array kUsageFeature{str("feature"), count("count")};
 constexpr std::array kUsageSeats{count("licensed"), count("used")};
 constexpr std::array kRelationshipMeeting{str("kind"), str("level")};
-constexpr std::array kRelationshipContactChange{str("role"), str("change"),
-                                                boolean("champion")};
+constexpr std::array kRelationshipContactChange{str("role"), str("change"), boolean("champion")};
 
 constexpr std::array<EventTypeSpec, 15> kTypes{{
     {"account.profile", "AccountProfile", kAccountProfile},
@@ -75,10 +78,14 @@ void append_number(std::string& out, double v) {
 
 std::string_view value_kind_name(const model::FieldValue& v) {
   switch (v.kind) {
-    case model::FieldValue::Kind::kNull: return "null";
-    case model::FieldValue::Kind::kNumber: return "number";
-    case model::FieldValue::Kind::kString: return "string";
-    case model::FieldValue::Kind::kBool: return "bool";
+    case model::FieldValue::Kind::kNull:
+      return "null";
+    case model::FieldValue::Kind::kNumber:
+      return "number";
+    case model::FieldValue::Kind::kString:
+      return "string";
+    case model::FieldValue::Kind::kBool:
+      return "bool";
     case model::FieldValue::Kind::kJson:
       return !v.text.empty() && v.text.front() == '[' ? "array" : "object";
   }
@@ -186,10 +193,14 @@ std::optional<Rejection> check_length(std::string_view what, std::string_view na
 
 std::string_view field_kind_name(FieldKind kind) {
   switch (kind) {
-    case K::kNumber: return "number";
-    case K::kString: return "string";
-    case K::kBool: return "bool";
-    case K::kDate: return "date";
+    case K::kNumber:
+      return "number";
+    case K::kString:
+      return "string";
+    case K::kBool:
+      return "bool";
+    case K::kDate:
+      return "date";
   }
   return "unknown";
 }

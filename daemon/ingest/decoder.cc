@@ -2,17 +2,20 @@
 
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/message.h>
+#include <google/protobuf/stubs/logging.h>
 #include <google/protobuf/util/json_util.h>
 #include <simdjson.h>
 
 #include <algorithm>
 #include <cstring>
 #include <exception>
+#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "core/json_writer.h"
+#include "core/log.h"
 #include "core/time.h"
 #include "ingest/catalog.h"
 #include "proto/cloudevents.pb.h"
@@ -22,21 +25,36 @@ namespace kamwatch::ingest {
 
 std::string_view reason_code(Reason r) {
   switch (r) {
-    case Reason::kInvalidJson: return "invalid_json";
-    case Reason::kNotAnObject: return "not_an_object";
-    case Reason::kMissingAttribute: return "missing_attribute";
-    case Reason::kBadSpecVersion: return "bad_specversion";
-    case Reason::kBadAttribute: return "bad_attribute";
-    case Reason::kBadTime: return "bad_time";
-    case Reason::kDataNotObject: return "data_not_object";
-    case Reason::kWrongFieldType: return "wrong_field_type";
-    case Reason::kOutOfRange: return "out_of_range";
-    case Reason::kStringTooLong: return "string_too_long";
-    case Reason::kOversize: return "oversize";
-    case Reason::kBadProtobuf: return "bad_protobuf";
-    case Reason::kUnsupportedContent: return "unsupported_content_type";
-    case Reason::kLate: return "late";
-    case Reason::kPoison: return "poison";
+    case Reason::kInvalidJson:
+      return "invalid_json";
+    case Reason::kNotAnObject:
+      return "not_an_object";
+    case Reason::kMissingAttribute:
+      return "missing_attribute";
+    case Reason::kBadSpecVersion:
+      return "bad_specversion";
+    case Reason::kBadAttribute:
+      return "bad_attribute";
+    case Reason::kBadTime:
+      return "bad_time";
+    case Reason::kDataNotObject:
+      return "data_not_object";
+    case Reason::kWrongFieldType:
+      return "wrong_field_type";
+    case Reason::kOutOfRange:
+      return "out_of_range";
+    case Reason::kStringTooLong:
+      return "string_too_long";
+    case Reason::kOversize:
+      return "oversize";
+    case Reason::kBadProtobuf:
+      return "bad_protobuf";
+    case Reason::kUnsupportedContent:
+      return "unsupported_content_type";
+    case Reason::kLate:
+      return "late";
+    case Reason::kPoison:
+      return "poison";
   }
   return "unknown";
 }
@@ -76,8 +94,8 @@ std::string missing(std::string_view name, Encoding enc) {
 }
 
 // Checks presence and non-emptiness of one required string attribute and copies it.
-Result take_required(std::string_view name, const std::optional<std::string_view>& v,
-                     Encoding enc, std::string& out) {
+Result take_required(std::string_view name, const std::optional<std::string_view>& v, Encoding enc,
+                     std::string& out) {
   if (!v) return reject(Reason::kMissingAttribute, missing(name, enc));
   if (v->empty()) {
     return reject(Reason::kMissingAttribute,
@@ -90,8 +108,8 @@ Result take_required(std::string_view name, const std::optional<std::string_view
 Result apply_attributes(const Attributes& a, Encoding enc, model::Event& out) {
   if (!a.specversion) return reject(Reason::kMissingAttribute, missing("specversion", enc));
   if (*a.specversion != kSpecVersion) {
-    return reject(Reason::kBadSpecVersion, "attribute 'specversion' must be \"1.0\", got " +
-                                               quoted_excerpt(*a.specversion));
+    return reject(Reason::kBadSpecVersion,
+                  "attribute 'specversion' must be \"1.0\", got " + quoted_excerpt(*a.specversion));
   }
   if (auto r = take_required("id", a.id, enc, out.id)) return r;
   if (auto r = take_required("source", a.source, enc, out.source)) return r;
@@ -112,21 +130,27 @@ Result apply_attributes(const Attributes& a, Encoding enc, model::Event& out) {
 
 std::string_view type_name(dom::element e) {
   switch (e.type()) {
-    case dom::element_type::ARRAY: return "array";
-    case dom::element_type::OBJECT: return "object";
+    case dom::element_type::ARRAY:
+      return "array";
+    case dom::element_type::OBJECT:
+      return "object";
     case dom::element_type::INT64:
     case dom::element_type::UINT64:
-    case dom::element_type::DOUBLE: return "number";
-    case dom::element_type::STRING: return "string";
-    case dom::element_type::BOOL: return "bool";
-    case dom::element_type::NULL_VALUE: return "null";
+    case dom::element_type::DOUBLE:
+      return "number";
+    case dom::element_type::STRING:
+      return "string";
+    case dom::element_type::BOOL:
+      return "bool";
+    case dom::element_type::NULL_VALUE:
+      return "null";
   }
   return "unknown";
 }
 
 std::string_view trim_right(std::string_view s) {
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\n' || s.back() == '\r' ||
-                        s.back() == '\t'))
+  while (!s.empty() &&
+         (s.back() == ' ' || s.back() == '\n' || s.back() == '\r' || s.back() == '\t'))
     s.remove_suffix(1);
   return s;
 }
@@ -180,6 +204,16 @@ class FieldWriter {
   std::size_t n_ = 0;
 };
 
+// protobuf logs every bad input (e.g. invalid UTF-8 in a string field) to stderr in its own
+// format, once per event. The rejection already says what is wrong, so keep those at debug,
+// in our log format.
+void protobuf_log(pb::LogLevel level, const char* file, int line, const std::string& message) {
+  const auto lvl = level == pb::LOGLEVEL_FATAL ? log::Level::kError : log::Level::kDebug;
+  if (log::enabled(lvl)) {
+    log::write(lvl, "protobuf", {{"detail", message}, {"file", file}, {"line", line}});
+  }
+}
+
 }  // namespace
 
 struct Decoder::Impl {
@@ -187,6 +221,8 @@ struct Decoder::Impl {
     // Referencing the generated descriptors links them in and registers them with the
     // generated pool, which the Any lookup below searches by name.
     (void)kamwatch::events::v1::SalesOrder::descriptor();
+    static std::once_flag log_once;
+    std::call_once(log_once, [] { pb::SetLogHandler(&protobuf_log); });
   }
 
   Result decode_structured(std::string_view json, model::Event& out);
@@ -229,8 +265,11 @@ simdjson::error_code Decoder::Impl::parse(std::string_view text, dom::element& r
 
 namespace {
 
-// Walks every value with On-Demand, which stops where the text goes wrong.
-simdjson::error_code walk(od::value v) {
+// Walks every value with On-Demand, which stops where the text goes wrong. Gives up (with
+// DEPTH_ERROR) well before On-Demand's own depth limit, which it asserts rather than checks.
+simdjson::error_code walk(od::value v, int depth = 0) {
+  constexpr int kMaxDepth = 256;
+  if (depth >= kMaxDepth) return simdjson::DEPTH_ERROR;
   od::json_type t;
   if (auto err = v.type().get(t)) return err;
   switch (t) {
@@ -242,7 +281,7 @@ simdjson::error_code walk(od::value v) {
         if (auto err = std::move(member).get(f)) return err;
         std::string_view key;
         if (auto err = f.unescaped_key().get(key)) return err;
-        if (auto err = walk(f.value())) return err;
+        if (auto err = walk(f.value(), depth + 1)) return err;
       }
       return simdjson::SUCCESS;
     }
@@ -251,14 +290,17 @@ simdjson::error_code walk(od::value v) {
       if (auto err = v.get_array().get(a)) return err;
       for (auto element : a) {
         od::value e;
-        if (auto err = std::move(element).get(e)) return err;
-        if (auto err = walk(e)) return err;
+        if (auto err = element.get(e)) return err;
+        if (auto err = walk(e, depth + 1)) return err;
       }
       return simdjson::SUCCESS;
     }
-    case od::json_type::number: return v.get_double().error();
-    case od::json_type::string: return v.get_string().error();
-    case od::json_type::boolean: return v.get_bool().error();
+    case od::json_type::number:
+      return v.get_double().error();
+    case od::json_type::string:
+      return v.get_string().error();
+    case od::json_type::boolean:
+      return v.get_bool().error();
     case od::json_type::null: {
       bool is_null = false;
       if (auto err = v.is_null().get(is_null)) return err;
@@ -279,23 +321,28 @@ Rejection Decoder::Impl::json_error(simdjson::error_code err, std::string_view w
   const char* loc = nullptr;
   simdjson::error_code located_err = simdjson::SUCCESS;
   od::document doc;
-  if (locator.iterate(buf.get(), buf_len, buf_capacity).get(doc) == simdjson::SUCCESS) {
+  if (err != simdjson::DEPTH_ERROR &&
+      locator.iterate(buf.get(), buf_len, buf_capacity).get(doc) == simdjson::SUCCESS) {
     od::value root;
     located_err = doc.get_value().get(root);
     if (located_err == simdjson::SUCCESS) located_err = walk(root);
     const char* p = nullptr;
-    if (doc.current_location().get(p) == simdjson::SUCCESS && p >= text.data() &&
+    if (located_err != simdjson::DEPTH_ERROR &&
+        doc.current_location().get(p) == simdjson::SUCCESS && p >= text.data() &&
         p < text.data() + text.size()) {
       loc = p;
     }
   }
   // Unclosed objects and strings have no position, and an error in the last token (no
   // structural character after it) is most likely a cut: report those at the end of input.
+  // When On-Demand accepts everything (e.g. beyond DOM's depth limit) there is no position.
   const bool at_input_end =
       err == simdjson::UNCLOSED_STRING || err == simdjson::INCOMPLETE_ARRAY_OR_OBJECT ||
-      located_err == simdjson::INCOMPLETE_ARRAY_OR_OBJECT || loc == nullptr ||
-      text.substr(static_cast<std::size_t>(loc - text.data())).find_first_of(",:]}") ==
-          std::string_view::npos;
+      located_err == simdjson::INCOMPLETE_ARRAY_OR_OBJECT ||
+      (loc == nullptr && located_err != simdjson::SUCCESS) ||
+      (loc != nullptr &&
+       text.substr(static_cast<std::size_t>(loc - text.data())).find_first_of(",:]}") ==
+           std::string_view::npos);
   if (at_input_end && err != simdjson::UTF8_ERROR) {
     std::size_t from = text.size() - std::min<std::size_t>(24, text.size());
     while (from < text.size() && (static_cast<unsigned char>(text[from]) & 0xC0) == 0x80) ++from;
@@ -304,7 +351,7 @@ Rejection Decoder::Impl::json_error(simdjson::error_code err, std::string_view w
   } else if (loc != nullptr) {
     const auto offset = static_cast<std::size_t>(loc - text.data());
     m += " is malformed at byte " + std::to_string(offset) + " (near " +
-         quoted_excerpt(text.substr(offset, 20)) + "): ";
+         quoted_excerpt(text.substr(offset)) + "): ";
   } else {
     m += " is malformed: ";
   }
@@ -415,9 +462,8 @@ Result Decoder::Impl::read_data_document(std::string_view text, std::string_view
   if (root.is_object()) {
     read_fields(root.get_object().value_unsafe(), fields);
   } else if (!root.is_null()) {
-    return reject(Reason::kDataNotObject, std::string(what)
-                                              .append(" must be a JSON object, got ")
-                                              .append(type_name(root)));
+    return reject(Reason::kDataNotObject,
+                  std::string(what).append(" must be a JSON object, got ").append(type_name(root)));
   }
   fields.finish();
   return std::nullopt;
@@ -467,14 +513,20 @@ namespace {
 Result proto_text_attribute(const AttrValuePb& v, std::string_view name,
                             std::optional<std::string_view>& out) {
   switch (v.attr_case()) {
-    case AttrValuePb::kCeString: out = v.ce_string(); return std::nullopt;
-    case AttrValuePb::kCeUri: out = v.ce_uri(); return std::nullopt;
-    case AttrValuePb::kCeUriRef: out = v.ce_uri_ref(); return std::nullopt;
-    case AttrValuePb::ATTR_NOT_SET: return std::nullopt;
+    case AttrValuePb::kCeString:
+      out = v.ce_string();
+      return std::nullopt;
+    case AttrValuePb::kCeUri:
+      out = v.ce_uri();
+      return std::nullopt;
+    case AttrValuePb::kCeUriRef:
+      out = v.ce_uri_ref();
+      return std::nullopt;
+    case AttrValuePb::ATTR_NOT_SET:
+      return std::nullopt;
     default:
-      return reject(Reason::kBadAttribute, std::string("attribute '")
-                                               .append(name)
-                                               .append("' must be a ce_string"));
+      return reject(Reason::kBadAttribute,
+                    std::string("attribute '").append(name).append("' must be a ce_string"));
   }
 }
 
@@ -493,15 +545,15 @@ void append_scalar_json(std::string& out, const pb::Message& m, const pb::Reflec
       append_json_number(out, rep ? r.GetRepeatedInt32(m, &fd, index) : r.GetInt32(m, &fd));
       break;
     case C::CPPTYPE_INT64:
-      append_json_number(out, static_cast<double>(rep ? r.GetRepeatedInt64(m, &fd, index)
-                                                      : r.GetInt64(m, &fd)));
+      append_json_number(
+          out, static_cast<double>(rep ? r.GetRepeatedInt64(m, &fd, index) : r.GetInt64(m, &fd)));
       break;
     case C::CPPTYPE_UINT32:
       append_json_number(out, rep ? r.GetRepeatedUInt32(m, &fd, index) : r.GetUInt32(m, &fd));
       break;
     case C::CPPTYPE_UINT64:
-      append_json_number(out, static_cast<double>(rep ? r.GetRepeatedUInt64(m, &fd, index)
-                                                      : r.GetUInt64(m, &fd)));
+      append_json_number(
+          out, static_cast<double>(rep ? r.GetRepeatedUInt64(m, &fd, index) : r.GetUInt64(m, &fd)));
       break;
     case C::CPPTYPE_BOOL:
       out += (rep ? r.GetRepeatedBool(m, &fd, index) : r.GetBool(m, &fd)) ? "true" : "false";
@@ -510,8 +562,7 @@ void append_scalar_json(std::string& out, const pb::Message& m, const pb::Reflec
       append_json_string(out, (rep ? r.GetRepeatedEnum(m, &fd, index) : r.GetEnum(m, &fd))->name());
       break;
     case C::CPPTYPE_STRING:
-      append_json_string(out,
-                         rep ? r.GetRepeatedString(m, &fd, index) : r.GetString(m, &fd));
+      append_json_string(out, rep ? r.GetRepeatedString(m, &fd, index) : r.GetString(m, &fd));
       break;
     case C::CPPTYPE_MESSAGE: {
       std::string json;
@@ -553,17 +604,27 @@ void proto_fields(const pb::Message& m, FieldWriter& fields) {
     if (fd.has_presence() && !r.HasField(m, &fd)) continue;
     model::FieldValue& v = fields.add(fd.name());
     switch (fd.cpp_type()) {
-      case C::CPPTYPE_DOUBLE: FieldWriter::set(v, Kind::kNumber, r.GetDouble(m, &fd)); break;
-      case C::CPPTYPE_FLOAT: FieldWriter::set(v, Kind::kNumber, r.GetFloat(m, &fd)); break;
-      case C::CPPTYPE_INT32: FieldWriter::set(v, Kind::kNumber, r.GetInt32(m, &fd)); break;
+      case C::CPPTYPE_DOUBLE:
+        FieldWriter::set(v, Kind::kNumber, r.GetDouble(m, &fd));
+        break;
+      case C::CPPTYPE_FLOAT:
+        FieldWriter::set(v, Kind::kNumber, r.GetFloat(m, &fd));
+        break;
+      case C::CPPTYPE_INT32:
+        FieldWriter::set(v, Kind::kNumber, r.GetInt32(m, &fd));
+        break;
       case C::CPPTYPE_INT64:
         FieldWriter::set(v, Kind::kNumber, static_cast<double>(r.GetInt64(m, &fd)));
         break;
-      case C::CPPTYPE_UINT32: FieldWriter::set(v, Kind::kNumber, r.GetUInt32(m, &fd)); break;
+      case C::CPPTYPE_UINT32:
+        FieldWriter::set(v, Kind::kNumber, r.GetUInt32(m, &fd));
+        break;
       case C::CPPTYPE_UINT64:
         FieldWriter::set(v, Kind::kNumber, static_cast<double>(r.GetUInt64(m, &fd)));
         break;
-      case C::CPPTYPE_BOOL: FieldWriter::set(v, Kind::kBool, 0, r.GetBool(m, &fd)); break;
+      case C::CPPTYPE_BOOL:
+        FieldWriter::set(v, Kind::kBool, 0, r.GetBool(m, &fd));
+        break;
       case C::CPPTYPE_ENUM:
         FieldWriter::set(v, Kind::kString, 0, false, r.GetEnum(m, &fd)->name());
         break;
@@ -587,7 +648,10 @@ Result Decoder::Impl::read_proto_data(const pb::Any& any, std::string_view type,
   const std::string_view full_name = url.substr(url.rfind('/') + 1);  // npos + 1 == 0
   pb::Message* payload = nullptr;
   for (auto& [name, msg] : payloads) {
-    if (name == full_name) payload = msg.get();
+    if (name == full_name) {
+      payload = msg.get();
+      break;
+    }
   }
   if (payload == nullptr && full_name.substr(0, kEventsPackage.size()) == kEventsPackage) {
     if (const pb::Descriptor* d =
@@ -691,7 +755,9 @@ Rejection internal_error(Reason reason, const char* what) {
 }  // namespace
 
 std::optional<Rejection> Decoder::decode_json(std::string_view json, model::Event& out) {
-  if (json.size() > limits_.max_message_bytes) return oversize(json.size(), limits_.max_message_bytes);
+  if (json.size() > limits_.max_message_bytes) {
+    return oversize(json.size(), limits_.max_message_bytes);
+  }
   try {
     return impl_->decode_structured(json, out);
   } catch (const std::exception& e) {  // e.g. bad_alloc: reject the event, keep the thread
@@ -721,13 +787,15 @@ std::optional<Rejection> Decoder::decode(const RawMessage& msg, model::Event& ou
       failure = Reason::kBadProtobuf;
       return impl_->decode_protobuf(msg.value, out);
     }
-    if (iequals(mt, "application/cloudevents+json")) return impl_->decode_structured(msg.value, out);
+    if (iequals(mt, "application/cloudevents+json")) {
+      return impl_->decode_structured(msg.value, out);
+    }
     // Binary mode: the content-type, if any, describes the data, which must be JSON.
     if (binary) {
       if (!is_json_media_type(mt)) {
-        return reject(Reason::kUnsupportedContent,
-                      "binary-mode data with content-type " + quoted_excerpt(*content_type) +
-                          " is not supported (JSON only)");
+        return reject(Reason::kUnsupportedContent, "binary-mode data with content-type " +
+                                                       quoted_excerpt(*content_type) +
+                                                       " is not supported (JSON only)");
       }
       return impl_->decode_binary(msg, out);
     }

@@ -27,8 +27,8 @@ struct TopicPartitionOffset {
 
 // Called on assignment for each new partition: the offset to resume at (from the state
 // store), or nullopt to start at the beginning of the partition.
-using OffsetLookup = std::function<std::optional<std::int64_t>(std::string_view topic,
-                                                               std::int32_t partition)>;
+using OffsetLookup =
+    std::function<std::optional<std::int64_t>(std::string_view topic, std::int32_t partition)>;
 
 class EventSource {
  public:

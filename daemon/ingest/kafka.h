@@ -17,7 +17,7 @@
 namespace kamwatch::ingest {
 
 struct KafkaOptions {
-  std::string brokers;  // bootstrap servers
+  std::string brokers;                            // bootstrap servers
   std::map<std::string, std::string> properties;  // librdkafka pass-through, applied last
 };
 

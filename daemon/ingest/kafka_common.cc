@@ -8,8 +8,8 @@
 namespace kamwatch::ingest {
 
 std::string loggable_property(const std::string& name, const std::string& value) {
-  static constexpr std::string_view kMarkers[] = {"password", "secret", "token", "key",
-                                                  "sasl.oauthbearer.config", "credential"};
+  static constexpr std::string_view kMarkers[] = {
+      "password", "secret", "token", "key", "sasl.oauthbearer.config", "credential"};
   for (std::string_view m : kMarkers)
     if (name.find(m) != std::string::npos) return "***";
   return value;
@@ -24,8 +24,8 @@ Result<rd_kafka_conf_t*> make_conf(const std::string& brokers,
   char err[512];
   auto set = [&](const std::string& k, const std::string& v) -> Result<void> {
     if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
-      return Error{"kafka_config", "kafka property '" + k + "' = '" + loggable_property(k, v) +
-                                       "': " + err};
+      return Error{"kafka_config",
+                   "kafka property '" + k + "' = '" + loggable_property(k, v) + "': " + err};
     }
     return ok();
   };
@@ -49,8 +49,9 @@ void log_cb(const rd_kafka_t* rk, int level, const char* fac, const char* buf) {
                    : level <= 6 ? log::Level::kInfo
                                 : log::Level::kDebug;
   if (!log::enabled(lvl)) return;
-  log::write(lvl, buf, {{"component", "librdkafka"}, {"facility", fac},
-                        {"client", rk ? rd_kafka_name(rk) : ""}});
+  log::write(
+      lvl, buf,
+      {{"component", "librdkafka"}, {"facility", fac}, {"client", rk ? rd_kafka_name(rk) : ""}});
 }
 
 }  // namespace detail

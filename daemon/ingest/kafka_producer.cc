@@ -55,12 +55,12 @@ class KafkaProducerImpl final : public KafkaProducer {
         rd_kafka_header_add(hdrs, k.data(), static_cast<ssize_t>(k.size()), v.data(),
                             static_cast<ssize_t>(v.size()));
       std::pair<Delivery*, std::size_t>* opaque = new std::pair<Delivery*, std::size_t>(&d, i);
-      const rd_kafka_resp_err_t e = rd_kafka_producev(
-          rk_, RD_KAFKA_V_TOPIC(r.topic.c_str()),
-          RD_KAFKA_V_KEY(const_cast<char*>(r.key.data()), r.key.size()),
-          RD_KAFKA_V_VALUE(const_cast<char*>(r.value.data()), r.value.size()),
-          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(hdrs),
-          RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
+      const rd_kafka_resp_err_t e =
+          rd_kafka_producev(rk_, RD_KAFKA_V_TOPIC(r.topic.c_str()),
+                            RD_KAFKA_V_KEY(const_cast<char*>(r.key.data()), r.key.size()),
+                            RD_KAFKA_V_VALUE(const_cast<char*>(r.value.data()), r.value.size()),
+                            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(hdrs),
+                            RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
       if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
         rd_kafka_headers_destroy(hdrs);
         delete opaque;
@@ -78,8 +78,7 @@ class KafkaProducerImpl final : public KafkaProducer {
       rd_kafka_flush(rk_, 60000);
       while (d.pending > 0) rd_kafka_poll(rk_, 100);
     }
-    if (!d.first_error.empty())
-      log::warn("kafka delivery failed", {{"error", d.first_error}});
+    if (!d.first_error.empty()) log::warn("kafka delivery failed", {{"error", d.first_error}});
     return result;
   }
 

@@ -72,10 +72,9 @@ class KafkaSource final : public EventSource {
       const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
                             deadline - std::chrono::steady_clock::now())
                             .count();
-      const std::size_t want =
-          std::min(buf.size(), options_.batch_max - batch.messages.size());
-      const ssize_t n = rd_kafka_consume_batch_queue(queue_, static_cast<int>(std::max<long>(left, 0)),
-                                                     buf.data(), want);
+      const std::size_t want = std::min(buf.size(), options_.batch_max - batch.messages.size());
+      const ssize_t n = rd_kafka_consume_batch_queue(
+          queue_, static_cast<int>(std::max<long>(left, 0)), buf.data(), want);
       if (n < 0) return Error{"kafka_consumer", rd_kafka_err2str(rd_kafka_last_error())};
       for (ssize_t i = 0; i < n; ++i) {
         if (auto r = take(buf[i], batch); !r.ok()) return r;
@@ -134,15 +133,16 @@ class KafkaSource final : public EventSource {
       if (err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET) {
         // The stored position is outside the log (deleted by retention). Say so loudly and
         // continue from the earliest message still available.
-        log::error("stored offset is out of range; events were lost to retention; resuming at the "
-                   "earliest available offset",
-                   {{"topic", topic}, {"partition", partition}, {"error", text}});
+        log::error(
+            "stored offset is out of range; events were lost to retention; resuming at the "
+            "earliest available offset",
+            {{"topic", topic}, {"partition", partition}, {"error", text}});
         return rewind({{topic, partition, RD_KAFKA_OFFSET_BEGINNING}});
       }
       if (rd_kafka_fatal_error(rk_, nullptr, 0) != RD_KAFKA_RESP_ERR_NO_ERROR)
         return Error{"kafka_fatal", text};
-      log::warn("kafka consumer error", {{"topic", topic}, {"partition", partition},
-                                         {"error", text}});
+      log::warn("kafka consumer error",
+                {{"topic", topic}, {"partition", partition}, {"error", text}});
       return ok();
     }
     batch.hold(m, release_message);
@@ -160,8 +160,8 @@ class KafkaSource final : public EventSource {
       const char* name;
       const void* val;
       size_t size;
-      for (size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &val, &size) ==
-                         RD_KAFKA_RESP_ERR_NO_ERROR;
+      for (size_t i = 0;
+           rd_kafka_header_get_all(hdrs, i, &name, &val, &size) == RD_KAFKA_RESP_ERR_NO_ERROR;
            ++i) {
         out.push_back({name, std::string_view(static_cast<const char*>(val), val ? size : 0)});
       }

@@ -36,11 +36,21 @@ void write_series(JsonWriter& w, const Series& s, const AccountJsonOptions& opt)
 
 void write_field_value(JsonWriter& w, const FieldValue& v) {
   switch (v.kind) {
-    case FieldValue::Kind::kNull: w.null(); break;
-    case FieldValue::Kind::kNumber: w.value(v.number); break;
-    case FieldValue::Kind::kString: w.value(v.text); break;
-    case FieldValue::Kind::kBool: w.value(v.boolean); break;
-    case FieldValue::Kind::kJson: w.raw(v.text); break;
+    case FieldValue::Kind::kNull:
+      w.null();
+      break;
+    case FieldValue::Kind::kNumber:
+      w.value(v.number);
+      break;
+    case FieldValue::Kind::kString:
+      w.value(v.text);
+      break;
+    case FieldValue::Kind::kBool:
+      w.value(v.boolean);
+      break;
+    case FieldValue::Kind::kJson:
+      w.raw(v.text);
+      break;
   }
 }
 

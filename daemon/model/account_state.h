@@ -56,7 +56,7 @@ struct AccountState {
 
 // How much history the buckets keep, measured back from the account's watermark.
 struct Retention {
-  TimeMs hourly = 8 * kDayMs;
+  TimeMs hourly = 3 * kDayMs;
   TimeMs daily = 800 * kDayMs;
 };
 

@@ -18,7 +18,8 @@ namespace {
 constexpr int kPartitions = 4;
 
 TEST(Crash, SigkillLoopLosesNothingAndCountsNothingTwice) {
-  const int kills = std::getenv("KAMWATCH_CRASH_KILLS") ? std::atoi(std::getenv("KAMWATCH_CRASH_KILLS")) : 25;
+  const int kills =
+      std::getenv("KAMWATCH_CRASH_KILLS") ? std::atoi(std::getenv("KAMWATCH_CRASH_KILLS")) : 25;
   const std::string topic = unique_name("kw-crash-events");
   const std::string dlq = unique_name("kw-crash-dlq");
   create_topic(topic, kPartitions);
@@ -29,8 +30,8 @@ TEST(Crash, SigkillLoopLosesNothingAndCountsNothingTwice) {
     std::ofstream f(config);
     // Static membership lets a restarted instance take its partitions back without waiting for
     // the killed one's session to expire; small batches make kills land mid-stream.
-    f << "kafka:\n  brokers: " << broker() << "\n  topics: [" << topic << "]\n  group: "
-      << unique_name("kw-crash-group") << "\n  dead_letter_topic: " << dlq
+    f << "kafka:\n  brokers: " << broker() << "\n  topics: [" << topic
+      << "]\n  group: " << unique_name("kw-crash-group") << "\n  dead_letter_topic: " << dlq
       << "\n  batch_max_events: 500\n  properties:\n    group.instance.id: crash-instance\n"
       << "    session.timeout.ms: \"6000\"\n"
       << "state:\n  data_dir: " << dir << "/data\n";

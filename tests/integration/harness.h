@@ -54,6 +54,7 @@ class Daemon {
   int wait(std::chrono::seconds timeout);
   [[nodiscard]] bool running() const { return pid_ > 0; }
   [[nodiscard]] const std::string& log_path() const { return log_path_; }
+  [[nodiscard]] pid_t pid() const { return pid_; }
 
  private:
   std::vector<std::string> args_;

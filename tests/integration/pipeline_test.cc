@@ -15,9 +15,8 @@ namespace {
 
 constexpr int kPartitions = 6;
 
-std::string write_config(const std::string& dir, const std::string& topic,
-                         const std::string& dlq, const std::string& group,
-                         const std::string& extra_properties = "") {
+std::string write_config(const std::string& dir, const std::string& topic, const std::string& dlq,
+                         const std::string& group, const std::string& extra_properties = "") {
   const std::string path = dir + "/kamwatch.yaml";
   std::ofstream f(path);
   f << "kafka:\n"
@@ -82,8 +81,8 @@ TEST(Pipeline, AppliesEveryValidEventOnceAndDeadLettersTheRest) {
   // The offline inspector shows the same counts.
   const std::string account = w.oracle.begin()->first;
   const std::string out_path = dir + "/show.json";
-  const std::string cmd = kamwatch_binary() + " state show " + account + " --data " + dir +
-                          "/data > " + out_path;
+  const std::string cmd =
+      kamwatch_binary() + " state show " + account + " --data " + dir + "/data > " + out_path;
   ASSERT_EQ(std::system(cmd.c_str()), 0);
   std::ifstream in(out_path);
   const std::string json((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());

@@ -89,7 +89,8 @@ Workload make_workload(const WorkloadOptions& o) {
     const std::string_view type = spec.type;
     if (type == "sales.order") d.field("category", "sensors").field("currency", "EUR");
     if (type == "relationship.meeting") d.field("kind", "qbr").field("level", "exec");
-    if (type == "support.ticket") d.field("ticket_id", "T-" + std::to_string(seq)).field("action", "opened");
+    if (type == "support.ticket")
+      d.field("ticket_id", "T-" + std::to_string(seq)).field("action", "opened");
     d.end_object();
     const std::string id = "ev-" + std::to_string(++seq);
     w.messages.push_back({ids[a], envelope(id, spec.type, t, ids[a], d.str()), {}});
@@ -187,8 +188,8 @@ std::vector<std::string> compare_with_oracle(const std::string& data_dir, const 
       auto it = st.types.find(type);
       const std::int64_t have = it == st.types.end() ? 0 : it->second.count;
       if (have != tot.count)
-        diffs.push_back(account + " " + type + " count " + std::to_string(have) + " != " +
-                        std::to_string(tot.count));
+        diffs.push_back(account + " " + type + " count " + std::to_string(have) +
+                        " != " + std::to_string(tot.count));
       if (it == st.types.end()) continue;
       for (const auto& [field, sum] : tot.sums) {
         auto f = it->second.fields.find(field);

@@ -12,7 +12,7 @@ namespace kamwatch::testing {
 
 struct TypeTotals {
   std::int64_t count = 0;
-  std::map<std::string, double> sums;    // numeric field -> sum
+  std::map<std::string, double> sums;     // numeric field -> sum
   std::map<std::string, std::int64_t> n;  // numeric field -> events carrying it
 };
 using Oracle = std::map<std::string, std::map<std::string, TypeTotals>>;  // account -> type

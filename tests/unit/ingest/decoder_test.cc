@@ -1,9 +1,9 @@
 #include "ingest/decoder.h"
 
+#include <gmock/gmock.h>
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/message.h>
 #include <google/protobuf/text_format.h>
-#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <memory>
@@ -31,9 +31,12 @@ using Override = std::pair<std::string, std::optional<std::string>>;
 std::string event_json(std::string_view type, std::string_view data,
                        const std::vector<Override>& overrides = {}) {
   std::vector<std::pair<std::string, std::optional<std::string>>> attrs = {
-      {"specversion", R"("1.0")"}, {"id", R"("crm-7f3a91")"},
-      {"source", R"("crm")"},      {"type", "\"" + std::string(type) + "\""},
-      {"time", R"("2026-03-02T09:15:00Z")"}, {"subject", R"("ACME-0042")"}};
+      {"specversion", R"("1.0")"},
+      {"id", R"("crm-7f3a91")"},
+      {"source", R"("crm")"},
+      {"type", "\"" + std::string(type) + "\""},
+      {"time", R"("2026-03-02T09:15:00Z")"},
+      {"subject", R"("ACME-0042")"}};
   for (const auto& [name, value] : overrides) {
     bool found = false;
     for (auto& a : attrs) {
@@ -160,8 +163,8 @@ TEST_F(DecoderTest, EveryCatalogTypeRoundTrips) {
     covered.insert(s.type);
   }
   // The samples must cover the whole catalog, so a new type cannot go untested.
-  for (const EventTypeSpec& t : known_event_types()) EXPECT_TRUE(covered.count(std::string(t.type)))
-      << t.type;
+  for (const EventTypeSpec& t : known_event_types())
+    EXPECT_TRUE(covered.count(std::string(t.type))) << t.type;
   EXPECT_EQ(known_event_types().size(), covered.size());
 }
 
@@ -178,10 +181,10 @@ TEST_F(DecoderTest, CatalogExample) {
 }
 
 TEST_F(DecoderTest, UnknownTypeAndFieldsAreKept) {
-  const model::Event ev = accepted(event_json(
-      "custom.webinar_attended",
-      R"({"title":"Sensors 101","minutes":45,"live":false,"host":null,)"
-      R"("tags":["iot", "edge"],"meta":{"lang":"de","n":[1,2]},"esc":"a\"b\u00e9"})"));
+  const model::Event ev = accepted(
+      event_json("custom.webinar_attended",
+                 R"({"title":"Sensors 101","minutes":45,"live":false,"host":null,)"
+                 R"("tags":["iot", "edge"],"meta":{"lang":"de","n":[1,2]},"esc":"a\"b\u00e9"})"));
   EXPECT_EQ(ev.type, "custom.webinar_attended");
   const std::vector<Field> want = {
       str("title", "Sensors 101"),
@@ -209,17 +212,18 @@ TEST_F(DecoderTest, DataIsOptionalAndNullMeansNoFields) {
 }
 
 TEST_F(DecoderTest, OptionalAndExtensionAttributesAreAccepted) {
-  const model::Event ev = accepted(event_json(
-      "sales.order", R"({"amount":1})",
-      {{"datacontenttype", R"("application/json")"}, {"traceparent", R"("00-ab-cd-01")"},
-       {"partitionkey", R"({"k":[1,2,{"x":null}]})"}, {"sampled", "true"}, {"rate", "0.5"}}));
+  const model::Event ev = accepted(event_json("sales.order", R"({"amount":1})",
+                                              {{"datacontenttype", R"("application/json")"},
+                                               {"traceparent", R"("00-ab-cd-01")"},
+                                               {"partitionkey", R"({"k":[1,2,{"x":null}]})"},
+                                               {"sampled", "true"},
+                                               {"rate", "0.5"}}));
   EXPECT_EQ(ev.data, std::vector<Field>{num("amount", 1)});
 }
 
 TEST_F(DecoderTest, TimeOffsetsAndFractionsAreNormalisedToUtc) {
-  const model::Event ev =
-      accepted(event_json("support.csat", R"({"score":5})",
-                          {{"time", R"("2026-03-02T10:15:00.250+01:00")"}}));
+  const model::Event ev = accepted(event_json("support.csat", R"({"score":5})",
+                                              {{"time", R"("2026-03-02T10:15:00.250+01:00")"}}));
   EXPECT_EQ(ev.time, *parse_rfc3339(kTime) + 250);
 }
 
@@ -238,9 +242,7 @@ TEST_F(DecoderTest, RepeatedDataKeyLastOneWins) {
   EXPECT_EQ(ev.data, (std::vector<Field>{num("amount", 2), str("currency", "EUR")}));
 }
 
-TEST_F(DecoderTest, JsonLinesWhitespaceIsFine) {
-  accepted("  " + order_json() + "\r\n");
-}
+TEST_F(DecoderTest, JsonLinesWhitespaceIsFine) { accepted("  " + order_json() + "\r\n"); }
 
 // --- malformed events ---------------------------------------------------------------------
 
@@ -257,11 +259,43 @@ TEST_F(DecoderTest, MalformedJsonNamesThePosition) {
   std::string bad = order_json();
   bad.replace(bad.find("\"crm\""), 5, "crm");  // an unquoted word
   EXPECT_THAT(rejected(bad, Reason::kInvalidJson), HasSubstr("at byte"));
-  rejected(order_json() + " {}", Reason::kInvalidJson);                      // trailing content
+  rejected(order_json() + " {}", Reason::kInvalidJson);                       // trailing content
   rejected(order_json(R"({"amount":1,"x":[1,tru]})"), Reason::kInvalidJson);  // nested
   rejected(event_json("sales.order", "{}", {{"ext", "nul"}}), Reason::kInvalidJson);
   rejected(order_json(R"({"amount":1,})"), Reason::kInvalidJson);
   rejected("{\"id\":\"\xff\xfe\"}", Reason::kInvalidJson);  // not UTF-8
+}
+
+TEST_F(DecoderTest, DeepNestingIsRejectedNotFatal) {
+  const std::string deep = std::string(5000, '[') + std::string(5000, ']');
+  EXPECT_THAT(rejected(order_json(R"({"x":)" + deep + "}"), Reason::kInvalidJson),
+              HasSubstr("too deep"));
+  rejected(std::string(100000, '{'), Reason::kInvalidJson);
+  // 200 levels is fine, and kept as JSON text.
+  const std::string ok = std::string(200, '[') + std::string(200, ']');
+  EXPECT_EQ(accepted(order_json(R"({"x":)" + ok + "}")).find("x")->text, ok);
+}
+
+// Every single-byte corruption of a valid event is either decoded or rejected; none may
+// crash (the debug build keeps simdjson's internal assertions on).
+TEST_F(DecoderTest, CorruptedBytesNeverCrash) {
+  const std::string good =
+      order_json(R"({"amount":1.5e3,"currency":"EUR","tags":["a",{"b":null}]})");
+  model::Event ev;
+  int rejected_count = 0;
+  for (std::size_t i = 0; i < good.size(); ++i) {
+    for (const char c : {'\0', '"', '{', '}', '[', ']', ',', ':', 'x', '\\', '\xff', ' '}) {
+      std::string bad = good;
+      bad[i] = c;
+      if (const auto r = decoder_.decode_json(bad, ev)) {
+        ++rejected_count;
+        EXPECT_FALSE(r->message.empty());
+      }
+    }
+  }
+  EXPECT_GT(rejected_count, 0);
+  // The decoder is still fine afterwards.
+  accepted(good);
 }
 
 TEST_F(DecoderTest, NotAnObject) {
@@ -280,9 +314,9 @@ TEST_F(DecoderTest, EachMissingRequiredAttributeIsNamed) {
     rejected(event_json("sales.order", "", {{attr, "null"}}), Reason::kMissingAttribute);
   }
   for (const char* attr : {"id", "source", "type", "subject"}) {
-    EXPECT_THAT(rejected(event_json("sales.order", "", {{attr, R"("")"}}),
-                         Reason::kMissingAttribute),
-                HasSubstr("'" + std::string(attr) + "' is empty"));
+    EXPECT_THAT(
+        rejected(event_json("sales.order", "", {{attr, R"("")"}}), Reason::kMissingAttribute),
+        HasSubstr("'" + std::string(attr) + "' is empty"));
   }
 }
 
@@ -290,28 +324,28 @@ TEST_F(DecoderTest, BadSpecVersion) {
   EXPECT_THAT(rejected(event_json("sales.order", "", {{"specversion", R"("0.3")"}}),
                        Reason::kBadSpecVersion),
               HasSubstr(R"(must be "1.0", got "0.3")"));
-  EXPECT_THAT(rejected(event_json("sales.order", "", {{"specversion", "1.0"}}),
-                       Reason::kBadAttribute),
-              HasSubstr("attribute 'specversion' must be a string, got number"));
+  EXPECT_THAT(
+      rejected(event_json("sales.order", "", {{"specversion", "1.0"}}), Reason::kBadAttribute),
+      HasSubstr("attribute 'specversion' must be a string, got number"));
 }
 
 TEST_F(DecoderTest, AttributeOfWrongJsonType) {
   EXPECT_THAT(rejected(event_json("sales.order", "", {{"id", "42"}}), Reason::kBadAttribute),
               HasSubstr("attribute 'id' must be a string, got number"));
-  EXPECT_THAT(rejected(event_json("sales.order", "", {{"subject", R"({"id":1})"}}),
-                       Reason::kBadAttribute),
-              HasSubstr("attribute 'subject' must be a string, got object"));
+  EXPECT_THAT(
+      rejected(event_json("sales.order", "", {{"subject", R"({"id":1})"}}), Reason::kBadAttribute),
+      HasSubstr("attribute 'subject' must be a string, got object"));
 }
 
 TEST_F(DecoderTest, BadTimeInSeveralForms) {
-  for (const char* t : {"2026-13-01T00:00:00Z", "2026-02-30T09:15:00Z", "2026-03-02",
-                        "2026-03-02T09:15:00", "2026-03-02T25:00:00Z", "yesterday", "",
-                        "2026-03-02T09:15:00+0100", "1772442900"}) {
+  for (const char* t :
+       {"2026-13-01T00:00:00Z", "2026-02-30T09:15:00Z", "2026-03-02", "2026-03-02T09:15:00",
+        "2026-03-02T25:00:00Z", "yesterday", "", "2026-03-02T09:15:00+0100", "1772442900"}) {
     SCOPED_TRACE(t);
-    EXPECT_THAT(rejected(event_json("sales.order", "", {{"time", "\"" + std::string(t) + "\""}}),
-                         Reason::kBadTime),
-                HasSubstr("attribute 'time' is not an RFC 3339 timestamp: \"" + std::string(t) +
-                          "\""));
+    EXPECT_THAT(
+        rejected(event_json("sales.order", "", {{"time", "\"" + std::string(t) + "\""}}),
+                 Reason::kBadTime),
+        HasSubstr("attribute 'time' is not an RFC 3339 timestamp: \"" + std::string(t) + "\""));
   }
   rejected(event_json("sales.order", "", {{"time", "1772442900"}}), Reason::kBadAttribute);
 }
@@ -327,11 +361,12 @@ TEST_F(DecoderTest, WrongFieldType) {
       HasSubstr("field 'champion' of relationship.contact_change must be a bool, got string"));
   EXPECT_THAT(rejected(order_json(R"({"amount":[1,2]})"), Reason::kWrongFieldType),
               HasSubstr(R"(must be a number, got array "[1,2]")"));
-  EXPECT_THAT(rejected(event_json("sales.contract", R"({"renewal_date":"2027-02-30"})"),
-                       Reason::kWrongFieldType),
-              HasSubstr(R"(field 'renewal_date' of sales.contract must be a date YYYY-MM-DD, got string "2027-02-30")"));
-  rejected(event_json("account.profile", R"({"renewal_date":20270301})"),
-           Reason::kWrongFieldType);
+  EXPECT_THAT(
+      rejected(event_json("sales.contract", R"({"renewal_date":"2027-02-30"})"),
+               Reason::kWrongFieldType),
+      HasSubstr(
+          R"(field 'renewal_date' of sales.contract must be a date YYYY-MM-DD, got string "2027-02-30")"));
+  rejected(event_json("account.profile", R"({"renewal_date":20270301})"), Reason::kWrongFieldType);
   rejected(event_json("account.profile", R"({"renewal_date":"2027-03-01T00:00:00Z"})"),
            Reason::kWrongFieldType);
   // Null is accepted for any field, like an absent one.
@@ -378,8 +413,7 @@ TEST_F(DecoderTest, OutOfRange) {
 TEST_F(DecoderTest, StringTooLong) {
   const std::string limit(1024, 'x');
   accepted(order_json(R"({"category":")" + limit + R"("})"));
-  EXPECT_THAT(rejected(order_json(R"({"category":")" + limit + R"(y"})"),
-                       Reason::kStringTooLong),
+  EXPECT_THAT(rejected(order_json(R"({"category":")" + limit + R"(y"})"), Reason::kStringTooLong),
               HasSubstr("field 'category' is 1025 bytes, over the 1024-byte limit"));
   // Unknown fields and attributes too.
   rejected(order_json(R"({"note":")" + limit + R"(y"})"), Reason::kStringTooLong);
@@ -387,9 +421,9 @@ TEST_F(DecoderTest, StringTooLong) {
                        Reason::kStringTooLong),
               HasSubstr("attribute 'id' is 1025 bytes"));
   // The message quotes only the start of the value.
-  EXPECT_LT(rejected(order_json(R"({"category":")" + limit + R"(y"})"), Reason::kStringTooLong)
-                .size(),
-            200u);
+  EXPECT_LT(
+      rejected(order_json(R"({"category":")" + limit + R"(y"})"), Reason::kStringTooLong).size(),
+      200u);
 }
 
 TEST_F(DecoderTest, Oversize) {
@@ -449,8 +483,8 @@ class RawDecodeTest : public DecoderTest {
     return decoder_.decode(msg, ev_);
   }
   std::vector<Header> binary_headers() const {
-    return {{"ce_specversion", "1.0"}, {"ce_id", "crm-7f3a91"},   {"ce_source", "crm"},
-            {"ce_type", "sales.order"}, {"ce_time", kTime}, {"ce_subject", "ACME-0042"}};
+    return {{"ce_specversion", "1.0"},  {"ce_id", "crm-7f3a91"}, {"ce_source", "crm"},
+            {"ce_type", "sales.order"}, {"ce_time", kTime},      {"ce_subject", "ACME-0042"}};
   }
   std::vector<Header> without(std::string_view key) const {
     std::vector<Header> h;
@@ -485,7 +519,8 @@ TEST_F(RawDecodeTest, UnsupportedContentType) {
 }
 
 TEST_F(RawDecodeTest, BinaryModeMatchesStructured) {
-  const std::string data = R"({"amount":12500.0,"currency":"EUR","category":"sensors","product":"S-200"})";
+  const std::string data =
+      R"({"amount":12500.0,"currency":"EUR","category":"sensors","product":"S-200"})";
   const model::Event want = accepted(order_json(data));
   ASSERT_FALSE(decode(data, binary_headers()));
   EXPECT_EQ(ev_, want);
@@ -554,9 +589,17 @@ std::string cloud_event_pb(const std::string& text) {
 }
 
 constexpr std::string_view kPbAttrs = R"pb(
-  id: "crm-7f3a91" source: "crm" spec_version: "1.0"
-  attributes { key: "time" value { ce_timestamp { seconds: 1772442900 } } }
-  attributes { key: "subject" value { ce_string: "ACME-0042" } }
+  id: "crm-7f3a91"
+  source: "crm"
+  spec_version: "1.0"
+  attributes {
+    key: "time"
+    value { ce_timestamp { seconds: 1772442900 } }
+  }
+  attributes {
+    key: "subject"
+    value { ce_string: "ACME-0042" }
+  }
 )pb";
 
 std::string pb_event(std::string_view type, std::string_view rest) {
@@ -578,48 +621,65 @@ TEST_F(RawDecodeTest, ProtobufWithTextData) {
   EXPECT_EQ(ev_.data, std::vector<Field>{num("score", 5)});
   // time may be an RFC 3339 string.
   ASSERT_FALSE(decode(cloud_event_pb(R"pb(
-    id: "1" source: "crm" spec_version: "1.0" type: "support.csat"
-    attributes { key: "time" value { ce_string: "2026-03-02T09:15:00Z" } }
-    attributes { key: "subject" value { ce_string: "ACME-0042" } })pb"),
+                        id: "1"
+                        source: "crm"
+                        spec_version: "1.0"
+                        type: "support.csat"
+                        attributes {
+                          key: "time"
+                          value { ce_string: "2026-03-02T09:15:00Z" }
+                        }
+                        attributes {
+                          key: "subject"
+                          value { ce_string: "ACME-0042" }
+                        })pb"),
                       kPbHeaders));
   EXPECT_EQ(ev_.time, *parse_rfc3339(kTime));
   EXPECT_TRUE(ev_.data.empty());
 }
 
 TEST_F(RawDecodeTest, ProtobufWithTypedProtoData) {
-  const model::Event want = accepted(order_json(R"({"amount":12500.0,"currency":"EUR","category":"sensors"})"));
+  const model::Event want =
+      accepted(order_json(R"({"amount":12500.0,"currency":"EUR","category":"sensors"})"));
   // The optional product is unset, so it is omitted, as if absent from JSON.
   ASSERT_FALSE(decode(pb_event("sales.order", R"pb(
-    proto_data {
-      [type.googleapis.com/kamwatch.events.v1.SalesOrder] {
-        amount: 12500 currency: "EUR" category: "sensors"
-      }
-    })pb"),
+                        proto_data {
+                          [type.googleapis.com/kamwatch.events.v1.SalesOrder] {
+                            amount: 12500
+                            currency: "EUR"
+                            category: "sensors"
+                          }
+                        })pb"),
                       kPbHeaders));
   EXPECT_EQ(ev_, want);
 
   ASSERT_FALSE(decode(pb_event("relationship.contact_change", R"pb(
-    proto_data {
-      [type.googleapis.com/kamwatch.events.v1.RelationshipContactChange] {
-        role: "cto" change: "joined" champion: true
-      }
-    })pb"),
+                        proto_data {
+                          [type.googleapis.com/kamwatch.events.v1.RelationshipContactChange] {
+                            role: "cto"
+                            change: "joined"
+                            champion: true
+                          }
+                        })pb"),
                       kPbHeaders));
   EXPECT_EQ(ev_.data, (std::vector<Field>{str("role", "cto"), str("change", "joined"),
                                           boolean("champion", true)}));
 
   // Plain proto3 scalars are always present, with their zero default.
-  ASSERT_FALSE(decode(pb_event("support.ticket", R"pb(
-    proto_data {
-      [type.googleapis.com/kamwatch.events.v1.SupportTicket] { ticket_id: "T-9" severity: 1 }
-    })pb"),
-                      kPbHeaders));
+  ASSERT_FALSE(decode(
+      pb_event("support.ticket", R"pb(
+        proto_data {
+          [type.googleapis.com/kamwatch.events.v1.SupportTicket] { ticket_id: "T-9" severity: 1 }
+        })pb"),
+      kPbHeaders));
   EXPECT_EQ(ev_.data, (std::vector<Field>{str("ticket_id", "T-9"), str("action", ""),
                                           num("severity", 1), str("category", "")}));
 
   // Typed data is validated like JSON data.
   auto r = decode(pb_event("support.csat", R"pb(
-    proto_data { [type.googleapis.com/kamwatch.events.v1.SupportCsat] { score: 9 } })pb"),
+                    proto_data {
+                      [type.googleapis.com/kamwatch.events.v1.SupportCsat] { score: 9 }
+                    })pb"),
                   kPbHeaders);
   ASSERT_TRUE(r);
   EXPECT_EQ(r->reason, Reason::kOutOfRange);
@@ -637,44 +697,77 @@ TEST_F(RawDecodeTest, ProtobufErrors) {
 
   // The Any must hold the message of the event's type.
   auto r = decode(pb_event("sales.order", R"pb(
-    proto_data { [type.googleapis.com/kamwatch.events.v1.SupportCsat] { score: 3 } })pb"),
+                    proto_data {
+                      [type.googleapis.com/kamwatch.events.v1.SupportCsat] { score: 3 }
+                    })pb"),
                   kPbHeaders);
   ASSERT_TRUE(r);
   EXPECT_EQ(r->reason, Reason::kBadProtobuf);
   EXPECT_THAT(r->message, HasSubstr("kamwatch.events.v1.SalesOrder"));
 
   r = decode(pb_event("sales.order", R"pb(
-    proto_data { type_url: "type.googleapis.com/acme.Order" value: "\x08\x01" })pb"),
+               proto_data { type_url: "type.googleapis.com/acme.Order" value: "\x08\x01" })pb"),
              kPbHeaders);
   ASSERT_TRUE(r);
   EXPECT_EQ(r->reason, Reason::kBadProtobuf);
   EXPECT_THAT(r->message, HasSubstr("acme.Order"));
 
   r = decode(pb_event("sales.order", R"pb(
-    proto_data { type_url: "type.googleapis.com/kamwatch.events.v1.SalesOrder" value: "\xff" })pb"),
+               proto_data {
+                 type_url: "type.googleapis.com/kamwatch.events.v1.SalesOrder"
+                 value: "\xff"
+               })pb"),
              kPbHeaders);
   ASSERT_TRUE(r);
   EXPECT_EQ(r->reason, Reason::kBadProtobuf);
 
-  r = decode(cloud_event_pb(R"pb(id: "1" source: "crm" spec_version: "1.0" type: "x"
-    attributes { key: "time" value { ce_timestamp { seconds: 1772442900 } } })pb"),
+  r = decode(cloud_event_pb(R"pb(id: "1"
+                                 source: "crm"
+                                 spec_version: "1.0"
+                                 type: "x"
+                                 attributes {
+                                   key: "time"
+                                   value { ce_timestamp { seconds: 1772442900 } }
+                                 })pb"),
              kPbHeaders);
   ASSERT_TRUE(r);
   EXPECT_EQ(r->reason, Reason::kMissingAttribute);
   EXPECT_THAT(r->message, HasSubstr("'subject'"));
 
-  r = decode(cloud_event_pb(R"pb(id: "1" source: "crm" spec_version: "1.0" type: "x"
-    attributes { key: "time" value { ce_integer: 5 } }
-    attributes { key: "subject" value { ce_string: "A" } })pb"),
+  r = decode(cloud_event_pb(R"pb(id: "1"
+                                 source: "crm"
+                                 spec_version: "1.0"
+                                 type: "x"
+                                 attributes {
+                                   key: "time"
+                                   value { ce_integer: 5 }
+                                 }
+                                 attributes {
+                                   key: "subject"
+                                   value { ce_string: "A" }
+                                 })pb"),
              kPbHeaders);
   ASSERT_TRUE(r);
   EXPECT_EQ(r->reason, Reason::kBadAttribute);
   EXPECT_THAT(r->message, HasSubstr("'time'"));
 
+  // Corrupting any byte of a valid event never crashes.
+  const std::string good = pb_event("sales.order", R"pb(
+    proto_data {
+      [type.googleapis.com/kamwatch.events.v1.SalesOrder] { amount: 5 }
+    })pb");
+  for (std::size_t i = 0; i < good.size(); ++i) {
+    for (const char c : {'\0', '\x01', '\x7f', '\x80', '\xff'}) {
+      std::string bad = good;
+      bad[i] = c;
+      (void)decode(bad, kPbHeaders);
+    }
+  }
+  ASSERT_FALSE(decode(good, kPbHeaders));
+
   EXPECT_EQ(decode(pb_event("sales.order", R"pb(text_data: "[1]")pb"), kPbHeaders)->reason,
             Reason::kDataNotObject);
-  EXPECT_EQ(decode(pb_event("sales.order", R"pb(text_data: "{\"amount\":")pb"), kPbHeaders)
-                ->reason,
+  EXPECT_EQ(decode(pb_event("sales.order", R"pb(text_data: "{\"amount\":")pb"), kPbHeaders)->reason,
             Reason::kInvalidJson);
 }
 

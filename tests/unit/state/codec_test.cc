@@ -26,7 +26,7 @@ Event event(std::string type, TimeMs t, std::vector<Field> data) {
 // A state touching every field kind, many buckets of both widths, and awkward doubles.
 AccountState rich_state() {
   AccountState s;
-  const model::Retention retention;
+  const model::Retention retention{8 * kDayMs, 800 * kDayMs};  // many hourly buckets
   model::apply(s,
                event("account.profile", kT0,
                      {{"name", FieldValue::of_string("ACME Corp")},

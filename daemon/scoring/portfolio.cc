@@ -1,0 +1,312 @@
+#include "scoring/portfolio.h"
+
+#include <algorithm>
+#include <cmath>
+#include <utility>
+
+namespace kamwatch::scoring {
+namespace {
+
+constexpr double kYearMs = 365.0 * kDayMs;
+
+std::vector<model::Bucket>::const_iterator first_at_or_after(const std::vector<model::Bucket>& b,
+                                                             TimeMs start) {
+  return std::lower_bound(b.begin(), b.end(), start,
+                          [](const model::Bucket& x, TimeMs s) { return x.start < s; });
+}
+
+bool counts_as_activity(const ActivityOptions& options, const std::string& type) {
+  return options.types.empty() ||
+         std::find(options.types.begin(), options.types.end(), type) != options.types.end();
+}
+
+}  // namespace
+
+// ---- Revenue and tiering ----
+
+double trailing_revenue(const model::AccountState& state, TimeMs now,
+                        const RevenueOptions& options) {
+  const auto type = state.types.find(options.order_type);
+  if (type == state.types.end()) return 0;
+  const auto field = type->second.fields.find(options.amount_field);
+  if (field == type->second.fields.end()) return 0;
+  const TimeMs last_day = floor_to(now, kDayMs);
+  const TimeMs days = std::max<TimeMs>(options.window / kDayMs, 1);
+  const TimeMs first_day = last_day - (days - 1) * kDayMs;
+  const std::vector<model::Bucket>& daily = field->second.daily;
+  double sum = 0;
+  for (auto it = first_at_or_after(daily, first_day); it != daily.end() && it->start <= last_day;
+       ++it) {
+    sum += it->sum;
+  }
+  return sum;
+}
+
+const RankedAccount* Tiering::find(std::string_view account) const {
+  for (const RankedAccount& a : accounts)
+    if (a.account == account) return &a;
+  return nullptr;
+}
+
+Result<Tiering> tier_accounts(std::vector<AccountRevenue> accounts, const TierOptions& options) {
+  if (!(options.key_threshold > 0 && options.key_threshold <= 1)) {
+    return Error{"invalid_argument", "key_threshold must be in (0, 1], got " +
+                                         std::to_string(options.key_threshold)};
+  }
+  if (!(options.top_fraction > 0 && options.top_fraction <= 1)) {
+    return Error{"invalid_argument",
+                 "top_fraction must be in (0, 1], got " + std::to_string(options.top_fraction)};
+  }
+  for (const AccountRevenue& a : accounts) {
+    if (!std::isfinite(a.revenue)) {
+      return Error{"invalid_argument", "revenue of " + a.account + " is not finite"};
+    }
+  }
+  std::sort(accounts.begin(), accounts.end(), [](const AccountRevenue& x, const AccountRevenue& y) {
+    return x.account < y.account;
+  });
+  for (std::size_t i = 1; i < accounts.size(); ++i) {
+    if (accounts[i].account == accounts[i - 1].account) {
+      return Error{"invalid_argument", "account " + accounts[i].account + " listed twice"};
+    }
+  }
+  std::stable_sort(accounts.begin(), accounts.end(),
+                   [](const AccountRevenue& x, const AccountRevenue& y) {
+                     return x.revenue > y.revenue;
+                   });
+
+  Tiering t;
+  for (const AccountRevenue& a : accounts) t.total_revenue += std::max(a.revenue, 0.0);
+  const std::size_t n = accounts.size();
+  t.accounts.reserve(n);
+  double running = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    RankedAccount r;
+    r.account = std::move(accounts[i].account);
+    r.revenue = accounts[i].revenue;
+    // Competition ranking: 1 + the number of accounts with strictly more revenue.
+    r.rank = (i > 0 && r.revenue == t.accounts.back().revenue) ? t.accounts.back().rank
+                                                               : static_cast<std::int64_t>(i) + 1;
+    const double positive = std::max(r.revenue, 0.0);
+    const double before = t.total_revenue > 0 ? running / t.total_revenue : 0;
+    running += positive;
+    r.share = t.total_revenue > 0 ? positive / t.total_revenue : 0;
+    r.cumulative_share = t.total_revenue > 0 ? running / t.total_revenue : 0;
+    // Key while the accounts ranked above have not yet reached the threshold (the 1e-12 keeps
+    // a sum that lands exactly on it from taking one more account through rounding).
+    r.key = positive > 0 && before < options.key_threshold - 1e-12;
+    if (!r.key && positive > 0 && !t.accounts.empty() && t.accounts.back().key &&
+        r.revenue == t.accounts.back().revenue) {
+      r.key = true;  // tied with the last key account
+    }
+    if (r.key) {
+      ++t.key_accounts;
+      t.key_threshold_revenue = r.revenue;
+      t.key_revenue_share += r.share;
+    }
+    t.accounts.push_back(std::move(r));
+  }
+  if (n > 0) {
+    const double top = std::ceil(options.top_fraction * static_cast<double>(n) - 1e-9);
+    const std::size_t k = std::clamp<std::size_t>(static_cast<std::size_t>(top), 1, n);
+    t.top_share = t.accounts[k - 1].cumulative_share;
+  }
+  if (n > 1 && t.total_revenue > 0) {
+    // Gini = sum_i (2i - n - 1) y_i / (n sum y) over revenues ascending, i = 1..n.
+    double weighted = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      const double y = std::max(t.accounts[n - 1 - i].revenue, 0.0);
+      weighted += (2.0 * static_cast<double>(i + 1) - static_cast<double>(n) - 1) * y;
+    }
+    t.gini = weighted / (static_cast<double>(n) * t.total_revenue);
+  }
+  return t;
+}
+
+// ---- Retention and churn ----
+
+bool active_in(const model::AccountState& state, const Period& period,
+               const ActivityOptions& options) {
+  const TimeMs start = floor_to(period.start, kDayMs);
+  const TimeMs end = floor_to(period.end, kDayMs);
+  if (end <= start) return false;
+  const auto inside = [&](TimeMs t) { return t >= start && t < end; };
+  for (const auto& [type, ts] : state.types) {
+    if (ts.count == 0 || !counts_as_activity(options, type)) continue;
+    if (inside(ts.first_time) || inside(ts.last_time)) return true;
+    const auto it = first_at_or_after(ts.events.daily, start);
+    if (it != ts.events.daily.end() && it->start < end) return true;
+  }
+  return false;
+}
+
+Result<RetentionRates> retention_rates(std::span<const Activity> accounts) {
+  RetentionRates r;
+  for (const Activity& a : accounts) {
+    r.active_earlier += a.earlier ? 1 : 0;
+    r.active_later += a.later ? 1 : 0;
+    r.retained += (a.earlier && a.later) ? 1 : 0;
+    r.churned += (a.earlier && !a.later) ? 1 : 0;
+    r.new_accounts += (!a.earlier && a.later) ? 1 : 0;
+  }
+  if (r.active_earlier == 0) {
+    return Error{"empty_cohort", "no account was active in the earlier period"};
+  }
+  r.retention = static_cast<double>(r.retained) / static_cast<double>(r.active_earlier);
+  r.churn = 1 - r.retention;
+  return r;
+}
+
+Result<RetentionRates> retention_rates(std::span<const model::AccountState* const> accounts,
+                                       const Period& earlier, const Period& later,
+                                       const ActivityOptions& options) {
+  for (const Period* p : {&earlier, &later}) {
+    if (floor_to(p->end, kDayMs) <= floor_to(p->start, kDayMs)) {
+      return Error{"invalid_argument", "a period must span at least one whole UTC day"};
+    }
+  }
+  std::vector<Activity> activity;
+  activity.reserve(accounts.size());
+  for (const model::AccountState* s : accounts) {
+    if (s == nullptr) continue;
+    activity.push_back({active_in(*s, earlier, options), active_in(*s, later, options)});
+  }
+  return retention_rates(activity);
+}
+
+// ---- Customer lifetime value ----
+
+double shrunk_day_value(double account_mean, std::int64_t days, double portfolio_mean,
+                        double prior_days) {
+  const double n = static_cast<double>(std::max<std::int64_t>(days, 0));
+  const double k = std::max(prior_days, 0.0);
+  if (n + k <= 0) return portfolio_mean;
+  return (k * portfolio_mean + n * account_mean) / (k + n);
+}
+
+Result<double> clv(const BgNbdParams& params, const CustomerSummary& summary, TimeMs unit,
+                   double day_value, const ClvOptions& options) {
+  if (unit <= 0 || options.horizon <= 0 || options.step <= 0 ||
+      options.horizon / options.step > 100'000 || !(options.annual_discount_rate > -1) ||
+      !std::isfinite(day_value)) {
+    return Error{"invalid_argument",
+                 "CLV needs unit, horizon, step > 0 (at most 100000 steps), discount rate > -1 "
+                 "and a finite value per purchase day"};
+  }
+  double value = 0;
+  double e_prev = 0;
+  for (TimeMs k = 1;; ++k) {
+    const TimeMs t = std::min(k * options.step, options.horizon);
+    Result<double> e = expected_purchases(params, summary, static_cast<double>(t) / unit);
+    if (!e) return e.error();
+    const double discount =
+        std::pow(1 + options.annual_discount_rate, static_cast<double>(t) / kYearMs);
+    value += day_value * (*e - e_prev) / discount;
+    e_prev = *e;
+    if (t == options.horizon) break;
+  }
+  return value;
+}
+
+// ---- The portfolio ----
+
+const AccountFigures* Portfolio::find(std::string_view account) const {
+  const auto it = index.find(account);
+  return it == index.end() ? nullptr : &accounts[it->second];
+}
+
+Result<Portfolio> score_portfolio(std::span<const model::AccountState* const> accounts, TimeMs now,
+                                  const PortfolioOptions& options) {
+  if (options.summary.unit <= 0 || options.expected_horizon < 0 ||
+      options.retention_period < kDayMs) {
+    return Error{"invalid_argument",
+                 "need summary unit > 0, expected_horizon >= 0, retention_period >= 1 day"};
+  }
+  std::vector<const model::AccountState*> states;
+  states.reserve(accounts.size());
+  for (const model::AccountState* s : accounts)
+    if (s != nullptr) states.push_back(s);
+
+  std::vector<AccountRevenue> revenues;
+  revenues.reserve(states.size());
+  for (const model::AccountState* s : states) {
+    revenues.push_back({s->id, trailing_revenue(*s, now, options.revenue)});
+  }
+  Result<Tiering> tiers = tier_accounts(std::move(revenues), options.tiers);
+  if (!tiers) return tiers.error();
+
+  Portfolio p;
+  PortfolioSummary& sum = p.summary;
+  sum.as_of = now;
+  sum.accounts = states.size();
+  sum.key_accounts = tiers->key_accounts;
+  sum.total_revenue = tiers->total_revenue;
+  sum.key_threshold_revenue = tiers->key_threshold_revenue;
+  sum.key_revenue_share = tiers->key_revenue_share;
+  sum.top_share = tiers->top_share;
+  sum.gini = tiers->gini;
+  p.accounts.reserve(states.size());
+  for (const RankedAccount& r : tiers->accounts) {
+    if (r.revenue > 0) ++sum.accounts_with_revenue;
+    AccountFigures f;
+    f.account = r.account;
+    f.revenue = r.revenue;
+    f.rank = r.rank;
+    f.revenue_share = r.share;
+    f.key = r.key;
+    p.index.emplace(f.account, p.accounts.size());
+    p.accounts.push_back(std::move(f));
+  }
+
+  // BG/NBD summaries, the portfolio's value per purchase day, and the fit.
+  std::vector<CustomerSummary> summaries;
+  double amount = 0;
+  std::int64_t days = 0;
+  for (const model::AccountState* s : states) {
+    Result<OrderSummary> o = order_summary(*s, now, options.summary);
+    if (!o) continue;  // no orders yet: outside the model, which starts at the first purchase
+    AccountFigures& f = p.accounts[p.index.at(s->id)];
+    summaries.push_back(o->bgnbd);
+    amount += o->day_amount;
+    days += o->bucket_days;
+    if (!o->complete) ++sum.incomplete_summaries;
+    f.orders = std::move(*o);
+  }
+  sum.order_accounts = summaries.size();
+  sum.mean_day_value = days > 0 ? amount / static_cast<double>(days) : 0;
+  Result<BgNbdFit> fit = fit_bgnbd(summaries, options.fit);
+  if (fit) {
+    sum.bgnbd = *fit;
+  } else {
+    sum.bgnbd_error = fit.error();
+  }
+
+  const double unit = static_cast<double>(options.summary.unit);
+  for (AccountFigures& f : p.accounts) {
+    if (!f.orders) continue;
+    f.day_value = shrunk_day_value(f.orders->mean_day_value(), f.orders->bucket_days,
+                                   sum.mean_day_value, options.clv.prior_days);
+    if (!fit) continue;
+    const CustomerSummary& c = f.orders->bgnbd;
+    f.p_alive = p_alive(fit->params, c);
+    if (Result<double> e =
+            expected_purchases(fit->params, c, static_cast<double>(options.expected_horizon) / unit);
+        e) {
+      f.expected_purchases = *e;
+    }
+    if (Result<double> v = clv(fit->params, c, options.summary.unit, f.day_value, options.clv);
+        v) {
+      f.clv = *v;
+    }
+  }
+
+  const TimeMs later_end = floor_to(now, kDayMs) + kDayMs;
+  const Period later{later_end - options.retention_period, later_end};
+  const Period earlier{later.start - options.retention_period, later.start};
+  if (Result<RetentionRates> r = retention_rates(states, earlier, later, options.activity); r) {
+    sum.retention = *r;
+  }
+  return p;
+}
+
+}  // namespace kamwatch::scoring
