@@ -41,9 +41,36 @@ void prune(Series& s, TimeMs hourly_horizon, TimeMs daily_horizon) {
   prune(s.daily, daily_horizon);
 }
 
+// Adds one event to a type's (or a derived group's) statistics.
+void add_event(TypeStats& ts, const Event& event, TimeMs hourly_horizon, TimeMs daily_horizon) {
+  const TimeMs t = event.time;
+  if (ts.count == 0) {
+    ts.first_time = t;
+    ts.last_time = t;
+  }
+  ts.count += 1;
+  ts.first_time = std::min(ts.first_time, t);
+  const bool latest_of_type = t >= ts.last_time;
+  ts.last_time = std::max(ts.last_time, t);
+  add(ts.events, t, 1.0, hourly_horizon, daily_horizon);
+  for (const Field& f : event.data) {
+    if (f.value.is_number()) {
+      add(ts.fields[f.name], t, f.value.number, hourly_horizon, daily_horizon);
+    } else if (latest_of_type) {
+      ts.last_values[f.name] = f.value;
+    }
+  }
+}
+
+void prune(TypeStats& stats, TimeMs hourly_horizon, TimeMs daily_horizon) {
+  prune(stats.events, hourly_horizon, daily_horizon);
+  for (auto& [name, series] : stats.fields) prune(series, hourly_horizon, daily_horizon);
+}
+
 }  // namespace
 
-void apply(AccountState& state, const Event& event, const Retention& retention) {
+void apply(AccountState& state, const Event& event, const Retention& retention,
+           const SeriesSpecs* specs) {
   const TimeMs t = event.time;
   // Horizons are aligned to their bucket width, so a bucket is always kept or pruned whole.
   const auto hourly_horizon_at = [&](TimeMs watermark) {
@@ -73,31 +100,26 @@ void apply(AccountState& state, const Event& event, const Retention& retention) 
       first_event || hourly_horizon != old_hourly_horizon || daily_horizon != old_daily_horizon;
 
   TypeStats& ts = state.types[event.type];
-  if (ts.count == 0) {
-    ts.first_time = t;
-    ts.last_time = t;
-  }
-  ts.count += 1;
-  ts.first_time = std::min(ts.first_time, t);
-  const bool latest_of_type = t >= ts.last_time;
-  ts.last_time = std::max(ts.last_time, t);
-  add(ts.events, t, 1.0, hourly_horizon, daily_horizon);
-  for (const Field& f : event.data) {
-    if (f.value.is_number()) {
-      add(ts.fields[f.name], t, f.value.number, hourly_horizon, daily_horizon);
-    } else if (latest_of_type) {
-      ts.last_values[f.name] = f.value;
-    }
-  }
+  const bool latest_of_type = ts.count == 0 || t >= ts.last_time;
+  add_event(ts, event, hourly_horizon, daily_horizon);
   if (event.type == "account.profile" && latest_of_type) {
     for (const Field& f : event.data) state.profile[f.name] = f.value;
   }
+  if (specs) {
+    if (const auto* entries = specs->for_type(event.type)) {
+      for (const SeriesSpecs::Entry& e : *entries) {
+        if (!e.spec.matches(event)) continue;
+        const auto group = e.spec.group_of(event);
+        if (!group) continue;
+        add_event(state.derived[e.key].groups[*group], event, hourly_horizon, daily_horizon);
+      }
+    }
+  }
 
   if (horizon_moved) {
-    for (auto& [type, stats] : state.types) {
-      prune(stats.events, hourly_horizon, daily_horizon);
-      for (auto& [name, series] : stats.fields) prune(series, hourly_horizon, daily_horizon);
-    }
+    for (auto& [type, stats] : state.types) prune(stats, hourly_horizon, daily_horizon);
+    for (auto& [key, derived] : state.derived)
+      for (auto& [group, stats] : derived.groups) prune(stats, hourly_horizon, daily_horizon);
   }
 }
 

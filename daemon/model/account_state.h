@@ -9,6 +9,7 @@
 
 #include "core/time.h"
 #include "model/event.h"
+#include "model/series_spec.h"
 
 namespace kamwatch::model {
 
@@ -44,10 +45,30 @@ struct TypeStats {
   bool operator==(const TypeStats&) const = default;
 };
 
+// A derived series (see series_spec.h): one TypeStats per group value ("" when not grouped).
+struct DerivedSeries {
+  std::map<std::string, TypeStats> groups;
+  bool operator==(const DerivedSeries&) const = default;
+};
+
+// Where one alert rule stands for this account (and group). Kept with the account so it
+// survives restarts and follows the account when its partition moves.
+struct AlertState {
+  enum class Phase : std::uint8_t { kInactive = 0, kPending = 1, kFiring = 2 };
+  Phase phase = Phase::kInactive;
+  TimeMs since = 0;       // pending: when the condition became true
+  TimeMs fired_at = 0;    // firing: when it started to fire
+  TimeMs cleared_at = 0;  // firing: when the condition last turned false (keep_firing_for), 0 = true
+  double value = 0;       // the expression's value at the last transition (evidence)
+  bool operator==(const AlertState&) const = default;
+};
+
 struct AccountState {
   std::string id;
   std::map<std::string, FieldValue> profile;  // merged account.profile fields
   std::map<std::string, TypeStats> types;     // by event type
+  std::map<std::string, DerivedSeries> derived;  // by SeriesSpec::key()
+  std::map<std::string, AlertState> alerts;      // by rule name + '\x1f' + group
   std::int64_t applied = 0;                   // events applied, all types
   TimeMs first_time = 0;                      // earliest event time applied
   TimeMs max_time = 0;                        // latest event time applied (the account's watermark)
@@ -60,7 +81,9 @@ struct Retention {
   TimeMs daily = 800 * kDayMs;
 };
 
-// Applies one event. The caller has already checked it is valid, new and not too late.
-void apply(AccountState& state, const Event& event, const Retention& retention);
+// Applies one event: the per-type aggregates, the profile, and every derived series of specs
+// that the event matches. The caller has already checked it is valid, new and not too late.
+void apply(AccountState& state, const Event& event, const Retention& retention,
+           const SeriesSpecs* specs = nullptr);
 
 }  // namespace kamwatch::model

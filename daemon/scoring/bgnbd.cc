@@ -92,8 +92,8 @@ Data group(std::span<const CustomerSummary> customers) {
 }
 
 double log_likelihood_of(const BgNbdParams& p, const Data& d) {
-  const double common = -log_gamma(p.r) + p.r * std::log(p.alpha) + log_gamma(p.a + p.b) -
-                        log_gamma(p.b);
+  const double common =
+      -log_gamma(p.r) + p.r * std::log(p.alpha) + log_gamma(p.a + p.b) - log_gamma(p.b);
   std::vector<double> by_x(d.xs.size());
   std::vector<double> a4_by_x(d.xs.size());
   for (std::size_t i = 0; i < d.xs.size(); ++i) {
@@ -144,7 +144,8 @@ Search nelder_mead(const F& f, const Point& x0, double step, double ftol, int bu
   std::array<std::size_t, kN + 1> order;
   while (true) {
     for (std::size_t i = 0; i <= kN; ++i) order[i] = i;
-    std::sort(order.begin(), order.end(), [&](std::size_t i, std::size_t j) { return fv[i] < fv[j]; });
+    std::sort(order.begin(), order.end(),
+              [&](std::size_t i, std::size_t j) { return fv[i] < fv[j]; });
     const std::size_t best = order[0];
     const std::size_t worst = order[kN];
     const std::size_t second = order[kN - 1];
@@ -194,7 +195,8 @@ Search nelder_mead(const F& f, const Point& x0, double step, double ftol, int bu
       fv[i] = eval(v[i]);
     }
   }
-  const std::size_t best = static_cast<std::size_t>(std::min_element(fv.begin(), fv.end()) - fv.begin());
+  const std::size_t best =
+      static_cast<std::size_t>(std::min_element(fv.begin(), fv.end()) - fv.begin());
   return {v[best], fv[best], evals};
 }
 
@@ -204,9 +206,10 @@ Result<void> validate(const CustomerSummary& s) {
   const bool ok = std::isfinite(s.x) && std::isfinite(s.t_x) && std::isfinite(s.T) && s.x >= 0 &&
                   s.x == std::floor(s.x) && s.t_x >= 0 && s.t_x <= s.T && (s.x > 0 || s.t_x == 0);
   if (ok) return kamwatch::ok();
-  return Error{"invalid_summary", "need whole x >= 0, 0 <= t_x <= T and t_x = 0 when x = 0; got x=" +
-                                      std::to_string(s.x) + " t_x=" + std::to_string(s.t_x) +
-                                      " T=" + std::to_string(s.T)};
+  return Error{
+      "invalid_summary",
+      "need whole x >= 0, 0 <= t_x <= T and t_x = 0 when x = 0; got x=" + std::to_string(s.x) +
+          " t_x=" + std::to_string(s.t_x) + " T=" + std::to_string(s.T)};
 }
 
 double log_likelihood(const BgNbdParams& p, const CustomerSummary& s) {
@@ -232,10 +235,9 @@ Result<BgNbdFit> fit_bgnbd(std::span<const CustomerSummary> customers, const Fit
                                           " customers, got " + std::to_string(customers.size())};
   }
   if (repeaters < options.min_repeaters) {
-    return Error{"too_few_repeaters", "BG/NBD needs at least " +
-                                          std::to_string(options.min_repeaters) +
-                                          " customers with a repeat purchase, got " +
-                                          std::to_string(repeaters)};
+    return Error{"too_few_repeaters",
+                 "BG/NBD needs at least " + std::to_string(options.min_repeaters) +
+                     " customers with a repeat purchase, got " + std::to_string(repeaters)};
   }
   const Data data = group(customers);
   // Minimise the mean negative log-likelihood, so tolerances do not depend on portfolio size.
@@ -283,8 +285,8 @@ Result<BgNbdFit> fit_bgnbd(std::span<const CustomerSummary> customers, const Fit
   static constexpr const char* kNames[] = {"r", "alpha", "a", "b"};
   for (std::size_t k = 0; k < 4; ++k) {
     if (std::abs(best.x[k]) > 20) {
-      return Error{"fit_failed", std::string("BG/NBD parameter ") + kNames[k] +
-                                     " ran off to " + std::to_string(std::exp(best.x[k])) +
+      return Error{"fit_failed", std::string("BG/NBD parameter ") + kNames[k] + " ran off to " +
+                                     std::to_string(std::exp(best.x[k])) +
                                      ": the data cannot identify the model"};
     }
   }

@@ -28,12 +28,12 @@ struct BgNbdParams {
 };
 
 struct FitOptions {
-  int starts = 4;                   // distinct starting points of the search
-  int restarts = 8;                 // re-inflations of the simplex around the best point
-  int max_evaluations = 50'000;     // of the log-likelihood, over all starts
-  double tolerance = 1e-12;         // on the mean log-likelihood, relative
-  std::size_t min_customers = 10;   // fewer gives no meaningful population estimate
-  std::size_t min_repeaters = 3;    // customers with x > 0; without them a and b are unidentified
+  int starts = 4;                  // distinct starting points of the search
+  int restarts = 8;                // re-inflations of the simplex around the best point
+  int max_evaluations = 50'000;    // of the log-likelihood, over all starts
+  double tolerance = 1e-12;        // on the mean log-likelihood, relative
+  std::size_t min_customers = 10;  // fewer gives no meaningful population estimate
+  std::size_t min_repeaters = 3;   // customers with x > 0; without them a and b are unidentified
 };
 
 struct BgNbdFit {

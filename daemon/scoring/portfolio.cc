@@ -50,8 +50,8 @@ const RankedAccount* Tiering::find(std::string_view account) const {
 
 Result<Tiering> tier_accounts(std::vector<AccountRevenue> accounts, const TierOptions& options) {
   if (!(options.key_threshold > 0 && options.key_threshold <= 1)) {
-    return Error{"invalid_argument", "key_threshold must be in (0, 1], got " +
-                                         std::to_string(options.key_threshold)};
+    return Error{"invalid_argument",
+                 "key_threshold must be in (0, 1], got " + std::to_string(options.key_threshold)};
   }
   if (!(options.top_fraction > 0 && options.top_fraction <= 1)) {
     return Error{"invalid_argument",
@@ -62,18 +62,16 @@ Result<Tiering> tier_accounts(std::vector<AccountRevenue> accounts, const TierOp
       return Error{"invalid_argument", "revenue of " + a.account + " is not finite"};
     }
   }
-  std::sort(accounts.begin(), accounts.end(), [](const AccountRevenue& x, const AccountRevenue& y) {
-    return x.account < y.account;
-  });
+  std::sort(accounts.begin(), accounts.end(),
+            [](const AccountRevenue& x, const AccountRevenue& y) { return x.account < y.account; });
   for (std::size_t i = 1; i < accounts.size(); ++i) {
     if (accounts[i].account == accounts[i - 1].account) {
       return Error{"invalid_argument", "account " + accounts[i].account + " listed twice"};
     }
   }
-  std::stable_sort(accounts.begin(), accounts.end(),
-                   [](const AccountRevenue& x, const AccountRevenue& y) {
-                     return x.revenue > y.revenue;
-                   });
+  std::stable_sort(
+      accounts.begin(), accounts.end(),
+      [](const AccountRevenue& x, const AccountRevenue& y) { return x.revenue > y.revenue; });
 
   Tiering t;
   for (const AccountRevenue& a : accounts) t.total_revenue += std::max(a.revenue, 0.0);
@@ -289,13 +287,12 @@ Result<Portfolio> score_portfolio(std::span<const model::AccountState* const> ac
     if (!fit) continue;
     const CustomerSummary& c = f.orders->bgnbd;
     f.p_alive = p_alive(fit->params, c);
-    if (Result<double> e =
-            expected_purchases(fit->params, c, static_cast<double>(options.expected_horizon) / unit);
+    if (Result<double> e = expected_purchases(fit->params, c,
+                                              static_cast<double>(options.expected_horizon) / unit);
         e) {
       f.expected_purchases = *e;
     }
-    if (Result<double> v = clv(fit->params, c, options.summary.unit, f.day_value, options.clv);
-        v) {
+    if (Result<double> v = clv(fit->params, c, options.summary.unit, f.day_value, options.clv); v) {
       f.clv = *v;
     }
   }

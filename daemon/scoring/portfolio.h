@@ -47,9 +47,9 @@ struct TierOptions {
 struct RankedAccount {
   std::string account;
   double revenue = 0;
-  std::int64_t rank = 0;          // 1 = largest; equal revenues share a rank ("1224")
-  double share = 0;               // of total revenue
-  double cumulative_share = 0;    // of this and every account ranked before it
+  std::int64_t rank = 0;        // 1 = largest; equal revenues share a rank ("1224")
+  double share = 0;             // of total revenue
+  double cumulative_share = 0;  // of this and every account ranked before it
   bool key = false;
 };
 
@@ -128,8 +128,8 @@ struct ClvOptions {
 
 // Credibility-weighted value per purchase day, the Gamma-Gamma idea in its simplest form:
 // (prior_days * portfolio_mean + days * account_mean) / (prior_days + days).
-[[nodiscard]] double shrunk_day_value(double account_mean, std::int64_t days,
-                                      double portfolio_mean, double prior_days);
+[[nodiscard]] double shrunk_day_value(double account_mean, std::int64_t days, double portfolio_mean,
+                                      double prior_days);
 
 // CLV = sum over steps k of value * (E[Y(t_k)] - E[Y(t_k-1)]) / (1 + d)^(t_k / 365 days), with
 // t_k = min(k * step, horizon) and E[Y] from BG/NBD. `summary` and `params` are in `unit`.
@@ -156,8 +156,8 @@ struct AccountFigures {
   std::int64_t rank = 0;
   double revenue_share = 0;
   bool key = false;
-  std::optional<OrderSummary> orders;       // none without an order on or before as_of
-  std::optional<double> p_alive;            // BG/NBD, when orders and the fit succeeded
+  std::optional<OrderSummary> orders;        // none without an order on or before as_of
+  std::optional<double> p_alive;             // BG/NBD, when orders and the fit succeeded
   std::optional<double> expected_purchases;  // purchase days in the next expected_horizon
   std::optional<double> clv;
   double day_value = 0;  // shrunk value per purchase day used for CLV
@@ -174,11 +174,11 @@ struct PortfolioSummary {
   double key_revenue_share = 0;
   double top_share = 0;  // revenue share of the top TierOptions::top_fraction of accounts
   double gini = 0;
-  std::size_t order_accounts = 0;        // accounts with a BG/NBD summary
-  std::size_t incomplete_summaries = 0;  // of those, x is a lower bound (see OrderSummary)
-  double mean_day_value = 0;             // portfolio amount per purchase day
-  std::optional<BgNbdFit> bgnbd;         // absent when the fit failed:
-  std::optional<Error> bgnbd_error;      // ... and this says why
+  std::size_t order_accounts = 0;           // accounts with a BG/NBD summary
+  std::size_t incomplete_summaries = 0;     // of those, x is a lower bound (see OrderSummary)
+  double mean_day_value = 0;                // portfolio amount per purchase day
+  std::optional<BgNbdFit> bgnbd;            // absent when the fit failed:
+  std::optional<Error> bgnbd_error;         // ... and this says why
   std::optional<RetentionRates> retention;  // last retention_period vs the one before
 };
 

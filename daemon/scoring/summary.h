@@ -22,11 +22,11 @@ struct SummaryOptions {
 
 // An account's order history up to an observation end.
 struct OrderSummary {
-  CustomerSummary bgnbd;            // x = purchase_days - 1; t_x and T in options.unit
-  std::int64_t purchase_days = 0;   // distinct UTC days with an order, counted
-  std::int64_t bucket_days = 0;     // of those, days read from daily buckets
-  std::int64_t day_orders = 0;      // order events on the bucket days
-  double day_amount = 0;            // sum of amount on the bucket days
+  CustomerSummary bgnbd;           // x = purchase_days - 1; t_x and T in options.unit
+  std::int64_t purchase_days = 0;  // distinct UTC days with an order, counted
+  std::int64_t bucket_days = 0;    // of those, days read from daily buckets
+  std::int64_t day_orders = 0;     // order events on the bucket days
+  double day_amount = 0;           // sum of amount on the bucket days
   // False when orders older than the daily retention (Retention::daily, 800 days back from
   // the account's watermark) had their buckets pruned: then x is a lower bound (the first and
   // last purchase days still count, from TypeStats::first_time/last_time); t_x and T stay exact.

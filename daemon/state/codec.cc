@@ -357,6 +357,25 @@ void encode_account_to(const AccountState& state, std::string& out) {
     put_str(out, type);
     put_type_stats(out, stats);
   }
+  // Version 2: derived series and alert states.
+  put_varint(out, state.derived.size());
+  for (const auto& [key, derived] : state.derived) {
+    put_str(out, key);
+    put_varint(out, derived.groups.size());
+    for (const auto& [group, stats] : derived.groups) {
+      put_str(out, group);
+      put_type_stats(out, stats);
+    }
+  }
+  put_varint(out, state.alerts.size());
+  for (const auto& [key, a] : state.alerts) {
+    put_str(out, key);
+    put_u8(out, static_cast<std::uint8_t>(a.phase));
+    put_svarint(out, a.since);
+    put_svarint(out, a.fired_at);
+    put_svarint(out, a.cleared_at);
+    put_f64(out, a.value);
+  }
 }
 
 std::string encode_account(const AccountState& state) {
@@ -370,11 +389,25 @@ Result<AccountState> decode_account(std::string_view bytes) {
   Reader r(bytes, kWhat);
   std::uint8_t version = 0;
   if (!r.u8(version)) return r.error();
-  if (version != kAccountCodecVersion) return version_error(kWhat, version, kAccountCodecVersion);
+  if (version != kAccountCodecVersion && version != 1)
+    return version_error(kWhat, version, kAccountCodecVersion);
   AccountState s;
-  const bool ok = r.str(s.id) && r.svarint(s.applied) && r.svarint(s.first_time) &&
-                  r.svarint(s.max_time) && get_map(r, s.profile, 2, get_value) &&
-                  get_map(r, s.types, 16, get_type_stats);
+  bool ok = r.str(s.id) && r.svarint(s.applied) && r.svarint(s.first_time) &&
+            r.svarint(s.max_time) && get_map(r, s.profile, 2, get_value) &&
+            get_map(r, s.types, 16, get_type_stats);
+  if (ok && version >= 2) {
+    ok = get_map(r, s.derived, 2, [](Reader& rd, model::DerivedSeries& d) {
+           return get_map(rd, d.groups, 16, get_type_stats);
+         }) &&
+         get_map(r, s.alerts, 13, [](Reader& rd, model::AlertState& a) {
+           std::uint8_t phase = 0;
+           if (!rd.u8(phase)) return false;
+           if (phase > 2) return rd.corrupt("alert phase out of range");
+           a.phase = static_cast<model::AlertState::Phase>(phase);
+           return rd.svarint(a.since) && rd.svarint(a.fired_at) && rd.svarint(a.cleared_at) &&
+                  rd.f64(a.value);
+         });
+  }
   if (!ok) return r.error();
   if (r.remaining() != 0) {
     r.corrupt("trailing bytes");

@@ -28,9 +28,12 @@ namespace kamwatch::state {
 //                bucket's start, the first from 0), i64 count, i64 last_time - start,
 //                f64 last unless kLastIsOne, f64 min unless kMinIsLast,
 //                f64 max unless kMaxIsLast, f64 sum unless kSumIsCountTimesLast.
+// Version 2 appends: map derived{str key -> map groups{str -> type_stats}},
+//   map alerts{str -> u8 phase, i64 since, i64 fired_at, i64 cleared_at, f64 value}.
+//   Version 1 records decode with both maps empty.
 // The flags elide doubles that are bit-identical to one derived from the others: an event
 // count series (every value 1) then costs ~8 bytes per bucket instead of ~40.
-inline constexpr std::uint8_t kAccountCodecVersion = 1;
+inline constexpr std::uint8_t kAccountCodecVersion = 2;
 inline constexpr std::uint8_t kOutboxCodecVersion = 1;
 
 // Appends the encoding of state to out (keeps out's capacity: reuse one buffer per batch).

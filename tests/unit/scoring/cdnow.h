@@ -59,7 +59,8 @@ inline CdnowTransaction parse_cdnow_line(const std::string& line, bool sample) {
   std::string master, date;
   if (sample) row >> master;
   row >> t.customer >> date >> t.cds >> t.dollars;
-  const auto day = parse_date(date.substr(0, 4) + "-" + date.substr(4, 2) + "-" + date.substr(6, 2));
+  const auto day =
+      parse_date(date.substr(0, 4) + "-" + date.substr(4, 2) + "-" + date.substr(6, 2));
   EXPECT_TRUE(day.has_value()) << line;
   t.day = day.value_or(0);
   return t;

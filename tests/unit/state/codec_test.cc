@@ -142,7 +142,7 @@ TEST(Codec, TrailingBytesAreCorrupt) {
 
 TEST(Codec, UnknownVersionIsRefused) {
   std::string bytes = encode_account(rich_state());
-  for (std::uint8_t v : {0, 2, 255}) {
+  for (std::uint8_t v : {0, 3, 255}) {
     bytes[0] = static_cast<char>(v);
     auto r = decode_account(bytes);
     ASSERT_FALSE(r.ok());
@@ -161,8 +161,8 @@ TEST(Codec, HugeLengthsFailWithoutAllocating) {
   s.types["t"];
   std::string bytes = encode_account(s);
   // Layout tail: ... events series: count(0) sum(8 bytes) hourly n(0) daily n(0), fields n(0),
-  // last_values n(0). Patch hourly n to a huge varint.
-  const std::size_t hourly_n = bytes.size() - 4;
+  // last_values n(0), then (v2) derived n(0), alerts n(0). Patch hourly n to a huge varint.
+  const std::size_t hourly_n = bytes.size() - 6;
   ASSERT_EQ(bytes[hourly_n], 0);
   bytes.replace(hourly_n, 1, "\xff\xff\xff\xff\xff\xff\xff\xff\x7f");
   EXPECT_EQ(decode_account(bytes).error().code, "codec_truncated");
@@ -192,7 +192,7 @@ TEST(Codec, RejectsUnknownKindAndUnsortedKeys) {
   s.id = "a";
   s.profile["k"] = FieldValue::null();
   std::string bytes = encode_account(s);
-  bytes[bytes.size() - 2] = 9;  // the kind byte of profile["k"] (then 0 types)
+  bytes[bytes.size() - 4] = 9;  // the kind byte of profile["k"] (then 0 types, 0 derived, 0 alerts)
   EXPECT_EQ(decode_account(bytes).error().code, "codec_corrupt");
 
   s.profile["j"] = FieldValue::null();
@@ -234,6 +234,43 @@ TEST(Codec, DedupKeyIsUnambiguous) {
                       "\x1e\x1f"
                       "b"));
   EXPECT_NE(dedup_key("", "x"), dedup_key("x", ""));
+}
+
+TEST(Codec, DerivedSeriesAndAlertStatesRoundTrip) {
+  AccountState s = rich_state();
+  model::SeriesSpec spec{"support.ticket", {{"severity", model::Predicate::Op::kLe,
+                                             FieldValue::of_number(2)}}, "category"};
+  model::Event e;
+  e.id = "x";
+  e.source = "t";
+  e.type = "support.ticket";
+  e.subject = s.id;
+  e.time = s.max_time;
+  e.data = {{"severity", FieldValue::of_number(1)}, {"category", FieldValue::of_string("billing")}};
+  const model::SeriesSpecs specs({spec});
+  model::apply(s, e, model::Retention{}, &specs);
+  ASSERT_EQ(s.derived.at(spec.key()).groups.at("billing").count, 1);
+  model::AlertState a;
+  a.phase = model::AlertState::Phase::kFiring;
+  a.since = 5;
+  a.fired_at = 7;
+  a.value = 0.25;
+  s.alerts["UsageDrop\x1f"] = a;
+  auto decoded = decode_account(encode_account(s));
+  ASSERT_TRUE(decoded.ok()) << decoded.error().to_string();
+  EXPECT_EQ(*decoded, s);
+}
+
+TEST(Codec, Version1RecordsStillDecode) {
+  AccountState s;
+  s.id = "a";
+  s.profile["k"] = FieldValue::of_string("v");
+  std::string bytes = encode_account(s);
+  bytes[0] = 1;
+  bytes.resize(bytes.size() - 2);  // version 1 had no derived and alerts maps
+  auto decoded = decode_account(bytes);
+  ASSERT_TRUE(decoded.ok()) << decoded.error().to_string();
+  EXPECT_EQ(*decoded, s);
 }
 
 }  // namespace
