@@ -114,6 +114,8 @@ int cmd_demo(const Argv& argv) {
   std::size_t valid = 0;
   for (const auto& m : portfolio) valid += m.valid;
 
+  // The demo's own lines tell the story; the daemon's JSON log only shows problems.
+  log::set_level(log::Level::kWarn);
   config::Config cfg;
   cfg.kafka.brokers = "embedded";
   cfg.state.data_dir = data;
