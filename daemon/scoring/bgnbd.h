@@ -72,8 +72,8 @@ struct BgNbdFit {
 // (paper eq. 9); equals expected_purchases() with x = t_x = T = 0.
 [[nodiscard]] Result<double> expected_purchases_new(const BgNbdParams& p, double t);
 
-// Gauss hypergeometric 2F1(a, b; c; z) for |z| < 1 by its power series, summed until the
-// bounded tail is below 1e-15 of the sum. c must not be 0 or a negative integer.
+// Gauss hypergeometric 2F1(a, b; c; z) for |z| < 1 by its power series, summed until a
+// bound on the tail is below 1e-16 of the sum. c must not be 0 or a negative integer.
 // Error "hyp2f1_no_convergence" when z is too close to 1 for the term budget.
 [[nodiscard]] Result<double> hyp2f1(double a, double b, double c, double z);
 

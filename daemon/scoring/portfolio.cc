@@ -268,7 +268,7 @@ Result<Portfolio> score_portfolio(std::span<const model::AccountState* const> ac
     amount += o->day_amount;
     days += o->bucket_days;
     if (!o->complete) ++sum.incomplete_summaries;
-    f.orders = std::move(*o);
+    f.orders = *o;
   }
   sum.order_accounts = summaries.size();
   sum.mean_day_value = days > 0 ? amount / static_cast<double>(days) : 0;

@@ -42,7 +42,7 @@ TEST(Hyp2f1, MatchesClosedForms) {
     // 2F1(1/2, 1/2; 3/2; s^2) = asin(s) / s
     expect_rel_near(hyp2f1(0.5, 0.5, 1.5, s * s).value(), std::asin(s) / s, 1e-13, "asin");
   }
-  // Terminating series (a = -2): 1 + 2 * (-2)(3)/(4) z/1 ... = 1 - 3z + 1.5 * 3/... exact poly.
+  // Terminating series (a = -2), a polynomial:
   // 2F1(-2, 3; 4; z) = 1 - 1.5 z + 0.6 z^2
   expect_rel_near(hyp2f1(-2, 3, 4, 0.5).value(), 1 - 0.75 + 0.15, 1e-15, "poly");
   // mpmath, 40 digits.

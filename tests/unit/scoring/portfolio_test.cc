@@ -36,7 +36,15 @@ Event ticket(const std::string& account, TimeMs t) {
 
 std::vector<AccountRevenue> revenues(const std::map<std::string, double>& m) {
   std::vector<AccountRevenue> out;
+  out.reserve(m.size());
   for (const auto& [a, r] : m) out.push_back({a, r});
+  return out;
+}
+
+std::vector<const AccountState*> pointers(const std::map<std::string, AccountState>& states) {
+  std::vector<const AccountState*> out;
+  out.reserve(states.size());
+  for (const auto& [id, st] : states) out.push_back(&st);
   return out;
 }
 
@@ -135,8 +143,9 @@ TEST(Revenue, TrailingTwelveMonthsOfDailyBuckets) {
   const TimeMs now = day("2026-03-15") + 10 * kHourMs;
   AccountState s;
   const model::Retention r;
-  model::apply(s, order("acme", day("2025-03-14") + 23 * kHourMs, 1), r);  // 366 days back: out
-  model::apply(s, order("acme", day("2025-03-15"), 10), r);  // first day of the 365: in
+  // The 365 days are 2025-03-16 .. 2026-03-15 (2025-03-15 is a year, 365 days, before now).
+  model::apply(s, order("acme", day("2025-03-15") + 23 * kHourMs, 1), r);  // day before: out
+  model::apply(s, order("acme", day("2025-03-16"), 10), r);  // first of the 365 days: in
   model::apply(s, order("acme", day("2026-01-10"), 100), r);
   model::apply(s, order("acme", day("2026-03-15") + 20 * kHourMs, 1000), r);  // later today: in
   model::apply(s, order("acme", day("2026-03-16"), 10000), r);  // after now's day: out
@@ -163,8 +172,7 @@ TEST(Retention, CohortRetentionBetweenTwoYears) {
   model::apply(s["a4"], order("a4", day("2025-03-01"), 1), r);
   model::apply(s["a4"], ticket("a4", day("2026-04-01")), r);
   model::apply(s["a5"], order("a5", day("2024-05-01"), 1), r);
-  std::vector<const AccountState*> all;
-  for (const auto& [id, st] : s) all.push_back(&st);
+  const std::vector<const AccountState*> all = pointers(s);
 
   // Any event counts: earlier cohort a1, a2, a4; a1 and a4 stay. 2/3 retained, 1/3 churn.
   const RetentionRates any = retention_rates(all, y2025, y2026).value();
@@ -246,8 +254,7 @@ TEST(Portfolio, SmallPortfolioKeepsTiersWhenTheFitIsNotPossible) {
   model::apply(s["mid"], order("mid", day("2026-02-01"), 200), r);
   model::apply(s["small"], order("small", day("2026-02-02"), 100), r);
   model::apply(s["none"], ticket("none", day("2026-02-02")), r);
-  std::vector<const AccountState*> all;
-  for (const auto& [id, st] : s) all.push_back(&st);
+  const std::vector<const AccountState*> all = pointers(s);
 
   const Portfolio p = score_portfolio(all, day("2026-03-01")).value();
   EXPECT_EQ(p.summary.accounts, 4u);
@@ -280,8 +287,7 @@ TEST(Portfolio, CdnowSamplePortfolio) {
   for (const testing::CdnowTransaction& t : testing::load_cdnow_sample()) {
     model::apply(states[t.customer], testing::to_order_event(t, ++seq), model::Retention{});
   }
-  std::vector<const AccountState*> all;
-  for (const auto& [id, st] : states) all.push_back(&st);
+  const std::vector<const AccountState*> all = pointers(states);
 
   // As of the end of the 39-week calibration period.
   const Portfolio cal = score_portfolio(all, day("1997-09-30")).value();
