@@ -26,6 +26,9 @@ Usage: kamwatch COMMAND [FLAGS]
 Commands:
   run       consume events from Kafka and keep per-account state (the daemon)
   demo      run kamwatch on an embedded Kafka with a simulated portfolio
+  rules     check rule files, run rule unit tests
+  replay    run rules over a history of events with an event-time clock (backtest)
+  simulate  generate a realistic portfolio of events with injected scenarios
   state     inspect the state directory offline (show, list, offsets)
   config    print the configuration reference with every default
   version   print the version
@@ -163,7 +166,10 @@ int cmd_run(const Argv& argv) {
   if (auto v = args->get("topics")) cfg.kafka.topics = list(*v);
   if (auto v = args->get("group")) cfg.kafka.group = *v;
   if (auto v = args->get("data")) cfg.state.data_dir = *v;
-  if (auto v = args->get("rules")) cfg.rules_dir = *v;
+  if (auto v = args->get("rules")) {
+    cfg.rules.dir = *v;
+    cfg.rules.dir_explicit = true;
+  }
   if (auto v = args->get("http")) cfg.http_listen = *v;
   if (auto v = args->get("alertmanager")) cfg.alertmanagers = list(*v);
   if (auto v = args->get("log-level")) cfg.log_level = *v;
@@ -253,6 +259,9 @@ int main_dispatch(int argc, char** argv) {
   if (cmd == "demo") return cmd_demo(rest);
   if (cmd == "state") return cmd_state(rest);
   if (cmd == "config") return cmd_config(rest);
+  if (cmd == "rules") return cmd_rules(rest);
+  if (cmd == "replay") return cmd_replay(rest);
+  if (cmd == "simulate") return cmd_simulate(rest);
   if (cmd == "version" || cmd == "--version") return cmd_version(rest);
   std::fprintf(stderr, "kamwatch: unknown command '%s'\n\n%s", cmd.c_str(), kMainHelp);
   return 2;

@@ -13,6 +13,9 @@ int cmd_run(const Argv& args);
 int cmd_demo(const Argv& args);
 int cmd_state(const Argv& args);
 int cmd_config(const Argv& args);
+int cmd_rules(const Argv& args);
+int cmd_replay(const Argv& args);
+int cmd_simulate(const Argv& args);
 int cmd_version(const Argv& args);
 int main_dispatch(int argc, char** argv);
 

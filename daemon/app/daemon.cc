@@ -1,6 +1,11 @@
 #include "app/daemon.h"
 
 #include <chrono>
+#include <csignal>
+#include <filesystem>
+#include <mutex>
+#include <condition_variable>
+#include <map>
 #include <memory>
 #include <thread>
 
@@ -9,9 +14,97 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "ingest/kafka.h"
+#include "rules/rules.h"
+#include "scoring/portfolio.h"
 #include "state/rocksdb_store.h"
 
 namespace kamwatch::app {
+namespace {
+
+std::atomic<bool> g_reload{false};
+extern "C" void on_sighup(int) { g_reload.store(true); }
+
+// Loads the rule directory. nullptr with no error: no rules configured (default dir absent).
+Result<std::shared_ptr<const rules::RuleSet>> load_rule_dir(const config::RulesConfig& rc) {
+  if (!std::filesystem::exists(rc.dir)) {
+    if (rc.dir_explicit) return Error{"rules_missing", "rules directory '" + rc.dir + "' does not exist"};
+    log::warn("no rules directory; running without rules", {{"dir", rc.dir}});
+    return std::shared_ptr<const rules::RuleSet>();
+  }
+  auto loaded = rules::load_rules({rc.dir});
+  if (!loaded.errors.empty()) {
+    for (const auto& d : loaded.errors) log::error("rule error", {{"error", d.to_string()}});
+    return Error{"rules_invalid", std::to_string(loaded.errors.size()) + " error(s) in " + rc.dir +
+                                      " (first: " + loaded.errors.front().to_string() + ")"};
+  }
+  log::info("rules loaded", {{"dir", rc.dir},
+                             {"files", static_cast<std::int64_t>(loaded.rules->files().size())},
+                             {"alerts", static_cast<std::int64_t>(loaded.rules->alerts().size())},
+                             {"hash", loaded.rules->hash()}});
+  return loaded.rules;
+}
+
+// Portfolio attributes (key accounts, CLV, P(alive)) recomputed in the background over all
+// accounts in the store; the pipeline thread reads the latest snapshot.
+class PortfolioRefresher {
+ public:
+  PortfolioRefresher(state::StateStore& store, TimeMs every) : store_(store), every_(every) {}
+  ~PortfolioRefresher() { stop(); }
+  void start() {
+    thread_ = std::thread([this] {
+      while (!stop_.load()) {
+        refresh();
+        std::unique_lock lock(mu_);
+        cv_.wait_for(lock, std::chrono::milliseconds(every_), [this] { return stop_.load(); });
+      }
+    });
+  }
+  void stop() {
+    stop_.store(true);
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+  std::shared_ptr<const std::map<std::string, rules::AccountAttributes>> snapshot() const {
+    std::lock_guard lock(mu_);
+    return snapshot_;
+  }
+
+ private:
+  void refresh() {
+    std::vector<model::AccountState> states;
+    auto r = store_.for_each_account([&](const model::AccountState& s) {
+      states.push_back(s);
+      return !stop_.load();
+    });
+    if (!r.ok()) return;
+    std::vector<const model::AccountState*> ptrs;
+    for (const auto& s : states) ptrs.push_back(&s);
+    auto p = scoring::score_portfolio(ptrs, SystemClock().now());
+    if (!p.ok()) return;
+    auto map = std::make_shared<std::map<std::string, rules::AccountAttributes>>();
+    for (const auto& f : p->accounts) {
+      rules::AccountAttributes a;
+      a.key_account = f.key;
+      a.revenue_rank = static_cast<int>(f.rank);
+      if (f.clv) a.clv = *f.clv;
+      if (f.p_alive) a.p_alive = *f.p_alive;
+      if (f.expected_purchases) a.expected_purchases = *f.expected_purchases;
+      (*map)[f.account] = a;
+    }
+    std::lock_guard lock(mu_);
+    snapshot_ = std::move(map);
+  }
+
+  state::StateStore& store_;
+  TimeMs every_;
+  std::thread thread_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::atomic<bool> stop_{false};
+  std::shared_ptr<const std::map<std::string, rules::AccountAttributes>> snapshot_;
+};
+
+}  // namespace
 
 Result<void> run_daemon(const config::Config& config, const std::atomic<bool>& stop,
                         const DaemonHooks& hooks) {
@@ -41,19 +134,30 @@ Result<void> run_daemon(const config::Config& config, const std::atomic<bool>& s
     brokers = embedded->bootstrap_servers();
     for (const auto& t : config.kafka.topics)
       if (auto r = embedded->create_topic(t, 4); !r.ok()) return r.error();
-    if (auto r = embedded->create_topic(config.kafka.dead_letter_topic, 1); !r.ok())
-      return r.error();
+    for (const auto& t : {config.kafka.dead_letter_topic, config.kafka.alerts_topic})
+      if (auto r = embedded->create_topic(t, 1); !r.ok()) return r.error();
     log::info("embedded Kafka cluster started (in-process, not persistent)",
               {{"bootstrap", brokers}});
   }
   ingest::KafkaOptions kafka{brokers, config.kafka.properties};
 
-  // Step 3: dead-letter delivery.
+  // Step 3: rules (a bad rule set refuses to start: the operator must see it).
+  auto rule_set = load_rule_dir(config.rules);
+  if (!rule_set.ok()) return rule_set.error();
+
+  // Step 3b: dead-letter and alert delivery.
   auto producer = ingest::open_kafka_producer(kafka);
   if (!producer.ok()) return producer.error();
   OutboxForwarder dlq(st, std::move(*producer), std::string(kDeadLetterSink),
                       config.kafka.dead_letter_topic);
   dlq.start();
+  auto alert_producer = ingest::open_kafka_producer(kafka);
+  if (!alert_producer.ok()) return alert_producer.error();
+  OutboxForwarder alerts(st, std::move(*alert_producer), std::string(kAlertSink),
+                         config.kafka.alerts_topic);
+  alerts.start();
+  PortfolioRefresher portfolio(st, config.rules.portfolio_refresh);
+  if (*rule_set) portfolio.start();
 
   // Step 4: pipeline and consumer.
   PipelineOptions popts;
@@ -62,6 +166,18 @@ Result<void> run_daemon(const config::Config& config, const std::atomic<bool>& s
   popts.limits = {config.ingest.max_message_bytes, config.ingest.max_string_bytes};
   popts.cache_accounts = config.state.cache_accounts;
   Pipeline pipeline(st, clock, popts);
+  pipeline.set_rules(*rule_set);
+  std::shared_ptr<const std::map<std::string, rules::AccountAttributes>> attrs;
+  pipeline.set_attributes([&attrs](const std::string& id) -> const rules::AccountAttributes& {
+    static const rules::AccountAttributes kNone;
+    if (!attrs) return kNone;
+    auto it = attrs->find(id);
+    return it == attrs->end() ? kNone : it->second;
+  });
+  struct sigaction hup {};
+  hup.sa_handler = on_sighup;
+  sigemptyset(&hup.sa_mask);
+  sigaction(SIGHUP, &hup, nullptr);
 
   ingest::ConsumerOptions copts;
   copts.kafka = kafka;
@@ -81,6 +197,7 @@ Result<void> run_daemon(const config::Config& config, const std::atomic<bool>& s
   auto source = ingest::open_kafka_source(copts);
   if (!source.ok()) {
     dlq.stop(0);
+    alerts.stop(0);
     return source.error();
   }
   log::info("kamwatch ready", {{"topics", static_cast<std::int64_t>(config.kafka.topics.size())}});
@@ -93,7 +210,38 @@ Result<void> run_daemon(const config::Config& config, const std::atomic<bool>& s
   std::uint64_t applied_at_report = 0;
   TimeMs backoff = 0;
   Result<void> outcome = ok();
+  auto last_sweep = std::chrono::steady_clock::now();
+  bool sweeping = false;
   while (!stop.load()) {
+    if (g_reload.exchange(false)) {
+      // Validate everything first; on any error the running rules stay in force.
+      auto reloaded = load_rule_dir(config.rules);
+      if (reloaded.ok() && *reloaded) {
+        pipeline.set_rules(*reloaded);
+        log::info("rules reloaded", {{"hash", (*reloaded)->hash()}});
+      } else if (!reloaded.ok()) {
+        log::error("rule reload failed; the previous rules stay in force",
+                   {{"error", reloaded.error().message}});
+      }
+    }
+    attrs = portfolio.snapshot();
+    if (pipeline.rules()) {
+      const auto now = std::chrono::steady_clock::now();
+      if (!sweeping && now - last_sweep >= std::chrono::milliseconds(config.rules.evaluation_interval)) {
+        sweeping = true;
+        last_sweep = now;
+      }
+      if (sweeping) {
+        auto sw = pipeline.sweep(2000);
+        if (!sw.ok()) {
+          log::error("timer evaluation failed", {{"error", sw.error().to_string()}});
+          sweeping = false;
+        } else {
+          if (!sw->batch.transitions.empty()) alerts.notify();
+          sweeping = !sw->done;
+        }
+      }
+    }
     if (auto r = (*source)->poll(batch); !r.ok()) {
       outcome = r.error();
       break;
@@ -116,6 +264,7 @@ Result<void> run_daemon(const config::Config& config, const std::atomic<bool>& s
       dead_total += stats->dead_lettered;
       dup_total += stats->duplicates;
       if (stats->dead_lettered > 0) dlq.notify();
+      if (!stats->transitions.empty()) alerts.notify();
       (*source)->report_progress(stats->positions);
       if (hooks.on_batch) hooks.on_batch(applied_total);
     }
@@ -138,6 +287,8 @@ Result<void> run_daemon(const config::Config& config, const std::atomic<bool>& s
   batch.clear();
   (*source)->close();
   dlq.stop(5000);
+  alerts.stop(5000);
+  portfolio.stop();
   source->reset();
   log::info("kamwatch stopped", {{"applied_total", applied_total},
                                  {"dead_lettered_total", dead_total},

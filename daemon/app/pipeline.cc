@@ -5,6 +5,7 @@
 #include <unordered_map>
 
 #include "core/log.h"
+#include "engine/evaluator.h"
 
 namespace kamwatch::app {
 
@@ -34,6 +35,74 @@ void Pipeline::dead_letter(const ingest::RawMessage& m, ingest::Reason reason,
                                      {"offset", m.offset},
                                      {"reason", ingest::reason_code(reason)},
                                      {"error", message}});
+}
+
+const rules::AccountAttributes& Pipeline::attributes_of(const std::string& id) const {
+  static const rules::AccountAttributes kNone;
+  return attributes_ ? attributes_(id) : kNone;
+}
+
+void Pipeline::evaluate(model::AccountState& account, const std::vector<std::string_view>* types,
+                        TimeMs now, BatchStats& stats, std::vector<state::OutboxRecord>& outbox) {
+  const std::size_t before = stats.transitions.size();
+  stats.rule_evaluations += engine::evaluate_account(*rules_, account, attributes_of(account.id),
+                                                     now, options_.retention, types,
+                                                     stats.transitions);
+  for (std::size_t i = before; i < stats.transitions.size(); ++i) {
+    const engine::AlertTransition& t = stats.transitions[i];
+    state::OutboxRecord r;
+    r.sink = std::string(kAlertSink);
+    r.key = t.account;
+    r.value = engine::transition_json(t);
+    r.headers.emplace_back("kamwatch.alert.status", std::string(t.status_text()));
+    r.headers.emplace_back("kamwatch.alert.fingerprint", t.fingerprint);
+    outbox.push_back(std::move(r));
+    auto summary = t.annotations.find("summary");
+    log::info(t.status == engine::AlertTransition::Status::kFiring ? "alert firing"
+                                                                    : "alert resolved",
+              {{"alert", t.alert},
+               {"account", t.account},
+               {"group", t.group},
+               {"severity", t.labels.count("severity") ? t.labels.at("severity") : ""},
+               {"summary", summary == t.annotations.end() ? "" : summary->second}});
+  }
+}
+
+Result<Pipeline::SweepStats> Pipeline::sweep(std::size_t max) {
+  SweepStats out;
+  if (!rules_) {
+    out.done = true;
+    return out;
+  }
+  auto ids = store_.account_ids_after(sweep_cursor_, max);
+  if (!ids.ok()) return ids.error();
+  out.done = ids->size() < max;
+  const TimeMs now = clock_.now();
+  std::vector<state::OutboxRecord> outbox;
+  std::vector<const model::AccountState*> changed;
+  for (const std::string& id : *ids) {
+    auto account = cache_.get(id);
+    if (!account.ok()) {
+      cache_.clear();
+      return account.error();
+    }
+    const auto alerts_before = (*account)->alerts;
+    evaluate(**account, nullptr, now, out.batch, outbox);
+    if ((*account)->alerts != alerts_before) changed.push_back(*account);
+  }
+  out.accounts = ids->size();
+  if (!changed.empty() || !outbox.empty()) {
+    state::CommitBatch commit;
+    commit.accounts = std::move(changed);
+    commit.outbox = std::move(outbox);
+    if (auto r = store_.commit(commit); !r.ok()) {
+      cache_.clear();
+      return r.error();
+    }
+  }
+  cache_.trim();
+  sweep_cursor_ = out.done ? std::string() : ids->back();
+  return out;
 }
 
 Result<BatchStats> Pipeline::process(const ingest::MessageBatch& batch) {
@@ -66,8 +135,8 @@ Result<BatchStats> Pipeline::process(const ingest::MessageBatch& batch) {
   // 3. Apply in input order; the in-batch set catches duplicates within this batch.
   std::unordered_set<std::string_view> batch_seen;
   std::vector<std::string> new_keys;
-  std::vector<const model::AccountState*> changed;
-  std::unordered_set<const model::AccountState*> changed_set;
+  std::vector<model::AccountState*> changed;
+  std::unordered_map<model::AccountState*, std::vector<std::string_view>> changed_types;
   std::size_t k = 0;
   for (std::size_t i = 0; i < n; ++i) {
     if (!valid[i]) continue;
@@ -94,10 +163,19 @@ Result<BatchStats> Pipeline::process(const ingest::MessageBatch& batch) {
       ++stats.late;
       continue;
     }
-    model::apply(s, e, options_.retention);
+    model::apply(s, e, options_.retention, rules_ ? &rules_->series_specs() : nullptr);
     new_keys.push_back(key);
-    if (changed_set.insert(&s).second) changed.push_back(&s);
+    auto [it, first_change] = changed_types.try_emplace(&s);
+    if (first_change) changed.push_back(&s);
+    if (std::find(it->second.begin(), it->second.end(), e.type) == it->second.end())
+      it->second.push_back(e.type);
     ++stats.applied;
+  }
+
+  // 3b. Rules: each changed account, only the rules reading the types that changed.
+  if (rules_) {
+    const TimeMs now = clock_.now();
+    for (model::AccountState* s : changed) evaluate(*s, &changed_types[s], now, stats, outbox);
   }
 
   // 4. Next offsets per partition.
@@ -107,7 +185,7 @@ Result<BatchStats> Pipeline::process(const ingest::MessageBatch& batch) {
     o = std::max(o, m.offset + 1);
   }
   state::CommitBatch commit;
-  commit.accounts = std::move(changed);
+  commit.accounts.assign(changed.begin(), changed.end());
   commit.seen_ids = std::move(new_keys);
   commit.outbox = std::move(outbox);
   for (const auto& [tp, offset] : next) {

@@ -3,12 +3,16 @@
 // one atomic commit of state, seen ids, input offsets and dead letters.
 // Thread-safety: one pipeline thread calls process(); nothing else touches the cache.
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <string>
 #include <unordered_set>
 #include <vector>
 
 #include "core/clock.h"
 #include "core/result.h"
+#include "engine/alert.h"
+#include "rules/rules.h"
 #include "ingest/decoder.h"
 #include "ingest/event_source.h"
 #include "model/account_state.h"
@@ -26,6 +30,8 @@ struct PipelineOptions {
 
 struct BatchStats {
   std::size_t messages = 0;
+  std::size_t rule_evaluations = 0;
+  std::vector<engine::AlertTransition> transitions;  // committed to the "alerts" outbox
   std::size_t applied = 0;
   std::size_t duplicates = 0;
   std::size_t dead_lettered = 0;  // includes late
@@ -33,8 +39,12 @@ struct BatchStats {
   std::vector<ingest::TopicPartitionOffset> positions;  // next offset per partition, committed
 };
 
-// The outbox sink name of dead letters.
+// The outbox sink names of dead letters and alert transitions.
 inline constexpr std::string_view kDeadLetterSink = "dlq";
+inline constexpr std::string_view kAlertSink = "alerts";
+
+// Portfolio-wide attributes of an account (key account, CLV, ...), or defaults.
+using AttributesLookup = std::function<const rules::AccountAttributes&(const std::string&)>;
 
 class Pipeline {
  public:
@@ -44,6 +54,22 @@ class Pipeline {
   // account cache is dropped, and the caller must rewind the source to the stored positions.
   [[nodiscard]] Result<BatchStats> process(const ingest::MessageBatch& batch);
 
+  // Replaces the rule set (after a successful reload). Evaluations from now on use it; alert
+  // states of rules that disappeared are resolved by the next sweep.
+  void set_rules(std::shared_ptr<const rules::RuleSet> rules) { rules_ = std::move(rules); }
+  [[nodiscard]] const std::shared_ptr<const rules::RuleSet>& rules() const { return rules_; }
+  void set_attributes(AttributesLookup lookup) { attributes_ = std::move(lookup); }
+
+  // Timer evaluation: evaluates every rule for up to max accounts after the sweep cursor and
+  // commits their alert states and transitions. Returns stats; done is true when the sweep
+  // reached the last account (the next call starts over).
+  struct SweepStats {
+    std::size_t accounts = 0;
+    bool done = false;
+    BatchStats batch;
+  };
+  [[nodiscard]] Result<SweepStats> sweep(std::size_t max);
+
   // Stored positions for the given partitions (for rewinding after a failed commit).
   [[nodiscard]] std::vector<ingest::TopicPartitionOffset> stored_positions(
       const std::vector<ingest::TopicPartition>& partitions);
@@ -51,6 +77,10 @@ class Pipeline {
  private:
   void dead_letter(const ingest::RawMessage& m, ingest::Reason reason, std::string_view message,
                    std::vector<state::OutboxRecord>& out);
+  // Evaluates rules for one account; appends transitions and their outbox records.
+  void evaluate(model::AccountState& account, const std::vector<std::string_view>* types,
+                TimeMs now, BatchStats& stats, std::vector<state::OutboxRecord>& outbox);
+  [[nodiscard]] const rules::AccountAttributes& attributes_of(const std::string& id) const;
 
   state::StateStore& store_;
   const Clock& clock_;
@@ -60,6 +90,9 @@ class Pipeline {
   // Reused across batches to avoid reallocation.
   std::vector<model::Event> events_;
   std::vector<std::string> keys_;
+  std::shared_ptr<const rules::RuleSet> rules_;
+  AttributesLookup attributes_;
+  std::string sweep_cursor_;
 };
 
 }  // namespace kamwatch::app

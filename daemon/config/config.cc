@@ -113,6 +113,8 @@ Config parse(const YAML::Node& root, const std::string& name) {
                        {"brokers", [&](auto& v) { c.kafka.brokers = scalar(name, v, "brokers"); }},
                        {"topics", [&](auto& v) { c.kafka.topics = to_list(name, v, "topics"); }},
                        {"group", [&](auto& v) { c.kafka.group = scalar(name, v, "group"); }},
+                       {"alerts_topic",
+                        [&](auto& v) { c.kafka.alerts_topic = scalar(name, v, "alerts_topic"); }},
                        {"dead_letter_topic",
                         [&](auto& v) {
                           c.kafka.dead_letter_topic = scalar(name, v, "dead_letter_topic");
@@ -179,7 +181,18 @@ Config parse(const YAML::Node& root, const std::string& name) {
            {"rules",
             [&](const YAML::Node& n) {
               walk(name, n, "rules",
-                   {{"dir", [&](auto& v) { c.rules_dir = scalar(name, v, "dir"); }}});
+                   {{"dir",
+                     [&](auto& v) {
+                       c.rules.dir = scalar(name, v, "dir");
+                       c.rules.dir_explicit = true;
+                     }},
+                    {"evaluation_interval",
+                     [&](auto& v) {
+                       c.rules.evaluation_interval = to_duration(name, v, "evaluation_interval");
+                     }},
+                    {"portfolio_refresh", [&](auto& v) {
+                       c.rules.portfolio_refresh = to_duration(name, v, "portfolio_refresh");
+                     }}});
             }},
            {"http",
             [&](const YAML::Node& n) {
@@ -228,6 +241,10 @@ Result<void> validate(const Config& c) {
   if (c.kafka.brokers.empty()) return Error{"config_invalid", "kafka.brokers must not be empty"};
   if (c.kafka.topics.empty()) return Error{"config_invalid", "kafka.topics must name a topic"};
   if (c.kafka.group.empty()) return Error{"config_invalid", "kafka.group must not be empty"};
+  if (c.kafka.alerts_topic.empty() || c.kafka.alerts_topic == c.kafka.dead_letter_topic)
+    return Error{"config_invalid", "kafka.alerts_topic must be set and differ from the dead-letter topic"};
+  if (c.rules.evaluation_interval < kSecondMs)
+    return Error{"config_invalid", "rules.evaluation_interval must be at least 1s"};
   if (c.kafka.dead_letter_topic.empty())
     return Error{"config_invalid", "kafka.dead_letter_topic must not be empty"};
   if (std::find(c.kafka.topics.begin(), c.kafka.topics.end(), c.kafka.dead_letter_topic) !=
@@ -258,6 +275,7 @@ kafka:
   topics: [kamwatch.events]    # input topics; message key = account id
   group: kamwatch              # consumer group id shared by all instances
   dead_letter_topic: kamwatch.deadletter  # invalid and late events go here, with reasons
+  alerts_topic: kamwatch.alerts   # every alert transition as one JSON object, keyed by account
   batch_max_events: 10000      # events per processing batch (one RocksDB write each)
   batch_max_wait: 100ms        # how long to wait for a batch to fill
   properties: {}               # any librdkafka property, e.g. security.protocol: SASL_SSL
@@ -273,7 +291,9 @@ ingest:
   max_message_bytes: 1MiB      # larger messages are dead-lettered as oversize
   max_string_bytes: 1KiB       # longer strings are dead-lettered as string_too_long
 rules:
-  dir: rules                   # rule files (*.yaml)
+  dir: rules                   # rule files (*.yaml); missing default dir = run without rules
+  evaluation_interval: 1m      # timer sweep: every rule over every account (time-driven rules)
+  portfolio_refresh: 1h        # key accounts (Pareto), revenue rank, CLV, P(alive) recomputed
 http:
   listen: 127.0.0.1:9470       # /metrics, /healthz, /readyz, /api/v1/...
 alertmanager:

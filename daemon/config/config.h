@@ -18,6 +18,7 @@ struct KafkaConfig {
   std::vector<std::string> topics = {"kamwatch.events"};
   std::string group = "kamwatch";
   std::string dead_letter_topic = "kamwatch.deadletter";
+  std::string alerts_topic = "kamwatch.alerts";  // every alert transition as JSON
   std::size_t batch_max_events = 10000;
   TimeMs batch_max_wait = 100;  // ms to wait for a batch to fill
   // Passed through to librdkafka as they are (TLS, SASL, tuning). Secrets are never logged.
@@ -39,11 +40,18 @@ struct IngestConfig {
   std::size_t max_string_bytes = 1024;
 };
 
+struct RulesConfig {
+  std::string dir = "rules";
+  bool dir_explicit = false;             // set by the file or --rules: then it must exist
+  TimeMs evaluation_interval = kMinuteMs;  // timer sweep over all accounts
+  TimeMs portfolio_refresh = kHourMs;      // key accounts, CLV, P(alive) recomputed
+};
+
 struct Config {
   KafkaConfig kafka;
   StateConfig state;
   IngestConfig ingest;
-  std::string rules_dir = "rules";
+  RulesConfig rules;
   std::string http_listen = "127.0.0.1:9470";
   std::vector<std::string> alertmanagers;
   std::string log_level = "info";

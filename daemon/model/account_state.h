@@ -60,6 +60,9 @@ struct AlertState {
   TimeMs fired_at = 0;    // firing: when it started to fire
   TimeMs cleared_at = 0;  // firing: when the condition last turned false (keep_firing_for), 0 = true
   double value = 0;       // the expression's value at the last transition (evidence)
+  // Labels sent when it started firing: the resolution must carry the very same set, since
+  // receivers such as Alertmanager identify an alert by its labels.
+  std::map<std::string, std::string> labels;
   bool operator==(const AlertState&) const = default;
 };
 

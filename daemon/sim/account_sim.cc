@@ -16,9 +16,8 @@ constexpr std::string_view kProducts[kCategoryCount][3] = {
     {"A-CLOUD", "A-EDGE", "A-PREDICT"},
     {"SVC-INSTALL", "SVC-TRAINING", "SVC-CONSULT"},
 };
-constexpr std::string_view kTicketCategories[] = {"integration", "hardware",    "connectivity",
-                                                  "billing",     "how_to",      "performance",
-                                                  "data_quality"};
+constexpr std::string_view kTicketCategories[] = {
+    "integration", "hardware", "connectivity", "billing", "how_to", "performance", "data_quality"};
 constexpr double kTicketCategoryWeights[] = {0.2, 0.15, 0.15, 0.08, 0.22, 0.1, 0.1};
 constexpr std::string_view kRoles[] = {"exec", "ops", "it", "user"};
 constexpr double kResolutionMedianHours[4] = {3, 8, 24, 48};
@@ -40,6 +39,10 @@ AccountSim::AccountSim(AccountPlan plan, double noise, std::uint64_t seed)
   kam_ = plan_.kam;
   features_ = plan_.features;
   used_ = plan_.used0;
+  for (int c = 0; c < kCategoryCount; ++c) {
+    order_due_[c] = gamma3();
+    order_clock_[c] = rng_.uniform() * order_due_[c];  // a random phase at the start
+  }
   auto track = [&](std::string_view kind, double period, double exec_share) {
     tracks_.push_back({kind, period, exec_share,
                        plan_.start + days(rng_.uniform_int(3, static_cast<int>(period)))});
@@ -67,8 +70,7 @@ double AccountSim::shift_progress() const {
   const ScenarioPlan& s = plan_.scenario;
   if ((s.signal != Signal::kCompetitor && s.signal != Signal::kGrowth) || today_ < s.onset)
     return 0;
-  return clamp01(static_cast<double>(today_ - s.onset) /
-                 static_cast<double>(s.ramp_end - s.onset));
+  return clamp01(static_cast<double>(today_ - s.onset) / static_cast<double>(s.ramp_end - s.onset));
 }
 
 TimeMs AccountSim::business_time(const DayInfo& d) {
@@ -118,8 +120,10 @@ void AccountSim::renew(const DayInfo& d, EventWriter& w, EventQueue& q) {
     arr_ = round_to(arr_ * ratio, 100);
     action = "expanded";
   } else if (s.signal == Signal::kNone && rng_.chance(std::min(0.5, 0.04 * noise_))) {
+    // Seats nobody uses are given back; the users keep theirs.
     arr_ = round_to(arr_ * rng_.uniform(0.75, 0.9), 100);
-    licensed_ = std::max(5, static_cast<int>(std::round(licensed_ * 0.85)));
+    licensed_ = std::max({5, static_cast<int>(std::round(licensed_ * 0.85)),
+                          static_cast<int>(std::ceil(used_ / 0.87))});
     action = "downgraded";
     note("downgrade", d.start, 1);
   } else {
@@ -129,39 +133,45 @@ void AccountSim::renew(const DayInfo& d, EventWriter& w, EventQueue& q) {
   const TimeMs t = business_time(d);
   contract(w, q, t, action, {});
   profile(d, w, q, t + kMinuteMs);
-  invoice(w, q, t + kHourMs, arr_, {});
 }
 
 void AccountSim::invoice(EventWriter& w, EventQueue& q, TimeMs issued, double amount,
                          std::string_view order_id) {
-  const TimeMs due = issued + days(30);
-  const bool troubled = has(kLateInvoices) && churn_progress() > 0;
+  const TimeMs due = floor_to(issued, kDayMs) + days(30);
+  // Payment trouble hits the invoices falling due after the onset.
+  const bool troubled = has(kLateInvoices) && due >= plan_.scenario.onset;
+  const double p_long = troubled ? 0.4 : std::min(0.2, 0.01 * noise_);
+  const double p_late = troubled ? 0.75 : std::min(0.4, 0.05 * noise_);
   const double r = rng_.uniform();
-  std::string_view status = "paid";
   int late = 0;
-  TimeMs t;
-  if (troubled ? r < 0.25 : r >= std::min(0.5, 0.10 * noise_) + std::min(0.3, 0.03 * noise_)) {
-    t = std::max(issued + kDayMs, due - days(rng_.uniform_int(0, 20))) +
-        rng_.uniform_int(0, 8 * 3600) * kSecondMs;
-  } else if (troubled ? r < 0.5 : r < std::min(0.5, 0.10 * noise_)) {
-    late = troubled ? rng_.uniform_int(10, 30) : rng_.uniform_int(1, 12);
-    t = due + days(late) + rng_.uniform_int(0, 8 * 3600) * kSecondMs;
-  } else {
-    status = "overdue";
-    late = troubled ? rng_.uniform_int(20, 60) : rng_.uniform_int(10, 40);
-    t = due + days(late) + rng_.uniform_int(0, 8 * 3600) * kSecondMs;
-    if (!troubled) note("late_invoice", due + days(late), 1);
+  if (r < p_long) {
+    late = troubled ? rng_.uniform_int(25, 60) : rng_.uniform_int(20, 45);
+  } else if (r < p_late) {
+    late = troubled ? rng_.uniform_int(8, 25) : rng_.uniform_int(1, 12);
   }
-  w.begin(Source::kBilling, "sales.invoice", t, plan_.id);
-  w.decimal("amount", amount, 2);
-  w.str("status", status);
-  w.integer("days_late", late);
   char id[32];
   std::snprintf(id, sizeof id, "INV-%04d-%05d", plan_.index + 1, ++invoices_);
-  w.str("invoice_id", id);
-  if (!order_id.empty()) w.str("order_id", order_id);
-  w.str("due_date", date_string(due));
-  emit(q, w, t);
+  const TimeMs clock = plan_.business_hour * kHourMs + rng_.uniform_int(60, 8 * 3600) * kSecondMs;
+  auto event = [&](TimeMs day, std::string_view status, int days_late) {
+    w.begin(Source::kBilling, "sales.invoice", day + clock, plan_.id);
+    w.decimal("amount", amount, 2);
+    w.str("status", status);
+    w.integer("days_late", days_late);
+    w.str("invoice_id", id);
+    if (!order_id.empty()) w.str("order_id", order_id);
+    w.str("due_date", date_string(due));
+    emit(q, w, day + clock);
+  };
+  if (late == 0) {
+    event(std::max(floor_to(issued, kDayMs) + kDayMs, due - days(rng_.uniform_int(0, 20))), "paid",
+          0);
+    return;
+  }
+  // Dunning: overdue notices after a week and after a month, then the payment.
+  if (late >= 7) event(due + days(7), "overdue", 7);
+  if (late >= 30) event(due + days(30), "overdue", 30);
+  event(due + days(late), "paid", late);
+  if (!troubled && late >= 20) note("late_invoice", due, late);
 }
 
 void AccountSim::usage(const DayInfo& d, EventWriter& w, EventQueue& q) {
@@ -178,31 +188,35 @@ void AccountSim::usage(const DayInfo& d, EventWriter& w, EventQueue& q) {
   if (g > 0) {
     const double target = s.growth_fill * licensed_;
     used += (target - used) * g;
-    if (g >= 1) used = std::clamp(target * (1 + 0.3 * seat_noise_), 0.91 * licensed_,
-                                  1.0 * licensed_);
+    if (g >= 1)
+      used = std::clamp(target * (1 + 0.3 * seat_noise_), 0.91 * licensed_, 1.0 * licensed_);
   }
   used_ = used;
   double assigned = used;
   if (has(kSeatDecline)) assigned *= 1 - 0.55 * p;
+  // Whole seats: a full licence reads as full, a healthy one stays visibly below 90%.
+  const double seats = g >= 1  ? std::max(std::ceil(0.91 * licensed_), std::round(assigned))
+                       : g > 0 ? std::round(assigned)
+                               : std::min(std::round(assigned), std::floor(0.88 * licensed_));
   if (d.weekday == 0) {
     w.begin(Source::kAnalytics, "usage.seats", d.start + 5 * kHourMs, plan_.id);
     w.integer("licensed", licensed_);
-    w.integer("used", std::llround(assigned));
+    w.integer("used", static_cast<std::int64_t>(std::min<double>(seats, licensed_)));
     emit(q, w, d.start + 5 * kHourMs);
   }
 
   // Daily active users: seats x engagement x weekday x season x dips x scenario x jitter.
   if (today_ >= dip_until_) {
     dip_factor_ = 1;
-    if (rng_.chance(1.2 / 365 * noise_)) {
+    if (today_ >= dip_until_ + days(60) && rng_.chance(1.2 / 365 * noise_)) {
       const int n = rng_.uniform_int(4, 9);
       dip_until_ = today_ + days(n);
       dip_factor_ = rng_.uniform(0.35, 0.7);
       note("usage_dip", today_, n);
     }
   }
-  double engagement = plan_.active_ratio * (1 + 0.15 * g);
-  if (s.signal == Signal::kChurn) engagement *= 1 - (1 - s.usage_floor) * p;
+  double engagement = plan_.active_ratio * (1 + 0.3 * g);
+  if (s.signal == Signal::kChurn) engagement *= 1 - (1 - s.usage_floor) * std::pow(p, 0.7);
   const double onboarding =
       plan_.new_logo ? std::min(1.0, 0.3 + 0.7 * static_cast<double>(today_ - plan_.start) /
                                                static_cast<double>(days(60)))
@@ -210,8 +224,10 @@ void AccountSim::usage(const DayInfo& d, EventWriter& w, EventQueue& q) {
   const double mean = used * engagement * kWeekdayUsage[d.weekday] *
                       usage_season(d, plan_.region == "EMEA") * dip_factor_ * onboarding *
                       (noise_ > 0 ? rng_.lognormal_mean1(0.06 * noise_) : 1.0);
-  std::int64_t active = noise_ > 0 ? rng_.poisson(mean) : std::llround(mean);
-  active = std::min<std::int64_t>(active, std::max<std::int64_t>(1, std::llround(assigned)));
+  // Each assigned user is active that day or not: a binomial draw over the seats in use.
+  const int pool = std::max(1, static_cast<int>(seats));
+  const std::int64_t active = noise_ > 0 ? rng_.binomial(pool, std::min(1.0, mean / pool))
+                                         : std::min<std::int64_t>(pool, std::llround(mean));
   const std::int64_t sessions = active > 0 ? std::llround(active * rng_.uniform(2.4, 3.6)) : 0;
   const TimeMs t = d.start + 23 * kHourMs + 55 * kMinuteMs;
   w.begin(Source::kAnalytics, "usage.activity", t, plan_.id);
@@ -235,8 +251,12 @@ void AccountSim::usage(const DayInfo& d, EventWriter& w, EventQueue& q) {
 
 TimeMs AccountSim::order(const DayInfo& d, EventWriter& w, EventQueue& q, int category) {
   const double mean_amount = plan_.order_value / plan_.order_rate;
+  // In a category being lost to a competitor only top-ups are still ordered.
+  const ScenarioPlan& s = plan_.scenario;
+  const double scale =
+      s.signal == Signal::kCompetitor && category == s.category ? 1 - 0.5 * shift_progress() : 1.0;
   const double amount =
-      std::max(50.0, round_to(mean_amount * rng_.lognormal_mean1(0.6), 0.01));
+      std::max(50.0, round_to(mean_amount * scale * rng_.lognormal_mean1(0.6), 0.01));
   const TimeMs t = business_time(d);
   char id[40];
   std::snprintf(id, sizeof id, "SO-%04d-%05d", plan_.index + 1, ++orders_);
@@ -259,18 +279,31 @@ void AccountSim::orders(const DayInfo& d, EventWriter& w, EventQueue& q) {
   if (s.signal == Signal::kChurn) rate *= 1 - (has(kOrderSlowdown) ? 0.9 : 0.4) * p;
   for (int c = 0; c < kCategoryCount; ++c) {
     double share = plan_.share[c];
-    int forced = 0;
+    bool forced = false;
     if (c == s.category && s.signal == Signal::kCompetitor) share *= 1 - 0.85 * shift_progress();
     if (c == s.category && s.signal == Signal::kGrowth) {
       share = today_ >= s.outcome ? 0.3 : 0;
-      if (today_ == s.outcome) forced = 1;
+      forced = today_ >= s.outcome && outcome_time_ == 0;  // the first working day
     }
-    const int n = std::max(forced, rng_.poisson(rate * share));
-    for (int i = 0; i < n; ++i) {
+    // A renewal process in "expected orders" time: an order each time the clock passes a
+    // Gamma(3)-distributed threshold (mean 1). Replenishment is more regular than Poisson,
+    // and slowdowns, seasons and lost share simply make the clock run slower.
+    order_clock_[c] += rate * share;
+    if (forced) order_clock_[c] = order_due_[c];
+    while (order_clock_[c] >= order_due_[c] && order_due_[c] > 0) {
+      order_clock_[c] -= order_due_[c];
+      order_due_[c] = gamma3();
       const TimeMs t = order(d, w, q, c);
-      if (forced && i == 0) outcome_time_ = t;
+      if (forced) {
+        outcome_time_ = t;
+        forced = false;
+      }
     }
   }
+}
+
+double AccountSim::gamma3() {
+  return (rng_.exponential(1.0) + rng_.exponential(1.0) + rng_.exponential(1.0)) / 3.0;
 }
 
 void AccountSim::opportunities(const DayInfo& d, EventWriter& w, EventQueue& q) {
@@ -295,11 +328,14 @@ void AccountSim::opportunities(const DayInfo& d, EventWriter& w, EventQueue& q) 
       if (rng_.chance(0.15)) c = rng_.uniform_int(0, kCategoryCount - 1);  // cross-sell
       open(c, false, false, today_ + days(rng_.uniform_int(20, 110)));
     }
-    if (s.signal == Signal::kCompetitor && shift > 0 && rng_.chance(8.0 / 255.0 * shift))
+    if (s.signal == Signal::kCompetitor && shift > 0 && rng_.chance(10.0 / 255.0 * shift))
       open(s.category, true, false, today_ + days(rng_.uniform_int(15, 60)));
   }
   if (s.signal == Signal::kGrowth && today_ == s.onset + days(7))
     open(s.category, true, true, std::max(today_ + kDayMs, s.outcome - days(3)));
+  // The first deal the competitor takes, a few weeks into the displacement.
+  if (s.signal == Signal::kCompetitor && today_ == s.onset + days(21))
+    open(s.category, true, false, today_ + days(rng_.uniform_int(20, 40)));
 
   // Close what is due.
   for (std::size_t i = 0; i < opportunities_.size();) {
@@ -308,14 +344,16 @@ void AccountSim::opportunities(const DayInfo& d, EventWriter& w, EventQueue& q) 
       ++i;
       continue;
     }
-    const bool contested = s.signal == Signal::kCompetitor && o.category == s.category &&
-                           today_ >= s.onset;
+    const bool contested =
+        s.signal == Signal::kCompetitor && o.category == s.category && today_ >= s.onset;
     double p_win = 0.55 * (1 - 0.6 * p);
     if (contested) p_win = o.scenario ? 0.1 : 0.55 * (1 - 0.8 * std::max(shift, 0.3));
+    if (contested && o.scenario && !first_loss_) p_win = 0;  // the first one is always lost
     const bool won = o.forced_win || rng_.chance(p_win);
     std::string_view competitor;
     if (!won) {
-      if (contested && rng_.chance(0.9)) {
+      if (contested && (!first_loss_ && o.scenario ? true : rng_.chance(0.9))) {
+        first_loss_ = first_loss_ || o.scenario;
         competitor = kCompetitors[s.competitor];
       } else if (rng_.chance(std::min(0.9, 0.4 * noise_))) {
         competitor = kCompetitors[rng_.chance(0.7) ? plan_.incumbent
@@ -348,27 +386,34 @@ void AccountSim::competitor_mentions(const DayInfo& d, EventWriter& w, EventQueu
   // Background: the odd CRM note or market report about a competitor; rarely with an amount.
   if (rng_.chance(1.2 / 365 * noise_)) {
     const int c = rng_.pick(plan_.share);
-    const int which = rng_.pick(std::array{0.6, 0.25, 0.15});
+    const int which = rng_.pick(std::array{0.65, 0.15, 0.2});
     const TimeMs t = business_time(d);
     w.begin(Source::kCrm, "sales.competitor_activity", t, plan_.id);
     w.str("competitor", kCompetitors[rng_.chance(0.7) ? plan_.incumbent
                                                       : rng_.uniform_int(0, kCompetitorCount - 1)]);
     w.str("category", kCategories[c]);
-    if (which == 1) w.decimal("amount", round_to(0.1 * monthly_spend(c) * rng_.uniform(0.5, 1.5), 10), 0);
+    if (which == 1)
+      w.decimal("amount", round_to(0.1 * monthly_spend(c) * rng_.uniform(0.5, 1.5), 10), 0);
     w.str("signal", which == 0 ? "crm_note" : which == 1 ? "market_data" : "survey");
     emit(q, w, t);
   }
-  // Displacement: mentions grow with the shift, with estimates of the spend moving away.
+  // Displacement: mentions grow with the shift, with estimates of the spend moving away; the
+  // market report comes every month, the rest when it happens.
   const double shift = s.signal == Signal::kCompetitor ? shift_progress() : 0;
-  if (shift > 0 && rng_.chance(3.5 / 30.4 * shift)) {
-    const int which = rng_.pick(std::array{0.45, 0.35, 0.2});
+  bool report = false;
+  if (shift > 0 && today_ >= next_report_) {
+    report = next_report_ != 0;
+    next_report_ = today_ + days(rng_.uniform_int(25, 35));
+  }
+  if (report || (shift > 0 && rng_.chance(2.5 / 30.4 * shift))) {
+    const int which = report ? 0 : rng_.pick(std::array{0.25, 0.5, 0.25});
     const TimeMs t = business_time(d);
     w.begin(Source::kCrm, "sales.competitor_activity", t, plan_.id);
     w.str("competitor", kCompetitors[s.competitor]);
     w.str("category", kCategories[s.category]);
     if (which == 0 || (which == 1 && rng_.chance(0.5)))
-      w.decimal("amount",
-                round_to(monthly_spend(s.category) * shift * rng_.uniform(0.6, 1.4), 10), 0);
+      w.decimal("amount", round_to(monthly_spend(s.category) * shift * rng_.uniform(0.6, 1.4), 10),
+                0);
     w.str("signal", which == 0 ? "market_data" : which == 1 ? "crm_note" : "survey");
     emit(q, w, t);
   }
@@ -399,9 +444,8 @@ void AccountSim::ticket(EventWriter& w, EventQueue& q, TimeMs opened, int severi
   };
 
   ticket_event(opened, "opened", -1);
-  const double res = std::max(0.2, round_to(kResolutionMedianHours[sev] * slow *
-                                                rng_.lognormal_mean1(0.65) * 1.2,
-                                            0.1));
+  const double res = std::max(
+      0.2, round_to(kResolutionMedianHours[sev] * slow * rng_.lognormal_mean1(0.65) * 1.2, 0.1));
   const bool troubled = slow > 1;
   if (rng_.chance(troubled ? 0.25 : std::min(0.5, 0.02 * noise_)))
     breach(opened + hours(kResponseSlaHours[sev]), "response", rng_.uniform(0.5, 6));
@@ -446,15 +490,16 @@ void AccountSim::tickets(const DayInfo& d, EventWriter& w, EventQueue& q) {
   for (int i = 0; i < n; ++i) {
     const int sev = 1 + rng_.pick(severity);
     // Critical tickets come in at any hour; the rest during business hours.
-    const TimeMs t = sev == 1 ? d.start + rng_.uniform_int(60, 24 * 3600 - 60) * kSecondMs
-                              : business_time(d);
+    const TimeMs t =
+        sev == 1 ? d.start + rng_.uniform_int(60, 24 * 3600 - 60) * kSecondMs : business_time(d);
     ticket(w, q, t, sev, kTicketCategories[rng_.pick(kTicketCategoryWeights)]);
   }
   // A one-off burst (a bad firmware roll-out, a migration weekend): several tickets in a few
   // days, one category, then back to normal.
-  if (rng_.chance(0.7 / 365 * noise_)) {
+  if (today_ >= quiet_until_ && rng_.chance(0.7 / 365 * noise_)) {
     const int burst = rng_.uniform_int(4, 10);
     const int span = rng_.uniform_int(1, 3);
+    quiet_until_ = today_ + days(90);  // bursts are one-offs, never back to back
     const std::string_view cat = kTicketCategories[rng_.pick(kTicketCategoryWeights)];
     note("ticket_burst", today_, span);
     for (int i = 0; i < burst; ++i) {
@@ -471,15 +516,16 @@ void AccountSim::surveys(const DayInfo& d, EventWriter& w, EventQueue& q) {
   const int asked = plan_.tier == "strategic" ? 4 : plan_.tier == "key" ? 3 : 2;
   for (int i = 0; i < asked; ++i) {
     if (!rng_.chance(0.7)) continue;
-    const int role = i == 0 && plan_.tier != "standard" ? 0 : rng_.pick(std::array{0.2, 0.35, 0.25, 0.2});
+    const int role =
+        i == 0 && plan_.tier != "standard" ? 0 : rng_.pick(std::array{0.2, 0.35, 0.25, 0.2});
     double mean = plan_.nps_mean;
     if (has(kSentimentDecline)) mean -= 6 * clamp01(1.5 * p);
     if (has(kChampionLeft) && today_ >= s.champion_left && role == 0) mean -= 3;
     if (s.signal == Signal::kCompetitor) mean -= 1.0 * shift_progress();
     if (s.signal == Signal::kGrowth) mean += 0.5 * shift_progress();
     int score = static_cast<int>(std::clamp(std::round(mean + 1.0 * rng_.normal()), 0.0, 10.0));
-    if (rng_.chance(0.05 * noise_)) {
-      score = rng_.uniform_int(2, 6);
+    if (rng_.chance(0.03 * noise_)) {
+      score = rng_.uniform_int(3, 6);
       note("detractor", today_, 1);
     }
     const TimeMs t = business_time(d) + days(rng_.uniform_int(0, 4));
@@ -578,6 +624,7 @@ void AccountSim::run_day(const DayInfo& d, EventWriter& w, EventQueue& q) {
     return;
   }
   if (today_ >= renewal_) renew(d, w, q);
+  if (d.mday == 1) invoice(w, q, business_time(d), arr_ / 12, {});  // the subscription
   if (has(kDowngrade) && today_ == s.downgrade) {
     arr_ = round_to(arr_ * rng_.uniform(0.5, 0.75), 100);
     licensed_ = std::max(5, static_cast<int>(std::round(licensed_ * 0.7)));
@@ -588,8 +635,7 @@ void AccountSim::run_day(const DayInfo& d, EventWriter& w, EventQueue& q) {
   if (s.signal == Signal::kGrowth && today_ == s.onset) {
     // Adoption widens: one or two more product features come into use.
     for (int f = 0, added = 0; f < kFeatureCount && added < 2; ++f) {
-      if (std::find(features_.begin(), features_.end(), f) == features_.end() &&
-          rng_.chance(0.5)) {
+      if (std::find(features_.begin(), features_.end(), f) == features_.end() && rng_.chance(0.5)) {
         features_.push_back(f);
         ++added;
       }
@@ -610,7 +656,7 @@ GroundTruth AccountSim::truth() const {
   GroundTruth t;
   t.account = plan_.id;
   t.tier = plan_.tier;
-  t.kam = plan_.kam;
+  t.kam = kam_;  // the owner at the end of the history
   t.annual_value = plan_.value;
   t.new_logo = plan_.new_logo;
   t.last_activity = last_activity_;

@@ -2,6 +2,7 @@
 // Generates one account's events day by day from its plan: the healthy behaviour with its
 // weekly and seasonal rhythm and noise, with the injected scenario layered on top.
 // Thread-safety: one AccountSim per account, driven by one thread.
+#include <array>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -53,6 +54,7 @@ class AccountSim {
                std::string_view order_id);
   void usage(const DayInfo& d, EventWriter& w, EventQueue& q);
   void orders(const DayInfo& d, EventWriter& w, EventQueue& q);
+  double gamma3();  // Gamma(shape 3, mean 1)
   TimeMs order(const DayInfo& d, EventWriter& w, EventQueue& q, int category);  // its time
   void opportunities(const DayInfo& d, EventWriter& w, EventQueue& q);
   void competitor_mentions(const DayInfo& d, EventWriter& w, EventQueue& q);
@@ -88,9 +90,14 @@ class AccountSim {
   TimeMs renewal_ = 0;
   std::string kam_;
   int orders_ = 0;
+  std::array<double, kCategoryCount> order_clock_{};  // expected orders since the last one
+  std::array<double, kCategoryCount> order_due_{};    // threshold for the next order
   int tickets_ = 0;
   int invoices_ = 0;
+  TimeMs quiet_until_ = 0;  // no new ticket burst before this day
   std::vector<Opportunity> opportunities_;
+  TimeMs next_report_ = 0;   // competitor scenario: next monthly market report
+  bool first_loss_ = false;  // competitor scenario: the first contested deal has been lost
   std::vector<int> features_;
 
   // Usage state.

@@ -11,17 +11,16 @@ namespace kamwatch::sim {
 namespace {
 
 constexpr std::string_view kKams[] = {
-    "ana.silva@example.com",  "ben.okafor@example.com", "chen.li@example.com",
-    "dora.berg@example.com",  "emil.novak@example.com", "farah.haddad@example.com",
+    "ana.silva@example.com", "ben.okafor@example.com", "chen.li@example.com",
+    "dora.berg@example.com", "emil.novak@example.com", "farah.haddad@example.com",
 };
-constexpr std::string_view kIndustries[] = {"manufacturing", "logistics",  "retail",
-                                            "energy",        "utilities",  "healthcare",
+constexpr std::string_view kIndustries[] = {"manufacturing", "logistics",   "retail",
+                                            "energy",        "utilities",   "healthcare",
                                             "automotive",    "agriculture", "chemicals"};
-constexpr std::string_view kNameHeads[] = {"Nord",  "Alpen", "Blue",  "Terra", "Vita",
-                                           "Orion", "Helio", "Astra", "Kron",  "Luma",
-                                           "Sol",   "Vento", "Rhein", "Atlas", "Polar",
-                                           "Cedar", "Ferro", "Aqua",  "Silva", "Zenit"};
-constexpr std::string_view kNameTails[] = {"tech", "werk", "port",  "gen",   "line",
+constexpr std::string_view kNameHeads[] = {
+    "Nord", "Alpen", "Blue",  "Terra", "Vita",  "Orion", "Helio", "Astra", "Kron",  "Luma",
+    "Sol",  "Vento", "Rhein", "Atlas", "Polar", "Cedar", "Ferro", "Aqua",  "Silva", "Zenit"};
+constexpr std::string_view kNameTails[] = {"tech", "werk", "port", "gen",   "line",
                                            "mark", "tron", "flux", "stone", "field"};
 constexpr std::string_view kIndustryWords[] = {"Industries", "Logistics", "Retail",
                                                "Energy",     "Utilities", "Health",
@@ -111,8 +110,8 @@ AccountPlan draw_account(const SimOptions& o, int index, double value, Rng& rng,
   const double sub_share = rng.uniform(0.25, 0.45);
   a.arr = std::round(value * sub_share / 100) * 100;
   a.order_value = value - a.arr;
-  a.order_rate = std::clamp(6.0 * std::pow(value / 60000.0, 0.35), 4.0, 80.0) *
-                 rng.uniform(0.75, 1.3);
+  a.order_rate =
+      std::clamp(6.0 * std::pow(value / 60000.0, 0.35), 4.0, 80.0) * rng.uniform(0.75, 1.3);
 
   // Categories bought: one to four, with Dirichlet-like shares.
   const int k = rng.pick(std::array{0.25, 0.40, 0.25, 0.10}) + 1;
@@ -134,7 +133,7 @@ AccountPlan draw_account(const SimOptions& o, int index, double value, Rng& rng,
   a.drift = rng.uniform(-0.04, 0.12);
   a.tickets_per_day = (0.6 + 0.06 * std::sqrt(a.licensed)) * rng.uniform(0.7, 1.3) / 30.4;
   a.opps_per_year = std::clamp(1.5 * std::pow(value / 60000.0, 0.25), 1.0, 8.0);
-  a.nps_mean = rng.uniform(7.0, 9.2);
+  a.nps_mean = rng.uniform(7.2, 9.3);
   a.incumbent = rng.uniform_int(0, kCompetitorCount - 1);
   std::vector<int> features(kFeatureCount);
   std::iota(features.begin(), features.end(), 0);
@@ -164,26 +163,25 @@ std::vector<TimeMs> renewals_between(const AccountPlan& a, TimeMs lo, TimeMs hi)
   return out;
 }
 
-void plan_churn(AccountPlan& a, int variant, Rng& rng, TimeMs earliest, TimeMs latest,
-                TimeMs end) {
+void plan_churn(AccountPlan& a, int variant, Rng& rng, TimeMs earliest, TimeMs latest, TimeMs end) {
   ScenarioPlan& s = a.scenario;
   s.signal = Signal::kChurn;
-  static constexpr std::string_view kNames[] = {"churn_silent", "churn_service",
-                                                "churn_champion", "churn_budget"};
+  static constexpr std::string_view kNames[] = {"churn_silent", "churn_service", "churn_champion",
+                                                "churn_budget"};
   static constexpr std::uint32_t kPrimary[] = {
       kUsageDecline | kSeatDecline | kMeetingsStop | kOrderSlowdown,
       kUsageDecline | kTicketSurge | kSlaBreaches | kSentimentDecline,
       kUsageDecline | kChampionLeft | kMeetingsStop | kSentimentDecline,
       kUsageDecline | kLateInvoices | kOrderSlowdown | kDowngrade,
   };
-  static constexpr std::uint32_t kSecondary[] = {
-      kSeatDecline,   kTicketSurge,   kSlaBreaches,   kSentimentDecline, kChampionLeft,
-      kMeetingsStop,  kLateInvoices,  kOrderSlowdown, kDowngrade};
+  static constexpr std::uint32_t kSecondary[] = {kSeatDecline,      kTicketSurge,   kSlaBreaches,
+                                                 kSentimentDecline, kChampionLeft,  kMeetingsStop,
+                                                 kLateInvoices,     kOrderSlowdown, kDowngrade};
   s.name = kNames[variant];
   s.symptoms = kPrimary[variant];
   for (const std::uint32_t extra : kSecondary)
     if (rng.chance(0.2)) s.symptoms |= extra;
-  s.usage_floor = variant == 0 ? rng.uniform(0.05, 0.2) : rng.uniform(0.12, 0.3);
+  s.usage_floor = variant == 0 ? rng.uniform(0.02, 0.12) : rng.uniform(0.05, 0.2);
 
   const int duration = rng.uniform_int(60, 125);
   bool planned = false;
@@ -207,18 +205,26 @@ void plan_churn(AccountPlan& a, int variant, Rng& rng, TimeMs earliest, TimeMs l
   s.downgrade = s.onset + days(span * rng.uniform(0.25, 0.5));
 }
 
-void plan_competitor(AccountPlan& a, Rng& rng, TimeMs earliest, TimeMs latest) {
+// A competitor goes after a category with real, regular spend: a fair share of the account's
+// orders and at least three orders a year.
+bool contestable(const AccountPlan& a, int c) {
+  return a.share[c] >= 0.2 && a.order_rate * a.share[c] >= 3;
+}
+
+void plan_competitor(AccountPlan& a, Rng& rng, TimeMs earliest, TimeMs latest, TimeMs end) {
   ScenarioPlan& s = a.scenario;
   s.signal = Signal::kCompetitor;
   s.name = "competitor_displacement";
   s.symptoms = kCategoryShift | kCompetitorMentions | kLostDeals;
-  // The category lost is one the account buys a fair share of (weighted by that share).
+  // The category lost is one the account buys regularly (weighted by its share).
   std::array<double, kCategoryCount> w{};
-  for (int c = 0; c < kCategoryCount; ++c) w[c] = a.share[c] >= 0.2 ? a.share[c] : 0;
+  for (int c = 0; c < kCategoryCount; ++c) w[c] = contestable(a, c) ? a.share[c] : 0;
   s.category = rng.pick(w);
   s.competitor = rng.chance(0.5) ? a.incumbent : rng.uniform_int(0, kCompetitorCount - 1);
   s.onset = day_between(rng, earliest, latest);
-  s.ramp_end = s.onset + days(rng.uniform_int(60, 120));
+  // The shift completes at least two months before the end, so it shows in the data.
+  s.ramp_end = std::max(s.onset + days(30),
+                        std::min(s.onset + days(rng.uniform_int(60, 120)), end - days(60)));
   s.outcome = s.ramp_end;
   s.outcome_kind = "share_lost";
 }
@@ -232,20 +238,23 @@ void plan_growth(AccountPlan& a, Rng& rng, TimeMs earliest, TimeMs latest) {
   for (int c = 0; c < kCategoryCount; ++c) w[c] = a.share[c] > 0 ? 0 : 1;
   s.category = rng.pick(w);
   s.onset = day_between(rng, earliest, latest);
-  s.ramp_end = s.onset + days(rng.uniform_int(60, 120));
+  s.ramp_end = s.onset + days(rng.uniform_int(45, 90));
   s.outcome = s.onset + days(rng.uniform_int(30, 90));
   s.outcome_kind = "new_category";
   s.growth_fill = rng.uniform(0.93, 0.985);
+  // Room to grow: the account is not already close to full when the growth starts.
+  a.used0 = std::min(a.used0, 0.75 * a.licensed);
+  a.drift = std::min(a.drift, 0.03);
 }
 
 }  // namespace
 
 std::vector<std::string> symptom_names(std::uint32_t symptoms) {
   static constexpr std::string_view kNames[] = {
-      "usage_decline",  "seat_decline",   "ticket_surge",   "sla_breaches",
-      "sentiment_decline", "champion_left", "meetings_stop", "late_invoices",
-      "order_slowdown", "downgrade",      "category_shift", "competitor_mentions",
-      "lost_deals",     "seats_full",     "usage_growth",   "new_category"};
+      "usage_decline",     "seat_decline",  "ticket_surge",   "sla_breaches",
+      "sentiment_decline", "champion_left", "meetings_stop",  "late_invoices",
+      "order_slowdown",    "downgrade",     "category_shift", "competitor_mentions",
+      "lost_deals",        "seats_full",    "usage_growth",   "new_category"};
   std::vector<std::string> out;
   for (int i = 0; i < static_cast<int>(std::size(kNames)); ++i)
     if (symptoms & (1u << i)) out.emplace_back(kNames[i]);
@@ -253,6 +262,7 @@ std::vector<std::string> symptom_names(std::uint32_t symptoms) {
 }
 
 std::vector<AccountPlan> plan_portfolio(const SimOptions& o, TimeMs start, TimeMs end) {
+  static constexpr int kCategoryIndex[kCategoryCount] = {0, 1, 2, 3};
   Rng rng = Rng::stream(o.seed, 0);
   const int n = o.accounts;
 
@@ -263,9 +273,8 @@ std::vector<AccountPlan> plan_portfolio(const SimOptions& o, TimeMs start, TimeM
   std::vector<double> values(static_cast<std::size_t>(n));
   for (int i = 0; i < n; ++i) {
     const double u = (i + rng.uniform(0.05, 0.95)) / n;
-    values[static_cast<std::size_t>(i)] =
-        std::clamp(std::round(kMedianValue * std::exp(kSigma * inverse_normal_cdf(u))), 5000.0,
-                   20e6);
+    values[static_cast<std::size_t>(i)] = std::clamp(
+        std::round(kMedianValue * std::exp(kSigma * inverse_normal_cdf(u))), 5000.0, 20e6);
   }
   shuffle(values, rng);
 
@@ -312,8 +321,10 @@ std::vector<AccountPlan> plan_portfolio(const SimOptions& o, TimeMs start, TimeM
     if (churned < n_churn) {
       plan_churn(a, churned % 4, srng, earliest, latest, end);
       ++churned;
-    } else if (displaced < n_comp) {
-      plan_competitor(a, srng, earliest, latest);
+    } else if (displaced < n_comp &&
+               std::any_of(std::begin(kCategoryIndex), std::end(kCategoryIndex),
+                           [&](int c) { return contestable(a, c); })) {
+      plan_competitor(a, srng, earliest, latest, end);
       ++displaced;
     } else {
       rest.push_back(i);

@@ -14,15 +14,15 @@
 namespace kamwatch::sim {
 
 inline constexpr int kCategoryCount = 4;
-inline constexpr std::string_view kCategories[kCategoryCount] = {"sensors", "gateways",
-                                                                 "analytics", "services"};
+inline constexpr std::string_view kCategories[kCategoryCount] = {"sensors", "gateways", "analytics",
+                                                                 "services"};
 inline constexpr int kCompetitorCount = 5;
 inline constexpr std::string_view kCompetitors[kCompetitorCount] = {
     "Sensaro", "Vexa Systems", "Northbeam", "Quantia IoT", "Helix Networks"};
 inline constexpr int kFeatureCount = 8;
 inline constexpr std::string_view kFeatures[kFeatureCount] = {
-    "dashboards", "alerts", "reports", "api", "mobile_app", "rules_engine", "exports",
-    "integrations"};
+    "dashboards", "alerts",       "reports", "api",
+    "mobile_app", "rules_engine", "exports", "integrations"};
 
 enum class Signal : std::uint8_t { kNone, kChurn, kCompetitor, kGrowth };
 
@@ -54,13 +54,13 @@ struct ScenarioPlan {
   TimeMs outcome = 0;  // midnight of the outcome day
   std::string outcome_kind;
   std::uint32_t symptoms = 0;
-  int category = -1;    // competitor: category lost; growth: new category
-  int competitor = -1;  // competitor scenarios
-  double usage_floor = 1.0;    // churn: usage on the outcome day relative to before onset
-  TimeMs champion_left = 0;    // churn: day the champion leaves (kChampionLeft)
-  TimeMs downgrade = 0;        // churn: day of the contract downgrade (kDowngrade)
-  TimeMs ramp_end = 0;         // competitor/growth: day the shift is complete
-  double growth_fill = 0;      // growth: used/licensed reached
+  int category = -1;         // competitor: category lost; growth: new category
+  int competitor = -1;       // competitor scenarios
+  double usage_floor = 1.0;  // churn: usage on the outcome day relative to before onset
+  TimeMs champion_left = 0;  // churn: day the champion leaves (kChampionLeft)
+  TimeMs downgrade = 0;      // churn: day of the contract downgrade (kDowngrade)
+  TimeMs ramp_end = 0;       // competitor/growth: day the shift is complete
+  double growth_fill = 0;    // growth: used/licensed reached
 };
 
 struct AccountPlan {
@@ -69,10 +69,10 @@ struct AccountPlan {
   std::string name;
   std::string kam;
   std::string industry;
-  std::string region;  // EMEA, NA, APAC, LATAM
-  std::string tier;    // strategic, key, standard
-  std::string parent;  // parent account id, or empty
-  int business_hour = 7;  // UTC hour the region's business day starts
+  std::string region;      // EMEA, NA, APAC, LATAM
+  std::string tier;        // strategic, key, standard
+  std::string parent;      // parent account id, or empty
+  int business_hour = 7;   // UTC hour the region's business day starts
   double value = 0;        // planned yearly revenue, EUR (subscription + orders)
   double arr = 0;          // subscription, EUR per year (the contract value)
   double order_value = 0;  // EUR per year from orders

@@ -60,9 +60,7 @@ class Rng {
     return std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * std::numbers::pi * u2);
   }
   // Lognormal factor with mean 1 and log-space standard deviation sigma.
-  double lognormal_mean1(double sigma) {
-    return std::exp(sigma * normal() - 0.5 * sigma * sigma);
-  }
+  double lognormal_mean1(double sigma) { return std::exp(sigma * normal() - 0.5 * sigma * sigma); }
   double exponential(double mean) { return -mean * std::log(1.0 - uniform()); }
 
   // Poisson count: exact (Knuth) for small means, rounded normal approximation above 30.
@@ -79,6 +77,20 @@ class Rng {
       ++k;
       p *= uniform();
     }
+    return k;
+  }
+
+  // Binomial count of n trials with probability p: exact for n <= 64, rounded normal
+  // approximation above.
+  int binomial(int n, double p) {
+    if (n <= 0 || !(p > 0)) return 0;
+    if (p >= 1) return n;
+    if (n > 64) {
+      const double x = std::round(n * p + std::sqrt(n * p * (1 - p)) * normal());
+      return x < 0 ? 0 : x > n ? n : static_cast<int>(x);
+    }
+    int k = 0;
+    for (int i = 0; i < n; ++i) k += uniform() < p;
     return k;
   }
 

@@ -57,8 +57,8 @@ Result<void> validate(const SimOptions& o) {
   auto bad = [](std::string m) { return Error{"invalid_option", std::move(m)}; };
   if (o.accounts < 1 || o.accounts > 100000) return bad("accounts must be 1..100000");
   if (o.days < 1 || o.days > 3650) return bad("days must be 1..3650");
-  for (const double f : {o.churn_fraction, o.competitor_fraction, o.growth_fraction,
-                         o.new_logo_fraction})
+  for (const double f :
+       {o.churn_fraction, o.competitor_fraction, o.growth_fraction, o.new_logo_fraction})
     if (!(f >= 0 && f <= 1)) return bad("fractions must be between 0 and 1");
   if (o.churn_fraction + o.competitor_fraction + o.growth_fraction > 1 + 1e-9)
     return bad("churn, competitor and growth fractions must add up to at most 1");
@@ -73,10 +73,7 @@ TimeMs history_end(const SimOptions& o) { return o.end != 0 ? o.end : kDefaultEn
 
 std::string GroundTruth::to_json() const {
   JsonWriter w;
-  w.begin_object()
-      .field("account", account)
-      .field("scenario", scenario)
-      .field("signal", signal);
+  w.begin_object().field("account", account).field("scenario", scenario).field("signal", signal);
   time_or_null(w, "onset", onset);
   time_or_null(w, "outcome_time", outcome_time);
   w.key("outcome");

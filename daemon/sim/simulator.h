@@ -71,10 +71,10 @@ struct GroundTruth {
   std::string category;           // competitor: the category lost; growth: the new one
   std::string competitor;         // competitor scenarios
   std::vector<std::string> symptoms;
-  TimeMs last_activity = 0;       // time of the account's last usage.activity event
+  TimeMs last_activity = 0;  // time of the account's last usage.activity event
   std::string tier;
   std::string kam;
-  double annual_value = 0;        // the account's planned yearly revenue (EUR)
+  double annual_value = 0;  // the account's planned yearly revenue (EUR)
   bool new_logo = false;
   std::vector<NoiseEpisode> noise;
 

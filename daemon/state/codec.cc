@@ -375,6 +375,11 @@ void encode_account_to(const AccountState& state, std::string& out) {
     put_svarint(out, a.fired_at);
     put_svarint(out, a.cleared_at);
     put_f64(out, a.value);
+    put_varint(out, a.labels.size());
+    for (const auto& [k, v] : a.labels) {
+      put_str(out, k);
+      put_str(out, v);
+    }
   }
 }
 
@@ -399,13 +404,14 @@ Result<AccountState> decode_account(std::string_view bytes) {
     ok = get_map(r, s.derived, 2, [](Reader& rd, model::DerivedSeries& d) {
            return get_map(rd, d.groups, 16, get_type_stats);
          }) &&
-         get_map(r, s.alerts, 13, [](Reader& rd, model::AlertState& a) {
+         get_map(r, s.alerts, 14, [](Reader& rd, model::AlertState& a) {
            std::uint8_t phase = 0;
            if (!rd.u8(phase)) return false;
            if (phase > 2) return rd.corrupt("alert phase out of range");
            a.phase = static_cast<model::AlertState::Phase>(phase);
            return rd.svarint(a.since) && rd.svarint(a.fired_at) && rd.svarint(a.cleared_at) &&
-                  rd.f64(a.value);
+                  rd.f64(a.value) &&
+                  get_map(rd, a.labels, 2, [](Reader& r2, std::string& v) { return r2.str(v); });
          });
   }
   if (!ok) return r.error();

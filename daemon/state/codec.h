@@ -29,7 +29,8 @@ namespace kamwatch::state {
 //                f64 last unless kLastIsOne, f64 min unless kMinIsLast,
 //                f64 max unless kMaxIsLast, f64 sum unless kSumIsCountTimesLast.
 // Version 2 appends: map derived{str key -> map groups{str -> type_stats}},
-//   map alerts{str -> u8 phase, i64 since, i64 fired_at, i64 cleared_at, f64 value}.
+//   map alerts{str -> u8 phase, i64 since, i64 fired_at, i64 cleared_at, f64 value,
+//   map labels{str -> str}}.
 //   Version 1 records decode with both maps empty.
 // The flags elide doubles that are bit-identical to one derived from the others: an event
 // count series (every value 1) then costs ~8 bytes per bucket instead of ~40.

@@ -435,6 +435,23 @@ Result<void> RocksDbStore::for_each_account(
   return ok();
 }
 
+Result<std::vector<std::string>> RocksDbStore::account_ids_after(std::string_view after,
+                                                                 std::size_t max) {
+  rocksdb::ReadOptions ro;
+  ro.fill_cache = false;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, accounts_));
+  std::vector<std::string> ids;
+  if (after.empty()) {
+    it->SeekToFirst();
+  } else {
+    it->Seek(rocksdb::Slice(after.data(), after.size()));
+    if (it->Valid() && it->key() == rocksdb::Slice(after.data(), after.size())) it->Next();
+  }
+  for (; it->Valid() && ids.size() < max; it->Next()) ids.push_back(it->key().ToString());
+  if (!it->status().ok()) return status_error("listing accounts", it->status());
+  return ids;
+}
+
 Result<void> RocksDbStore::flush() {
   if (options_.read_only) return Error{"rocksdb_read_only", "flush on a read-only store"};
   const rocksdb::Status s = db_->Flush(rocksdb::FlushOptions(), handles_);

@@ -59,6 +59,11 @@ class StateStore {
   [[nodiscard]] virtual Result<void> outbox_remove(std::string_view sink,
                                                    const std::vector<std::uint64_t>& seqs) = 0;
 
+  // Up to max account ids greater than `after` ("" = from the first), in id order: timer
+  // sweeps walk all accounts a slice at a time.
+  [[nodiscard]] virtual Result<std::vector<std::string>> account_ids_after(std::string_view after,
+                                                                          std::size_t max) = 0;
+
   // Calls fn for every account, in id order (offline tools, tests). Stops when fn returns false.
   [[nodiscard]] virtual Result<void> for_each_account(
       const std::function<bool(const model::AccountState&)>& fn) = 0;

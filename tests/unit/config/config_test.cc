@@ -25,7 +25,10 @@ TEST(Config, ReferenceYamlLoadsToTheCodeDefaults) {
   EXPECT_EQ(loaded->state.retention_daily, defaults.state.retention_daily);
   EXPECT_EQ(loaded->ingest.max_message_bytes, defaults.ingest.max_message_bytes);
   EXPECT_EQ(loaded->ingest.max_string_bytes, defaults.ingest.max_string_bytes);
-  EXPECT_EQ(loaded->rules_dir, defaults.rules_dir);
+  EXPECT_EQ(loaded->kafka.alerts_topic, defaults.kafka.alerts_topic);
+  EXPECT_EQ(loaded->rules.dir, defaults.rules.dir);
+  EXPECT_EQ(loaded->rules.evaluation_interval, defaults.rules.evaluation_interval);
+  EXPECT_EQ(loaded->rules.portfolio_refresh, defaults.rules.portfolio_refresh);
   EXPECT_EQ(loaded->http_listen, defaults.http_listen);
   EXPECT_EQ(loaded->alertmanagers, defaults.alertmanagers);
   EXPECT_EQ(loaded->log_level, defaults.log_level);

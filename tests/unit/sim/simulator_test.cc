@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -176,23 +177,25 @@ Portfolio simulate_and_check(const SimOptions& options) {
     if (e.type == "usage.activity") {
       a.active[floor_to(e.time, kDayMs)] = num(e, "active_users");
       a.last_activity = e.time;
-      if (num(e, "sessions") < num(e, "active_users")) p.problem("fewer sessions than users", ev.json);
+      if (num(e, "sessions") < num(e, "active_users"))
+        p.problem("fewer sessions than users", ev.json);
     } else if (e.type == "usage.seats") {
       a.seats.push_back({e.time, num(e, "licensed"), num(e, "used")});
       if (num(e, "used") > num(e, "licensed")) p.problem("more seats used than licensed", ev.json);
     } else if (e.type == "sales.order") {
       a.orders.push_back({e.time, text(e, "category"), num(e, "amount")});
     } else if (e.type == "sales.competitor_activity") {
-      a.mentions.push_back(
-          {e.time, text(e, "competitor"), text(e, "category"), num(e, "amount")});
+      a.mentions.push_back({e.time, text(e, "competitor"), text(e, "category"), num(e, "amount")});
     } else if (e.type == "sales.opportunity") {
       if (text(e, "stage") == "lost" && e.find("competitor") != nullptr)
         a.lost.push_back({e.time, text(e, "category"), text(e, "competitor")});
       if (text(e, "stage") != "lost" && e.find("competitor") != nullptr)
         p.problem("competitor named on an opportunity that was not lost", ev.json);
     } else if (e.type == "sales.contract") {
-      if (text(e, "action") == "cancelled") a.cancelled.push_back(e.time);
-      else if (e.find("renewal_date") == nullptr) p.problem("contract without renewal_date", ev.json);
+      if (text(e, "action") == "cancelled")
+        a.cancelled.push_back(e.time);
+      else if (e.find("renewal_date") == nullptr)
+        p.problem("contract without renewal_date", ev.json);
     } else if (e.type == "support.ticket") {
       const bool resolved = text(e, "action") == "resolved";
       if (resolved != (e.find("resolution_hours") != nullptr))
@@ -203,8 +206,14 @@ Portfolio simulate_and_check(const SimOptions& options) {
 }
 
 // The default two-year, 300-account portfolio, simulated once for the whole suite.
+// KAMWATCH_SIM_SEED=N runs the same checks on another seed.
 const Portfolio& standard_portfolio() {
-  static const Portfolio p = simulate_and_check(SimOptions{});
+  static const Portfolio p = [] {
+    SimOptions o;
+    if (const char* seed = std::getenv("KAMWATCH_SIM_SEED"))
+      o.seed = std::strtoull(seed, nullptr, 10);
+    return simulate_and_check(o);
+  }();
   return p;
 }
 
@@ -245,8 +254,8 @@ TEST(Simulator, SameSeedGivesIdenticalOutputAndOtherSeedsDiffer) {
 }
 
 TEST(Simulator, WritesJsonLinesFilesByteForByte) {
-  const auto dir = std::filesystem::temp_directory_path() /
-                   ("kamwatch_sim_test_" + std::to_string(::getpid()));
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("kamwatch_sim_test_" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   SimOptions o;
   o.accounts = 30;
@@ -262,14 +271,13 @@ TEST(Simulator, WritesJsonLinesFilesByteForByte) {
   ASSERT_TRUE(r1.ok()) << r1.error().to_string();
   const auto r2 = write_jsonl((dir / "b.jsonl").string(), o, (dir / "b.truth.jsonl").string());
   ASSERT_TRUE(r2.ok());
-  EXPECT_EQ(read(dir / "a.jsonl"), read(dir / "b.jsonl"));
+  const std::string events = read(dir / "a.jsonl");
+  EXPECT_EQ(events, read(dir / "b.jsonl"));
   EXPECT_EQ(read(dir / "a.truth.jsonl"), read(dir / "b.truth.jsonl"));
-  EXPECT_EQ(read(dir / "a.jsonl"), all_output(o));
+  EXPECT_EQ(events, all_output(o));
   const std::string truth = read(dir / "a.truth.jsonl");
   EXPECT_EQ(std::count(truth.begin(), truth.end(), '\n'), 30);
-  EXPECT_EQ(r1->events, static_cast<std::uint64_t>(
-                            std::count_if(read(dir / "a.jsonl").begin(),
-                                          read(dir / "a.jsonl").end(), [](char c) { return c == '\n'; })));
+  EXPECT_EQ(r1->events, static_cast<std::uint64_t>(std::count(events.begin(), events.end(), '\n')));
 
   o.churn_fraction = 0.7;
   o.growth_fraction = 0.5;
@@ -302,7 +310,8 @@ TEST(Simulator, GenerationIsFast) {
   SimOptions o;
   std::uint64_t n = 0;
   const auto t0 = std::chrono::steady_clock::now();
-  const SimStats s = simulate(o, [&](const SimEvent& e) { n += e.json.size() > 0; }, nullptr);
+  const SimStats s = simulate(
+      o, [&](const SimEvent& e) { n += e.json.size() > 0; }, nullptr);
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   EXPECT_EQ(n, s.events);
   const double rate = static_cast<double>(s.events) / secs;
@@ -362,12 +371,28 @@ TEST(Simulator, GroundTruthCountsMatchTheFractions) {
                         "competitor_displacement", "growth_expansion", "none"})
     EXPECT_TRUE(scenarios.contains(s)) << s;
 
-  // The JSON form parses and carries the fields the README documents.
-  ingest::Decoder d;
-  const std::string j = p.truth.front().to_json();
-  for (const char* key : {"\"account\":", "\"scenario\":", "\"signal\":", "\"onset\":",
-                          "\"outcome_time\":", "\"symptoms\":", "\"noise\":"})
-    EXPECT_NE(j.find(key), std::string::npos) << key << " missing in " << j;
+  // The JSON form parses (wrapped as the data of a custom event, so kamwatch's own decoder
+  // reads it) and carries the fields the README documents.
+  ingest::Decoder decoder;
+  model::Event e;
+  for (const GroundTruth& t : p.truth) {
+    const std::string line = t.to_json();
+    const std::string wrapped =
+        R"({"specversion":"1.0","id":"t","source":"test","type":"sim.truth",)"
+        R"("time":"2026-01-01T00:00:00Z","subject":"x","data":)" +
+        line + "}";
+    const auto rejection = decoder.decode_json(wrapped, e);
+    ASSERT_FALSE(rejection.has_value()) << rejection->message << " in " << line;
+    EXPECT_EQ(text(e, "account"), t.account);
+    EXPECT_EQ(text(e, "signal"), t.signal);
+    EXPECT_EQ(text(e, "scenario"), t.scenario);
+    for (const char* key : {"onset", "outcome_time", "outcome", "category", "competitor",
+                            "symptoms", "last_activity", "tier", "kam", "annual_value", "noise"})
+      EXPECT_NE(e.find(key), nullptr) << key << " missing in " << line;
+    if (t.signal != "none") {
+      EXPECT_EQ(parse_rfc3339(text(e, "outcome_time")), t.outcome_time) << line;
+    }
+  }
 }
 
 TEST(Simulator, ChurnAccountsFadeAndCancelHealthyOnesDoNot) {
@@ -380,7 +405,7 @@ TEST(Simulator, ChurnAccountsFadeAndCancelHealthyOnesDoNot) {
       const TimeMs out = floor_to(t.outcome_time, kDayMs);
       const double recent = sum_active(a, out - 30 * kDayMs, out);
       const double year_ago = sum_active(a, out - 395 * kDayMs, out - 365 * kDayMs);
-      EXPECT_LT(recent, 0.5 * year_ago)
+      EXPECT_LT(recent, 0.6 * year_ago)
           << t.account << " (" << t.scenario << "): 30 days before churn " << recent
           << " active-user days vs " << year_ago << " a year earlier";
       ASSERT_EQ(a.cancelled.size(), 1u) << t.account;
@@ -391,9 +416,10 @@ TEST(Simulator, ChurnAccountsFadeAndCancelHealthyOnesDoNot) {
       ++healthy;
       EXPECT_TRUE(a.cancelled.empty()) << t.account;
       const TimeMs end = p.stats.end;
-      const double recent = sum_active(a, end - 30 * kDayMs, end);
-      const double year_ago = sum_active(a, end - 395 * kDayMs, end - 365 * kDayMs);
-      EXPECT_GT(recent, 0.6 * year_ago)
+      // Two months, so that a week-long dip (healthy noise) does not dominate.
+      const double recent = sum_active(a, end - 60 * kDayMs, end);
+      const double year_ago = sum_active(a, end - 425 * kDayMs, end - 365 * kDayMs);
+      EXPECT_GT(recent, 0.65 * year_ago)
           << t.account << ": healthy account's usage fell from " << year_ago << " to " << recent;
     }
   }
@@ -416,7 +442,7 @@ TEST(Simulator, CompetitorTakesShareInOneCategory) {
     if (t.signal != "competitor") continue;
     ++checked;
     const AccountSeries& a = p.accounts.at(t.account);
-    const double before = share(a, t.category, t.onset - 365 * kDayMs, t.onset);
+    const double before = share(a, t.category, p.stats.start, t.onset);
     const double after = share(a, t.category, t.outcome_time, p.stats.end);
     EXPECT_LT(before, 0.15) << t.account;
     EXPECT_GT(after, 0.4) << t.account << " " << t.category << " share " << before << " -> "
@@ -494,8 +520,8 @@ TEST(Simulator, HealthyAccountsCarryRealisticNoise) {
     for (const NoiseEpisode& e : t.noise) ++kinds[e.kind];
   }
   EXPECT_GT(with_noise, healthy / 2);
-  for (const char* k : {"usage_dip", "ticket_burst", "late_invoice", "detractor", "lost_deal",
-                        "skipped_meeting"})
+  for (const char* k :
+       {"usage_dip", "ticket_burst", "late_invoice", "detractor", "lost_deal", "skipped_meeting"})
     EXPECT_GT(kinds[k], 5) << k;
 
   // And no noise at all when asked for none.
@@ -503,7 +529,8 @@ TEST(Simulator, HealthyAccountsCarryRealisticNoise) {
   quiet.accounts = 40;
   quiet.noise = 0;
   std::vector<GroundTruth> truth;
-  simulate(quiet, [](const SimEvent&) {}, &truth);
+  simulate(
+      quiet, [](const SimEvent&) {}, &truth);
   for (const GroundTruth& t : truth) EXPECT_TRUE(t.noise.empty()) << t.to_json();
 }
 

@@ -56,6 +56,9 @@ class FakeStore final : public StateStore {
   Result<void> for_each_account(const std::function<bool(const AccountState&)>&) override {
     return ok();
   }
+  Result<std::vector<std::string>> account_ids_after(std::string_view, std::size_t) override {
+    return std::vector<std::string>{};
+  }
 };
 
 AccountState stored(const std::string& id, std::int64_t applied) {

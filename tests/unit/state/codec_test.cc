@@ -255,6 +255,7 @@ TEST(Codec, DerivedSeriesAndAlertStatesRoundTrip) {
   a.since = 5;
   a.fired_at = 7;
   a.value = 0.25;
+  a.labels = {{"signal", "churn"}, {"severity", "critical"}};
   s.alerts["UsageDrop\x1f"] = a;
   auto decoded = decode_account(encode_account(s));
   ASSERT_TRUE(decoded.ok()) << decoded.error().to_string();

@@ -400,5 +400,26 @@ TEST(RocksDbStore, PropertiesAreReadable) {
   EXPECT_FALSE(store->int_property("rocksdb.estimate-num-keys", "no-such-cf").has_value());
 }
 
+TEST(RocksDbStore, AccountIdsAfterWalksAllAccountsInSlices) {
+  TempDir dir;
+  auto store = open_store(dir.path());
+  ASSERT_NE(store, nullptr);
+  std::vector<AccountState> accounts;
+  for (const char* id : {"c", "a", "e", "b", "d"}) accounts.push_back(account(id, 1));
+  CommitBatch batch;
+  for (const auto& a : accounts) batch.accounts.push_back(&a);
+  ASSERT_TRUE(store->commit(batch).ok());
+  std::vector<std::string> walked;
+  std::string cursor;
+  for (int i = 0; i < 10; ++i) {
+    auto ids = store->account_ids_after(cursor, 2);
+    ASSERT_TRUE(ids.ok());
+    walked.insert(walked.end(), ids->begin(), ids->end());
+    if (ids->size() < 2) break;
+    cursor = ids->back();
+  }
+  EXPECT_EQ(walked, (std::vector<std::string>{"a", "b", "c", "d", "e"}));
+}
+
 }  // namespace
 }  // namespace kamwatch::state

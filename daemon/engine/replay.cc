@@ -1,0 +1,58 @@
+#include "engine/replay.h"
+
+#include "engine/evaluator.h"
+
+namespace kamwatch::engine {
+
+Replayer::Replayer(std::shared_ptr<const rules::RuleSet> rules, ReplayOptions options,
+                   AttributesFn attributes)
+    : rules_(std::move(rules)), options_(options), attributes_fn_(std::move(attributes)) {}
+
+const rules::AccountAttributes& Replayer::attributes_of(const std::string& account) const {
+  static const rules::AccountAttributes kNone;
+  auto it = attributes_.find(account);
+  return it == attributes_.end() ? kNone : it->second;
+}
+
+void Replayer::evaluate_all(std::vector<AlertTransition>& out) {
+  if (attributes_fn_) attributes_ = attributes_fn_(accounts_, now_);
+  for (auto& [id, account] : accounts_)
+    evaluations_ += evaluate_account(*rules_, account, attributes_of(id), now_,
+                                     options_.retention, nullptr, out);
+}
+
+void Replayer::advance_to(TimeMs t, std::vector<AlertTransition>& out) {
+  if (!started_) {
+    now_ = t;
+    started_ = true;
+    return;
+  }
+  while (t > now_) {
+    const TimeMs next_tick = floor_to(now_, options_.tick) + options_.tick;
+    if (next_tick > t) {
+      now_ = t;
+      break;
+    }
+    now_ = next_tick;
+    evaluate_all(out);
+  }
+}
+
+Replayer::Outcome Replayer::feed(const model::Event& e, std::vector<AlertTransition>& out) {
+  std::string key = e.source;
+  key.push_back('\x1f');
+  key += e.id;
+  if (!seen_.insert(std::move(key)).second) return Outcome::kDuplicate;
+  advance_to(e.time, out);
+  auto [it, inserted] = accounts_.try_emplace(e.subject);
+  model::AccountState& account = it->second;
+  if (account.applied > 0 && e.time < account.max_time - options_.late_grace)
+    return Outcome::kLate;
+  model::apply(account, e, options_.retention, &rules_->series_specs());
+  const std::vector<std::string_view> types = {e.type};
+  evaluations_ += evaluate_account(*rules_, account, attributes_of(e.subject), now_,
+                                   options_.retention, &types, out);
+  return Outcome::kApplied;
+}
+
+}  // namespace kamwatch::engine
