@@ -1,0 +1,175 @@
+#include <gtest/gtest.h>
+
+#include "engine/alert.h"
+#include "engine/evaluator.h"
+#include "engine/replay.h"
+
+namespace kamwatch::engine {
+namespace {
+
+using Status = AlertTransition::Status;
+
+rules::RuleResult verdict(bool active, bool resolve) {
+  rules::RuleResult r;
+  r.status = active ? rules::RuleResult::Status::kTrue : rules::RuleResult::Status::kFalse;
+  r.resolve = resolve;
+  return r;
+}
+
+TEST(Lifecycle, FiresAtOnceWithoutHold) {
+  model::AlertState s;
+  EXPECT_EQ(step(s, verdict(true, false), 0, 0, 100), Status::kFiring);
+  EXPECT_EQ(s.phase, model::AlertState::Phase::kFiring);
+  EXPECT_EQ(s.fired_at, 100);
+}
+
+TEST(Lifecycle, PendingUntilTheConditionHeldForTheHold) {
+  model::AlertState s;
+  EXPECT_EQ(step(s, verdict(true, false), kDayMs, 0, 0), std::nullopt);
+  EXPECT_EQ(s.phase, model::AlertState::Phase::kPending);
+  EXPECT_EQ(step(s, verdict(true, false), kDayMs, 0, kDayMs - 1), std::nullopt);
+  EXPECT_EQ(step(s, verdict(true, false), kDayMs, 0, kDayMs), Status::kFiring);
+}
+
+TEST(Lifecycle, PendingIsDroppedWhenTheConditionBreaks) {
+  model::AlertState s;
+  (void)step(s, verdict(true, false), kDayMs, 0, 0);
+  EXPECT_EQ(step(s, verdict(false, true), kDayMs, 0, 1), std::nullopt);
+  EXPECT_EQ(s.phase, model::AlertState::Phase::kInactive);
+  // It has to hold a full day again.
+  (void)step(s, verdict(true, false), kDayMs, 0, 2);
+  EXPECT_EQ(step(s, verdict(true, false), kDayMs, 0, kDayMs), std::nullopt);
+}
+
+TEST(Lifecycle, HysteresisKeepsFiringUntilTheResolveConditionHolds) {
+  model::AlertState s;
+  (void)step(s, verdict(true, false), 0, 0, 0);
+  // Condition false but resolve condition not yet true: still firing.
+  EXPECT_EQ(step(s, verdict(false, false), 0, 0, 10), std::nullopt);
+  EXPECT_EQ(s.phase, model::AlertState::Phase::kFiring);
+  EXPECT_EQ(step(s, verdict(false, true), 0, 0, 20), Status::kResolved);
+  EXPECT_EQ(s.phase, model::AlertState::Phase::kInactive);
+}
+
+TEST(Lifecycle, KeepFiringForDelaysTheResolution) {
+  model::AlertState s;
+  (void)step(s, verdict(true, false), 0, kDayMs, 0);
+  EXPECT_EQ(step(s, verdict(false, true), 0, kDayMs, 100), std::nullopt);
+  // Flapping back to true restarts the wait.
+  EXPECT_EQ(step(s, verdict(true, false), 0, kDayMs, 200), std::nullopt);
+  EXPECT_EQ(step(s, verdict(false, true), 0, kDayMs, 300), std::nullopt);
+  EXPECT_EQ(step(s, verdict(false, true), 0, kDayMs, 300 + kDayMs - 1), std::nullopt);
+  EXPECT_EQ(step(s, verdict(false, true), 0, kDayMs, 300 + kDayMs), Status::kResolved);
+}
+
+TEST(Fingerprint, StableAndDistinct) {
+  EXPECT_EQ(fingerprint("UsageDecline", "A", ""), fingerprint("UsageDecline", "A", ""));
+  EXPECT_NE(fingerprint("UsageDecline", "A", ""), fingerprint("UsageDecline", "B", ""));
+  EXPECT_NE(fingerprint("R", "A", "sensors"), fingerprint("R", "A", "gateways"));
+  EXPECT_EQ(fingerprint("UsageDecline", "A", "").size(), 16u);
+}
+
+std::shared_ptr<const rules::RuleSet> load(const std::string& yaml) {
+  auto r = rules::load_rules_from_strings({{"t.yaml", yaml}});
+  EXPECT_TRUE(r.errors.empty()) << (r.errors.empty() ? "" : r.errors[0].to_string());
+  return r.rules;
+}
+
+model::Event event(const std::string& id, const std::string& type, TimeMs t,
+                   std::vector<model::Field> data = {}) {
+  return model::Event{id, "test", type, "A", t, std::move(data)};
+}
+
+const TimeMs kT0 = *parse_rfc3339("2026-01-01T00:00:00Z");
+
+TEST(Replayer, TimersFireTimeDrivenRulesWithoutNewEvents) {
+  auto rules = load(R"(
+alerts:
+  - alert: Quiet
+    expr: since(usage.activity) > 3d
+    labels: {signal: churn}
+    summary: "quiet for {{ fmt(since(usage.activity) / 1d, 0) }} days"
+)");
+  ASSERT_TRUE(rules);
+  Replayer r(rules, {});
+  std::vector<AlertTransition> out;
+  EXPECT_EQ(r.feed(event("1", "usage.activity", kT0, {{"active_users", model::FieldValue::of_number(5)}}), out),
+            Replayer::Outcome::kApplied);
+  r.advance_to(kT0 + 2 * kDayMs, out);
+  EXPECT_TRUE(out.empty());
+  r.advance_to(kT0 + 5 * kDayMs, out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].status, Status::kFiring);
+  EXPECT_EQ(out[0].at, kT0 + 4 * kDayMs);  // the first daily tick after three quiet days
+  EXPECT_EQ(out[0].labels.at("signal"), "churn");
+  EXPECT_EQ(out[0].labels.at("alertname"), "Quiet");
+  EXPECT_EQ(out[0].annotations.at("summary"), "quiet for 4 days");
+  // Activity resolves it, with the labels it fired with.
+  out.clear();
+  r.feed(event("2", "usage.activity", kT0 + 5 * kDayMs + 1), out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].status, Status::kResolved);
+  EXPECT_EQ(out[0].labels.at("signal"), "churn");
+}
+
+TEST(Replayer, DuplicatesAndLateEventsAreNotApplied) {
+  auto rules = load("alerts: []\n");
+  ReplayOptions o;
+  o.late_grace = kDayMs;
+  Replayer r(rules, o);
+  std::vector<AlertTransition> out;
+  EXPECT_EQ(r.feed(event("1", "sales.order", kT0 + 10 * kDayMs), out), Replayer::Outcome::kApplied);
+  EXPECT_EQ(r.feed(event("1", "sales.order", kT0 + 10 * kDayMs), out),
+            Replayer::Outcome::kDuplicate);
+  EXPECT_EQ(r.feed(event("2", "sales.order", kT0), out), Replayer::Outcome::kLate);
+  EXPECT_EQ(r.accounts().at("A").types.at("sales.order").count, 1);
+}
+
+TEST(Evaluator, RemovedRulesAreResolvedWithTheirFiringLabels) {
+  auto v1 = load(R"(
+alerts:
+  - alert: Orders
+    expr: count(sales.order, 30d) >= 1
+    labels: {signal: growth, team: east}
+    summary: "ordered"
+)");
+  auto v2 = load("alerts: []\n");
+  ASSERT_TRUE(v1 && v2);
+  model::AccountState a;
+  model::apply(a, event("1", "sales.order", kT0), {}, &v1->series_specs());
+  std::vector<AlertTransition> out;
+  evaluate_account(*v1, a, {}, kT0, {}, nullptr, out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].status, Status::kFiring);
+  out.clear();
+  evaluate_account(*v2, a, {}, kT0 + 1, {}, nullptr, out);
+  ASSERT_EQ(out.size(), 1u) << "a removed rule must not stay firing";
+  EXPECT_EQ(out[0].status, Status::kResolved);
+  EXPECT_EQ(out[0].labels.at("team"), "east");
+  EXPECT_TRUE(a.alerts.empty());
+}
+
+TEST(Evaluator, OnlyRulesReadingTheChangedTypeRun) {
+  auto rs = load(R"(
+alerts:
+  - alert: Orders
+    expr: count(sales.order, 30d) >= 1
+    labels: {signal: growth}
+    summary: "ordered"
+  - alert: Tickets
+    expr: count(support.ticket, 30d) >= 1
+    labels: {signal: churn}
+    summary: "ticket"
+)");
+  ASSERT_TRUE(rs);
+  model::AccountState a;
+  model::apply(a, event("1", "sales.order", kT0), {}, &rs->series_specs());
+  std::vector<AlertTransition> out;
+  const std::vector<std::string_view> types = {"sales.order"};
+  EXPECT_EQ(evaluate_account(*rs, a, {}, kT0, {}, &types, out), 1u);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].alert, "Orders");
+}
+
+}  // namespace
+}  // namespace kamwatch::engine
