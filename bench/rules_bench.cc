@@ -1,0 +1,106 @@
+// Rule evaluation micro-benchmarks (Google Benchmark):
+//  - ShippedPacks/<type>: evaluating the shipped rule packs for one event of a type on an
+//    account with two years of simulated history (only the rules reading that type run);
+//  - RuleCount/<rules>: a rule set of N rules of which 4 read usage.activity and the rest
+//    read other types: the cost per usage.activity event stays flat as N grows;
+//  - RuleCountAllReading/<rules>: all N rules read usage.activity: the cost grows with N.
+//
+//   build/release/bench/kamwatch_rules_bench --benchmark_min_time=0.2
+#include <benchmark/benchmark.h>
+
+#include <map>
+#include <string>
+
+#include "engine/evaluator.h"
+#include "ingest/decoder.h"
+#include "rules/rules.h"
+#include "sim/simulator.h"
+
+namespace {
+
+using namespace kamwatch;
+
+// Two years of one mid-sized simulated account, applied with the rule set's derived series.
+model::AccountState history(const rules::RuleSet& rs, TimeMs* end) {
+  sim::SimOptions o;
+  o.accounts = 20;
+  o.days = 730;
+  ingest::Decoder decoder;
+  model::Event e;
+  model::AccountState state;
+  sim::simulate(
+      o,
+      [&](const sim::SimEvent& se) {
+        if (se.account != "ACME-0005") return;
+        if (decoder.decode_json(se.json, e)) return;
+        model::apply(state, e, {}, &rs.series_specs());
+      },
+      nullptr);
+  *end = sim::history_end(o);
+  return state;
+}
+
+std::shared_ptr<const rules::RuleSet> shipped() {
+  static auto rs = rules::load_rules({KAMWATCH_SOURCE_DIR "/rules"}).rules;
+  return rs;
+}
+
+void ShippedPacks(benchmark::State& st, const char* type) {
+  auto rs = shipped();
+  TimeMs end = 0;
+  model::AccountState account = history(*rs, &end);
+  const rules::AccountAttributes attrs;
+  const std::vector<std::string_view> types = {type};
+  std::vector<engine::AlertTransition> out;
+  std::size_t rules_run = 0;
+  for (auto _ : st) {
+    rules_run = engine::evaluate_account(*rs, account, attrs, end, {}, &types, out);
+    out.clear();
+  }
+  st.counters["rules_run"] = static_cast<double>(rules_run);
+}
+BENCHMARK_CAPTURE(ShippedPacks, usage_activity, "usage.activity");
+BENCHMARK_CAPTURE(ShippedPacks, sales_order, "sales.order");
+BENCHMARK_CAPTURE(ShippedPacks, support_ticket, "support.ticket");
+BENCHMARK_CAPTURE(ShippedPacks, survey_nps, "survey.nps");
+BENCHMARK_CAPTURE(ShippedPacks, relationship_meeting, "relationship.meeting");
+
+std::string synthetic_rules(int n, bool all_read_usage) {
+  static const char* kOther[] = {"support.ticket", "sales.order", "survey.nps", "sales.invoice"};
+  std::string y = "alerts:\n";
+  for (int i = 0; i < n; ++i) {
+    const bool usage = all_read_usage || i < 4;
+    const std::string sel = usage ? "usage.activity.active_users" : std::string(kOther[i % 4]);
+    const std::string expr = usage ? "sum(" + sel + ", 14d) < 0.5 * sum(" + sel + ", 14d offset 28d)"
+                                   : "count(" + sel + ", 30d) > " + std::to_string(100 + i);
+    y += "  - alert: R" + std::to_string(i) + "\n    expr: " + expr +
+         "\n    labels: {signal: churn}\n    summary: s\n";
+  }
+  return y;
+}
+
+void RuleCount(benchmark::State& st, bool all_read_usage) {
+  auto loaded = rules::load_rules_from_strings(
+      {{"synthetic.yaml", synthetic_rules(static_cast<int>(st.range(0)), all_read_usage)}});
+  if (!loaded.errors.empty()) {
+    st.SkipWithError(loaded.errors[0].to_string().c_str());
+    return;
+  }
+  TimeMs end = 0;
+  model::AccountState account = history(*loaded.rules, &end);
+  const rules::AccountAttributes attrs;
+  const std::vector<std::string_view> types = {"usage.activity"};
+  std::vector<engine::AlertTransition> out;
+  std::size_t rules_run = 0;
+  for (auto _ : st) {
+    rules_run = engine::evaluate_account(*loaded.rules, account, attrs, end, {}, &types, out);
+    out.clear();
+  }
+  st.counters["rules_run"] = static_cast<double>(rules_run);
+}
+BENCHMARK_CAPTURE(RuleCount, other_types, false)->Arg(4)->Arg(16)->Arg(64)->Arg(256);
+BENCHMARK_CAPTURE(RuleCount, all_read_usage, true)->Arg(4)->Arg(16)->Arg(64)->Arg(256);
+
+}  // namespace
+
+BENCHMARK_MAIN();
