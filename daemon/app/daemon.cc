@@ -1,5 +1,6 @@
 #include "app/daemon.h"
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <filesystem>
@@ -103,6 +104,23 @@ class PortfolioRefresher {
   std::atomic<bool> stop_{false};
   std::shared_ptr<const std::map<std::string, rules::AccountAttributes>> snapshot_;
 };
+
+// A cheap fingerprint of the rule files (names, sizes, modification times): a change triggers
+// a reload, as SIGHUP does.
+std::string rule_files_signature(const std::string& dir) {
+  std::error_code ec;
+  std::vector<std::string> parts;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+    if (!e.is_regular_file(ec)) continue;
+    const auto time = e.last_write_time(ec).time_since_epoch().count();
+    parts.push_back(e.path().filename().string() + ":" + std::to_string(e.file_size(ec)) + ":" +
+                    std::to_string(time));
+  }
+  std::sort(parts.begin(), parts.end());
+  std::string sig;
+  for (const auto& p : parts) sig += p + "\n";
+  return sig;
+}
 
 }  // namespace
 
@@ -211,8 +229,20 @@ Result<void> run_daemon(const config::Config& config, const std::atomic<bool>& s
   TimeMs backoff = 0;
   Result<void> outcome = ok();
   auto last_sweep = std::chrono::steady_clock::now();
+  auto last_watch = last_sweep;
+  std::string watched = rule_files_signature(config.rules.dir);
   bool sweeping = false;
   while (!stop.load()) {
+    if (const auto now = std::chrono::steady_clock::now();
+        now - last_watch >= std::chrono::seconds(2)) {
+      last_watch = now;
+      std::string sig = rule_files_signature(config.rules.dir);
+      if (sig != watched) {
+        watched = std::move(sig);
+        log::info("rule files changed; reloading", {{"dir", config.rules.dir}});
+        g_reload.store(true);
+      }
+    }
     if (g_reload.exchange(false)) {
       // Validate everything first; on any error the running rules stay in force.
       auto reloaded = load_rule_dir(config.rules);

@@ -69,7 +69,7 @@ bool log_contains(const std::string& path, const std::string& text) {
   return false;
 }
 
-TEST(Rules, BadReloadKeepsThePreviousRulesAndAGoodOneTakesEffect) {
+TEST(Rules, BadReloadKeepsThePreviousRulesAndGoodOnesTakeEffect) {
   const std::string topic = unique_name("kw-reload-events");
   const std::string dlq = unique_name("kw-reload-dlq");
   const std::string alerts = unique_name("kw-reload-alerts");
@@ -104,6 +104,13 @@ TEST(Rules, BadReloadKeepsThePreviousRulesAndAGoodOneTakesEffect) {
   EXPECT_TRUE(log_contains(d.log_path(), "rules reloaded"));
   produce(topic, {{"C", order_event("3", "C"), {}}});
   EXPECT_TRUE(alert_arrives(alerts, "OrderSeenV2", "C"));
+
+  // Editing a rule file is enough: the daemon notices the change and reloads.
+  write_file(dir + "/rules/orders.yaml", rule("OrderSeenV3") + "\n");
+  EXPECT_TRUE(log_contains(d.log_path(), "rule files changed"));
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  produce(topic, {{"D", order_event("4", "D"), {}}});
+  EXPECT_TRUE(alert_arrives(alerts, "OrderSeenV3", "D"));
 
   d.signal(SIGTERM);
   EXPECT_EQ(d.wait(std::chrono::seconds(60)), 0);
