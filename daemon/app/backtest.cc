@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "ingest/json_object.h"
+#include "scoring/portfolio.h"
 
 namespace kamwatch::app {
 namespace {
@@ -122,6 +123,59 @@ Result<std::string> score_against_truth(const std::string& truth_path,
       [](const std::string& s) { return s == "competitor"; });
   row("growth", [](const std::string& s) { return s == "growth"; },
       [](const std::string& s) { return s == "growth"; });
+  return out.str();
+}
+
+std::string portfolio_summary(const std::map<std::string, model::AccountState>& accounts,
+                              TimeMs now) {
+  std::vector<const model::AccountState*> states;
+  for (const auto& [id, s] : accounts) states.push_back(&s);
+  auto p = scoring::score_portfolio(states, now);
+  if (!p.ok()) return "portfolio: " + p.error().message + "\n";
+  const scoring::PortfolioSummary& s = p->summary;
+  std::ostringstream out;
+  char buf[256];
+  out << "\nPortfolio at " << format_rfc3339(now) << ":\n\n| figure | value |\n|---|---|\n";
+  std::snprintf(buf, sizeof buf, "| accounts (with revenue in 12 months) | %zu (%zu) |\n",
+                s.accounts, s.accounts_with_revenue);
+  out << buf;
+  std::snprintf(buf, sizeof buf,
+                "| key accounts (top 80%% of 12-month revenue) | %zu, %.1f%% of revenue, threshold %.0f |\n",
+                s.key_accounts, 100 * s.key_revenue_share, s.key_threshold_revenue);
+  out << buf;
+  std::snprintf(buf, sizeof buf, "| revenue share of the top 20%% of accounts | %.1f%% |\n",
+                100 * s.top_share);
+  out << buf;
+  if (s.retention) {
+    std::snprintf(buf, sizeof buf, "| retention / churn (last 12 months vs the 12 before) | %.1f%% / %.1f%% |\n",
+                  100 * s.retention->retention, 100 * s.retention->churn);
+    out << buf;
+  }
+  if (s.bgnbd) {
+    const auto& b = s.bgnbd->params;
+    std::snprintf(buf, sizeof buf, "| BG/NBD fit (r, alpha, a, b) over %zu accounts | %.3f, %.3f, %.3f, %.3f |\n",
+                  s.order_accounts, b.r, b.alpha, b.a, b.b);
+    out << buf;
+  } else if (s.bgnbd_error) {
+    out << "| BG/NBD fit | " << s.bgnbd_error->message << " |\n";
+  }
+  std::vector<const scoring::AccountFigures*> by_clv;
+  for (const auto& f : p->accounts)
+    if (f.clv) by_clv.push_back(&f);
+  std::sort(by_clv.begin(), by_clv.end(),
+            [](const auto* a, const auto* b) { return *a->clv > *b->clv; });
+  if (by_clv.empty()) {
+    out << "\nCLV: not available for this portfolio (the BG/NBD expectation did not converge)\n";
+    return out.str();
+  }
+  out << "\n| top accounts by CLV | rank | key | CLV | P(alive) |\n|---|---|---|---|---|\n";
+  for (std::size_t i = 0; i < by_clv.size() && i < 5; ++i) {
+    const auto& f = *by_clv[i];
+    std::snprintf(buf, sizeof buf, "| %s | %lld | %s | %.0f | %.2f |\n", f.account.c_str(),
+                  static_cast<long long>(f.rank), f.key ? "yes" : "no", *f.clv,
+                  f.p_alive ? *f.p_alive : NAN);
+    out << buf;
+  }
   return out.str();
 }
 

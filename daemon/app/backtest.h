@@ -18,4 +18,9 @@ namespace kamwatch::app {
     const std::string& truth_path, const std::vector<engine::AlertTransition>& transitions,
     const std::map<std::string, model::AccountState>& accounts);
 
+// The portfolio figures at `now` (key accounts by Pareto, concentration, retention and churn,
+// BG/NBD parameters, the top accounts by CLV), as a printable table.
+[[nodiscard]] std::string portfolio_summary(
+    const std::map<std::string, model::AccountState>& accounts, TimeMs now);
+
 }  // namespace kamwatch::app

@@ -216,6 +216,8 @@ int cmd_replay(const Argv& argv) {
       std::fprintf(stderr, "replay:   %-32s %6d firing %6d resolved\n", rule.c_str(), c.first,
                    c.second);
   }
+  if (!quiet && !replayer.accounts().empty())
+    std::printf("%s", portfolio_summary(replayer.accounts(), replayer.now()).c_str());
   if (auto truth = args->get("truth")) {
     auto score = score_against_truth(*truth, all, replayer.accounts());
     if (!score.ok()) {
