@@ -3,6 +3,7 @@
 // topic to /dev/null (the raw baseline). Not a test: prints figures.
 //
 //   build/release/bench/kamwatch_pipeline_bench [--events N] [--accounts N] [--partitions N]
+//                                              [--rules DIR]   (default: no rules)
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -51,7 +52,9 @@ double cpu_seconds(pid_t pid) {
 int main(int argc, char** argv) {
   std::size_t events = 1000000;
   int accounts = 10000, partitions = 4;
+  std::string rules_dir;  // empty: the pipeline alone, no rules
   for (int i = 1; i + 1 < argc; i += 2) {
+    if (!std::strcmp(argv[i], "--rules")) rules_dir = argv[i + 1];
     if (!std::strcmp(argv[i], "--events")) events = std::stoul(argv[i + 1]);
     if (!std::strcmp(argv[i], "--accounts")) accounts = std::stoi(argv[i + 1]);
     if (!std::strcmp(argv[i], "--partitions")) partitions = std::stoi(argv[i + 1]);
@@ -85,11 +88,16 @@ int main(int argc, char** argv) {
   const double kcat_s = std::chrono::duration<double>(Clock::now() - t).count();
 
   const std::string dir = temp_dir("kw-bench");
+  if (rules_dir.empty()) {
+    rules_dir = dir + "/no-rules";
+    std::filesystem::create_directories(rules_dir);
+  }
   {
     std::ofstream f(dir + "/kamwatch.yaml");
-    f << "kafka:\n  brokers: " << broker() << "\n  topics: [" << topic << "]\n  group: "
-      << unique_name("kw-bench-group") << "\n  dead_letter_topic: " << dlq
-      << "\nstate:\n  data_dir: " << dir << "/data\nlog:\n  level: warn\n";
+    f << "kafka:\n  brokers: " << broker() << "\n  topics: [" << topic
+      << "]\n  group: " << unique_name("kw-bench-group") << "\n  dead_letter_topic: " << dlq
+      << "\nstate:\n  data_dir: " << dir << "/data\nrules:\n  dir: " << rules_dir
+      << "\nlog:\n  level: warn\n";
   }
   Daemon d({"run", "--config", dir + "/kamwatch.yaml"}, dir + "/kamwatch.log");
   const auto started = Clock::now();
@@ -130,6 +138,9 @@ int main(int argc, char** argv) {
   std::printf("\n| measure | value |\n|---|---|\n");
   std::printf("| messages in topic | %zu (%d partitions, %d accounts) |\n", total, partitions,
               accounts);
+  std::printf("| rules | %s |\n", rules_dir.find("/no-rules") != std::string::npos
+                                      ? "none (pipeline alone)"
+                                      : rules_dir.c_str());
   std::printf("| kamwatch run, first commit to lag 0 | %.2f s, %.0f events/s |\n", steady_s,
               kamwatch_rate);
   std::printf("| kamwatch run, process start to lag 0 | %.2f s, %.0f events/s |\n", wall_s,

@@ -71,8 +71,9 @@ std::string synthetic_rules(int n, bool all_read_usage) {
   for (int i = 0; i < n; ++i) {
     const bool usage = all_read_usage || i < 4;
     const std::string sel = usage ? "usage.activity.active_users" : std::string(kOther[i % 4]);
-    const std::string expr = usage ? "sum(" + sel + ", 14d) < 0.5 * sum(" + sel + ", 14d offset 28d)"
-                                   : "count(" + sel + ", 30d) > " + std::to_string(100 + i);
+    const std::string expr = usage
+                                 ? "sum(" + sel + ", 14d) < 0.5 * sum(" + sel + ", 14d offset 28d)"
+                                 : "count(" + sel + ", 30d) > " + std::to_string(100 + i);
     y += "  - alert: R" + std::to_string(i) + "\n    expr: " + expr +
          "\n    labels: {signal: churn}\n    summary: s\n";
   }

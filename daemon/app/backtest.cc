@@ -46,7 +46,8 @@ Result<std::string> score_against_truth(const std::string& truth_path,
     if (line.empty()) continue;
     auto obj = ingest::parse_json_object(line);
     if (!obj.ok())
-      return Error{"truth_invalid", truth_path + ":" + std::to_string(n) + ": " + obj.error().message};
+      return Error{"truth_invalid",
+                   truth_path + ":" + std::to_string(n) + ": " + obj.error().message};
     Truth t;
     t.scenario = text_of(*obj, "scenario");
     t.signal = text_of(*obj, "signal");
@@ -115,13 +116,17 @@ Result<std::string> score_against_truth(const std::string& truth_path,
                   median(leads));
     out << buf;
   };
-  row("risk (churn or competitor)", [](const std::string& s) { return is_risk(s); },
+  row(
+      "risk (churn or competitor)", [](const std::string& s) { return is_risk(s); },
       [](const std::string& s) { return is_risk(s); });
-  row("churn", [](const std::string& s) { return s == "churn"; },
+  row(
+      "churn", [](const std::string& s) { return s == "churn"; },
       [](const std::string& s) { return s == "churn"; });
-  row("competitor", [](const std::string& s) { return s == "competitor"; },
+  row(
+      "competitor", [](const std::string& s) { return s == "competitor"; },
       [](const std::string& s) { return s == "competitor"; });
-  row("growth", [](const std::string& s) { return s == "growth"; },
+  row(
+      "growth", [](const std::string& s) { return s == "growth"; },
       [](const std::string& s) { return s == "growth"; });
   return out.str();
 }
@@ -139,21 +144,24 @@ std::string portfolio_summary(const std::map<std::string, model::AccountState>& 
   std::snprintf(buf, sizeof buf, "| accounts (with revenue in 12 months) | %zu (%zu) |\n",
                 s.accounts, s.accounts_with_revenue);
   out << buf;
-  std::snprintf(buf, sizeof buf,
-                "| key accounts (top 80%% of 12-month revenue) | %zu, %.1f%% of revenue, threshold %.0f |\n",
-                s.key_accounts, 100 * s.key_revenue_share, s.key_threshold_revenue);
+  std::snprintf(
+      buf, sizeof buf,
+      "| key accounts (top 80%% of 12-month revenue) | %zu, %.1f%% of revenue, threshold %.0f |\n",
+      s.key_accounts, 100 * s.key_revenue_share, s.key_threshold_revenue);
   out << buf;
   std::snprintf(buf, sizeof buf, "| revenue share of the top 20%% of accounts | %.1f%% |\n",
                 100 * s.top_share);
   out << buf;
   if (s.retention) {
-    std::snprintf(buf, sizeof buf, "| retention / churn (last 12 months vs the 12 before) | %.1f%% / %.1f%% |\n",
+    std::snprintf(buf, sizeof buf,
+                  "| retention / churn (last 12 months vs the 12 before) | %.1f%% / %.1f%% |\n",
                   100 * s.retention->retention, 100 * s.retention->churn);
     out << buf;
   }
   if (s.bgnbd) {
     const auto& b = s.bgnbd->params;
-    std::snprintf(buf, sizeof buf, "| BG/NBD fit (r, alpha, a, b) over %zu accounts | %.3f, %.3f, %.3f, %.3f |\n",
+    std::snprintf(buf, sizeof buf,
+                  "| BG/NBD fit (r, alpha, a, b) over %zu accounts | %.3f, %.3f, %.3f, %.3f |\n",
                   s.order_accounts, b.r, b.alpha, b.a, b.b);
     out << buf;
   } else if (s.bgnbd_error) {

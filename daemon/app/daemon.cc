@@ -2,12 +2,12 @@
 
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
 #include <csignal>
 #include <filesystem>
-#include <mutex>
-#include <condition_variable>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <thread>
 
 #include "app/outbox_forwarder.h"
@@ -28,7 +28,8 @@ extern "C" void on_sighup(int) { g_reload.store(true); }
 // Loads the rule directory. nullptr with no error: no rules configured (default dir absent).
 Result<std::shared_ptr<const rules::RuleSet>> load_rule_dir(const config::RulesConfig& rc) {
   if (!std::filesystem::exists(rc.dir)) {
-    if (rc.dir_explicit) return Error{"rules_missing", "rules directory '" + rc.dir + "' does not exist"};
+    if (rc.dir_explicit)
+      return Error{"rules_missing", "rules directory '" + rc.dir + "' does not exist"};
     log::warn("no rules directory; running without rules", {{"dir", rc.dir}});
     return std::shared_ptr<const rules::RuleSet>();
   }
@@ -38,6 +39,8 @@ Result<std::shared_ptr<const rules::RuleSet>> load_rule_dir(const config::RulesC
     return Error{"rules_invalid", std::to_string(loaded.errors.size()) + " error(s) in " + rc.dir +
                                       " (first: " + loaded.errors.front().to_string() + ")"};
   }
+  if (loaded.rules->alerts().empty())
+    log::warn("no alert rules in the rules directory", {{"dir", rc.dir}});
   log::info("rules loaded", {{"dir", rc.dir},
                              {"files", static_cast<std::int64_t>(loaded.rules->files().size())},
                              {"alerts", static_cast<std::int64_t>(loaded.rules->alerts().size())},
@@ -52,6 +55,7 @@ class PortfolioRefresher {
   PortfolioRefresher(state::StateStore& store, TimeMs every) : store_(store), every_(every) {}
   ~PortfolioRefresher() { stop(); }
   void start() {
+    if (thread_.joinable()) return;
     thread_ = std::thread([this] {
       while (!stop_.load()) {
         refresh();
@@ -162,6 +166,9 @@ Result<void> run_daemon(const config::Config& config, const std::atomic<bool>& s
   // Step 3: rules (a bad rule set refuses to start: the operator must see it).
   auto rule_set = load_rule_dir(config.rules);
   if (!rule_set.ok()) return rule_set.error();
+  // Nothing to evaluate at startup: skip evaluation and sweeps entirely. (On a reload an empty
+  // set is installed, so the sweep resolves alerts of the rules that were removed.)
+  if (*rule_set && (*rule_set)->alerts().empty()) *rule_set = nullptr;
 
   // Step 3b: dead-letter and alert delivery.
   auto producer = ingest::open_kafka_producer(kafka);
@@ -247,6 +254,7 @@ Result<void> run_daemon(const config::Config& config, const std::atomic<bool>& s
       // Validate everything first; on any error the running rules stay in force.
       auto reloaded = load_rule_dir(config.rules);
       if (reloaded.ok() && *reloaded) {
+        if (!pipeline.rules()) portfolio.start();
         pipeline.set_rules(*reloaded);
         log::info("rules reloaded", {{"hash", (*reloaded)->hash()}});
       } else if (!reloaded.ok()) {
@@ -257,7 +265,8 @@ Result<void> run_daemon(const config::Config& config, const std::atomic<bool>& s
     attrs = portfolio.snapshot();
     if (pipeline.rules()) {
       const auto now = std::chrono::steady_clock::now();
-      if (!sweeping && now - last_sweep >= std::chrono::milliseconds(config.rules.evaluation_interval)) {
+      if (!sweeping &&
+          now - last_sweep >= std::chrono::milliseconds(config.rules.evaluation_interval)) {
         sweeping = true;
         last_sweep = now;
       }

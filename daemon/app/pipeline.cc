@@ -45,9 +45,9 @@ const rules::AccountAttributes& Pipeline::attributes_of(const std::string& id) c
 void Pipeline::evaluate(model::AccountState& account, const std::vector<std::string_view>* types,
                         TimeMs now, BatchStats& stats, std::vector<state::OutboxRecord>& outbox) {
   const std::size_t before = stats.transitions.size();
-  stats.rule_evaluations += engine::evaluate_account(*rules_, account, attributes_of(account.id),
-                                                     now, options_.retention, types,
-                                                     stats.transitions);
+  stats.rule_evaluations +=
+      engine::evaluate_account(*rules_, account, attributes_of(account.id), now, options_.retention,
+                               types, stats.transitions);
   for (std::size_t i = before; i < stats.transitions.size(); ++i) {
     const engine::AlertTransition& t = stats.transitions[i];
     state::OutboxRecord r;
@@ -58,13 +58,13 @@ void Pipeline::evaluate(model::AccountState& account, const std::vector<std::str
     r.headers.emplace_back("kamwatch.alert.fingerprint", t.fingerprint);
     outbox.push_back(std::move(r));
     auto summary = t.annotations.find("summary");
-    log::info(t.status == engine::AlertTransition::Status::kFiring ? "alert firing"
-                                                                    : "alert resolved",
-              {{"alert", t.alert},
-               {"account", t.account},
-               {"group", t.group},
-               {"severity", t.labels.count("severity") ? t.labels.at("severity") : ""},
-               {"summary", summary == t.annotations.end() ? "" : summary->second}});
+    log::info(
+        t.status == engine::AlertTransition::Status::kFiring ? "alert firing" : "alert resolved",
+        {{"alert", t.alert},
+         {"account", t.account},
+         {"group", t.group},
+         {"severity", t.labels.count("severity") ? t.labels.at("severity") : ""},
+         {"summary", summary == t.annotations.end() ? "" : summary->second}});
   }
 }
 

@@ -12,10 +12,10 @@
 #include "core/clock.h"
 #include "core/result.h"
 #include "engine/alert.h"
-#include "rules/rules.h"
 #include "ingest/decoder.h"
 #include "ingest/event_source.h"
 #include "model/account_state.h"
+#include "rules/rules.h"
 #include "state/account_cache.h"
 #include "state/state_store.h"
 

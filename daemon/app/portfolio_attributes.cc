@@ -41,4 +41,3 @@ engine::AttributesFn portfolio_attributes_fn(TimeMs refresh) {
 }
 
 }  // namespace kamwatch::app
-

@@ -1,14 +1,15 @@
 // `kamwatch rules check|test` and `kamwatch replay`: rule tooling on files, no broker needed.
+#include <unistd.h>
+
 #include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <map>
-#include <unistd.h>
 
+#include "app/backtest.h"
 #include "app/cli.h"
 #include "app/commands.h"
-#include "app/backtest.h"
 #include "app/portfolio_attributes.h"
 #include "engine/replay.h"
 #include "engine/rule_test.h"
@@ -18,7 +19,8 @@
 namespace kamwatch::app {
 namespace {
 
-constexpr const char* kRulesHelp = R"(Usage: kamwatch rules check PATH... | kamwatch rules test FILE...
+constexpr const char* kRulesHelp =
+    R"(Usage: kamwatch rules check PATH... | kamwatch rules test FILE...
 
   check PATH...   load rule files (files or directories of *.yaml) as the daemon would and
                   report every problem as file:line:col: message; exit 1 on any error
@@ -30,7 +32,8 @@ Examples:
   kamwatch rules test rules/tests/*_test.yaml
 )";
 
-constexpr const char* kReplayHelp = R"(Usage: kamwatch replay --rules DIR --events FILE.jsonl --out FILE.jsonl [FLAGS]
+constexpr const char* kReplayHelp =
+    R"(Usage: kamwatch replay --rules DIR --events FILE.jsonl --out FILE.jsonl [FLAGS]
 
 Runs the rules over a history of events (CloudEvents JSON Lines, in time order) with a
 clock driven by event time, and writes every alert transition as one JSON object per line:
@@ -111,8 +114,8 @@ int cmd_replay(const Argv& argv) {
     std::fputs(kReplayHelp, stdout);
     return 0;
   }
-  auto args = parse_args(argv, FlagSpec{{"rules", "events", "out", "tick", "truth"},
-                                        {"help", "quiet"}});
+  auto args =
+      parse_args(argv, FlagSpec{{"rules", "events", "out", "tick", "truth"}, {"help", "quiet"}});
   if (!args.ok()) {
     std::fprintf(stderr, "kamwatch: %s\n\n%s", args.error().message.c_str(), kReplayHelp);
     return 2;
@@ -182,9 +185,15 @@ int cmd_replay(const Argv& argv) {
       continue;
     }
     switch (replayer.feed(event, transitions)) {
-      case engine::Replayer::Outcome::kApplied: ++applied; break;
-      case engine::Replayer::Outcome::kDuplicate: ++duplicates; break;
-      case engine::Replayer::Outcome::kLate: ++late; break;
+      case engine::Replayer::Outcome::kApplied:
+        ++applied;
+        break;
+      case engine::Replayer::Outcome::kDuplicate:
+        ++duplicates;
+        break;
+      case engine::Replayer::Outcome::kLate:
+        ++late;
+        break;
     }
     for (auto& t : transitions) {
       *out << engine::transition_json(t) << '\n';

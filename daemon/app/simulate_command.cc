@@ -8,7 +8,8 @@
 namespace kamwatch::app {
 namespace {
 
-constexpr const char* kSimulateHelp = R"(Usage: kamwatch simulate --out FILE.jsonl [--truth FILE.jsonl] [FLAGS]
+constexpr const char* kSimulateHelp =
+    R"(Usage: kamwatch simulate --out FILE.jsonl [--truth FILE.jsonl] [FLAGS]
 
 Generates a realistic key-account portfolio as CloudEvents JSON Lines in event-time order:
 Pareto-distributed revenue, weekly and seasonal usage, orders, invoices, tickets, surveys,

@@ -242,7 +242,8 @@ Result<void> validate(const Config& c) {
   if (c.kafka.topics.empty()) return Error{"config_invalid", "kafka.topics must name a topic"};
   if (c.kafka.group.empty()) return Error{"config_invalid", "kafka.group must not be empty"};
   if (c.kafka.alerts_topic.empty() || c.kafka.alerts_topic == c.kafka.dead_letter_topic)
-    return Error{"config_invalid", "kafka.alerts_topic must be set and differ from the dead-letter topic"};
+    return Error{"config_invalid",
+                 "kafka.alerts_topic must be set and differ from the dead-letter topic"};
   if (c.rules.evaluation_interval < kSecondMs)
     return Error{"config_invalid", "rules.evaluation_interval must be at least 1s"};
   if (c.kafka.dead_letter_topic.empty())

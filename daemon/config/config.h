@@ -42,7 +42,7 @@ struct IngestConfig {
 
 struct RulesConfig {
   std::string dir = "rules";
-  bool dir_explicit = false;             // set by the file or --rules: then it must exist
+  bool dir_explicit = false;               // set by the file or --rules: then it must exist
   TimeMs evaluation_interval = kMinuteMs;  // timer sweep over all accounts
   TimeMs portfolio_refresh = kHourMs;      // key accounts, CLV, P(alive) recomputed
 };

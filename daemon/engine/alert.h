@@ -17,12 +17,12 @@ namespace kamwatch::engine {
 // One firing or resolution, with everything a receiver needs to show and deduplicate it.
 struct AlertTransition {
   enum class Status { kFiring, kResolved } status = Status::kFiring;
-  std::string alert;    // rule name
-  std::string account;  // account id
-  std::string group;    // the `by` value, "" when ungrouped
-  TimeMs at = 0;        // evaluation time of the transition (event time in replay)
-  TimeMs starts_at = 0; // when the alert started firing
-  double value = 0;     // the condition's main value at the transition
+  std::string alert;     // rule name
+  std::string account;   // account id
+  std::string group;     // the `by` value, "" when ungrouped
+  TimeMs at = 0;         // evaluation time of the transition (event time in replay)
+  TimeMs starts_at = 0;  // when the alert started firing
+  double value = 0;      // the condition's main value at the transition
   std::map<std::string, std::string> labels;       // alertname, account, signal, severity, ...
   std::map<std::string, std::string> annotations;  // summary, description, evidence, playbook
   std::vector<std::pair<std::string, double>> evidence;

@@ -13,8 +13,7 @@ std::string profile_text(const model::AccountState& a, const char* field) {
 }
 
 AlertTransition make_transition(AlertTransition::Status status, const std::string& rule,
-                                const model::AccountState& account,
-                                const rules::RuleResult& result,
+                                const model::AccountState& account, const rules::RuleResult& result,
                                 const model::AlertState& before, TimeMs now) {
   AlertTransition t;
   t.status = status;

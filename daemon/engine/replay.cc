@@ -17,8 +17,8 @@ const rules::AccountAttributes& Replayer::attributes_of(const std::string& accou
 void Replayer::evaluate_all(std::vector<AlertTransition>& out) {
   if (attributes_fn_) attributes_ = attributes_fn_(accounts_, now_);
   for (auto& [id, account] : accounts_)
-    evaluations_ += evaluate_account(*rules_, account, attributes_of(id), now_,
-                                     options_.retention, nullptr, out);
+    evaluations_ += evaluate_account(*rules_, account, attributes_of(id), now_, options_.retention,
+                                     nullptr, out);
 }
 
 void Replayer::advance_to(TimeMs t, std::vector<AlertTransition>& out) {
@@ -46,8 +46,7 @@ Replayer::Outcome Replayer::feed(const model::Event& e, std::vector<AlertTransit
   advance_to(e.time, out);
   auto [it, inserted] = accounts_.try_emplace(e.subject);
   model::AccountState& account = it->second;
-  if (account.applied > 0 && e.time < account.max_time - options_.late_grace)
-    return Outcome::kLate;
+  if (account.applied > 0 && e.time < account.max_time - options_.late_grace) return Outcome::kLate;
   model::apply(account, e, options_.retention, &rules_->series_specs());
   const std::vector<std::string_view> types = {e.type};
   evaluations_ += evaluate_account(*rules_, account, attributes_of(e.subject), now_,

@@ -25,9 +25,8 @@ struct ReplayOptions {
 };
 
 // Portfolio-wide figures per account, recomputed on ticks (key accounts, CLV, ...).
-using AttributesFn =
-    std::function<std::map<std::string, rules::AccountAttributes>(
-        const std::map<std::string, model::AccountState>&, TimeMs now)>;
+using AttributesFn = std::function<std::map<std::string, rules::AccountAttributes>(
+    const std::map<std::string, model::AccountState>&, TimeMs now)>;
 
 class Replayer {
  public:

@@ -53,7 +53,8 @@ model::FieldValue scalar_value(const YamlNode& n) {
     if (n.text == "false") return model::FieldValue::of_bool(false);
     char* end = nullptr;
     const double d = std::strtod(n.text.c_str(), &end);
-    if (!n.text.empty() && end == n.text.c_str() + n.text.size()) return model::FieldValue::of_number(d);
+    if (!n.text.empty() && end == n.text.c_str() + n.text.size())
+      return model::FieldValue::of_number(d);
   }
   return model::FieldValue::of_string(n.text);
 }
@@ -283,8 +284,10 @@ RuleTestReport run_rule_tests(const std::string& path) {
   const YamlNode& root = parsed.doc.root();
   std::vector<Failure> failures;
   Reader r(failures);
-  if (!root.is_map()) r.fail(root, "a rule test file must be a mapping");
-  else r.check_keys(root, {"rule_files", "tick", "tests"}, "the test file");
+  if (!root.is_map())
+    r.fail(root, "a rule test file must be a mapping");
+  else
+    r.check_keys(root, {"rule_files", "tick", "tests"}, "the test file");
 
   // Rule files, relative to the test file; by default the *.yaml rule files beside it.
   const std::filesystem::path dir = std::filesystem::path(path).parent_path();
@@ -297,8 +300,10 @@ RuleTestReport run_rule_tests(const std::string& path) {
   ReplayOptions options;
   if (const YamlNode* tick = root.is_map() ? root.find("tick") : nullptr) {
     auto d = parse_duration(tick->text);
-    if (!d || *d <= 0) r.fail(*tick, "'tick' must be a duration such as 1h or 1d");
-    else options.tick = *d;
+    if (!d || *d <= 0)
+      r.fail(*tick, "'tick' must be a duration such as 1h or 1d");
+    else
+      options.tick = *d;
   }
   const std::vector<TestCase> cases = root.is_map() ? read_cases(root, r) : std::vector<TestCase>{};
   for (const Failure& f : failures) {
@@ -326,7 +331,8 @@ RuleTestReport run_rule_tests(const std::string& path) {
       const bool known = std::any_of(loaded.rules->alerts().begin(), loaded.rules->alerts().end(),
                                      [&](const auto& rule) { return rule->name() == ex.alert; });
       if (!known) {
-        failure += "\n  line " + std::to_string(ex.line) + ": no alert rule named '" + ex.alert + "'";
+        failure +=
+            "\n  line " + std::to_string(ex.line) + ": no alert rule named '" + ex.alert + "'";
         continue;
       }
       if (auto problem = check(replayer, ex); !problem.empty())

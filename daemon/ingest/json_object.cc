@@ -30,8 +30,12 @@ Result<std::map<std::string, model::FieldValue>> parse_json_object(std::string_v
       case simdjson::dom::element_type::BOOL:
         out[key] = model::FieldValue::of_bool(v.get_bool().value_unsafe());
         break;
-      case simdjson::dom::element_type::NULL_VALUE: out[key] = model::FieldValue::null(); break;
-      default: out[key] = model::FieldValue::of_json(simdjson::minify(v)); break;
+      case simdjson::dom::element_type::NULL_VALUE:
+        out[key] = model::FieldValue::null();
+        break;
+      default:
+        out[key] = model::FieldValue::of_json(simdjson::minify(v));
+        break;
     }
   }
   return out;

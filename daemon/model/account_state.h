@@ -56,10 +56,11 @@ struct DerivedSeries {
 struct AlertState {
   enum class Phase : std::uint8_t { kInactive = 0, kPending = 1, kFiring = 2 };
   Phase phase = Phase::kInactive;
-  TimeMs since = 0;       // pending: when the condition became true
-  TimeMs fired_at = 0;    // firing: when it started to fire
-  TimeMs cleared_at = 0;  // firing: when the condition last turned false (keep_firing_for), 0 = true
-  double value = 0;       // the expression's value at the last transition (evidence)
+  TimeMs since = 0;     // pending: when the condition became true
+  TimeMs fired_at = 0;  // firing: when it started to fire
+  TimeMs cleared_at =
+      0;             // firing: when the condition last turned false (keep_firing_for), 0 = true
+  double value = 0;  // the expression's value at the last transition (evidence)
   // Labels sent when it started firing: the resolution must carry the very same set, since
   // receivers such as Alertmanager identify an alert by its labels.
   std::map<std::string, std::string> labels;
@@ -68,13 +69,13 @@ struct AlertState {
 
 struct AccountState {
   std::string id;
-  std::map<std::string, FieldValue> profile;  // merged account.profile fields
-  std::map<std::string, TypeStats> types;     // by event type
+  std::map<std::string, FieldValue> profile;     // merged account.profile fields
+  std::map<std::string, TypeStats> types;        // by event type
   std::map<std::string, DerivedSeries> derived;  // by SeriesSpec::key()
   std::map<std::string, AlertState> alerts;      // by rule name + '\x1f' + group
-  std::int64_t applied = 0;                   // events applied, all types
-  TimeMs first_time = 0;                      // earliest event time applied
-  TimeMs max_time = 0;                        // latest event time applied (the account's watermark)
+  std::int64_t applied = 0;                      // events applied, all types
+  TimeMs first_time = 0;                         // earliest event time applied
+  TimeMs max_time = 0;  // latest event time applied (the account's watermark)
   bool operator==(const AccountState&) const = default;
 };
 

@@ -7,12 +7,18 @@ namespace {
 
 constexpr const char* op_text(Predicate::Op op) {
   switch (op) {
-    case Predicate::Op::kEq: return "==";
-    case Predicate::Op::kNe: return "!=";
-    case Predicate::Op::kLt: return "<";
-    case Predicate::Op::kLe: return "<=";
-    case Predicate::Op::kGt: return ">";
-    case Predicate::Op::kGe: return ">=";
+    case Predicate::Op::kEq:
+      return "==";
+    case Predicate::Op::kNe:
+      return "!=";
+    case Predicate::Op::kLt:
+      return "<";
+    case Predicate::Op::kLe:
+      return "<=";
+    case Predicate::Op::kGt:
+      return ">";
+    case Predicate::Op::kGe:
+      return ">=";
   }
   return "?";
 }
@@ -20,12 +26,18 @@ constexpr const char* op_text(Predicate::Op op) {
 template <typename T>
 bool compare(const T& a, Predicate::Op op, const T& b) {
   switch (op) {
-    case Predicate::Op::kEq: return a == b;
-    case Predicate::Op::kNe: return a != b;
-    case Predicate::Op::kLt: return a < b;
-    case Predicate::Op::kLe: return a <= b;
-    case Predicate::Op::kGt: return a > b;
-    case Predicate::Op::kGe: return a >= b;
+    case Predicate::Op::kEq:
+      return a == b;
+    case Predicate::Op::kNe:
+      return a != b;
+    case Predicate::Op::kLt:
+      return a < b;
+    case Predicate::Op::kLe:
+      return a <= b;
+    case Predicate::Op::kGt:
+      return a > b;
+    case Predicate::Op::kGe:
+      return a >= b;
   }
   return false;
 }
@@ -34,15 +46,18 @@ bool compare(const T& a, Predicate::Op op, const T& b) {
 
 std::string field_value_text(const FieldValue& v) {
   switch (v.kind) {
-    case FieldValue::Kind::kNull: return "null";
+    case FieldValue::Kind::kNull:
+      return "null";
     case FieldValue::Kind::kNumber: {
       std::string s;
       append_json_number(s, v.number);
       return s;
     }
-    case FieldValue::Kind::kBool: return v.boolean ? "true" : "false";
+    case FieldValue::Kind::kBool:
+      return v.boolean ? "true" : "false";
     case FieldValue::Kind::kString:
-    case FieldValue::Kind::kJson: return v.text;
+    case FieldValue::Kind::kJson:
+      return v.text;
   }
   return {};
 }
@@ -52,10 +67,14 @@ bool Predicate::holds(const Event& e) const {
   if (!v) return op == Op::kNe;  // a missing field is "not equal" to anything
   if (v->kind != value.kind) return op == Op::kNe;
   switch (value.kind) {
-    case FieldValue::Kind::kNumber: return compare(v->number, op, value.number);
-    case FieldValue::Kind::kString: return compare(v->text, op, value.text);
-    case FieldValue::Kind::kBool: return compare(v->boolean, op, value.boolean);
-    default: return false;
+    case FieldValue::Kind::kNumber:
+      return compare(v->number, op, value.number);
+    case FieldValue::Kind::kString:
+      return compare(v->text, op, value.text);
+    case FieldValue::Kind::kBool:
+      return compare(v->boolean, op, value.boolean);
+    default:
+      return false;
   }
 }
 

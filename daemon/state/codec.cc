@@ -401,9 +401,10 @@ Result<AccountState> decode_account(std::string_view bytes) {
             r.svarint(s.max_time) && get_map(r, s.profile, 2, get_value) &&
             get_map(r, s.types, 16, get_type_stats);
   if (ok && version >= 2) {
-    ok = get_map(r, s.derived, 2, [](Reader& rd, model::DerivedSeries& d) {
-           return get_map(rd, d.groups, 16, get_type_stats);
-         }) &&
+    ok = get_map(r, s.derived, 2,
+                 [](Reader& rd, model::DerivedSeries& d) {
+                   return get_map(rd, d.groups, 16, get_type_stats);
+                 }) &&
          get_map(r, s.alerts, 14, [](Reader& rd, model::AlertState& a) {
            std::uint8_t phase = 0;
            if (!rd.u8(phase)) return false;

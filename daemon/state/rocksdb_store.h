@@ -67,7 +67,7 @@ class RocksDbStore final : public StateStore {
   [[nodiscard]] Result<void> outbox_remove(std::string_view sink,
                                            const std::vector<std::uint64_t>& seqs) override;
   [[nodiscard]] Result<std::vector<std::string>> account_ids_after(std::string_view after,
-                                                                  std::size_t max) override;
+                                                                   std::size_t max) override;
   [[nodiscard]] Result<void> for_each_account(
       const std::function<bool(const model::AccountState&)>& fn) override;
 

@@ -62,7 +62,7 @@ class StateStore {
   // Up to max account ids greater than `after` ("" = from the first), in id order: timer
   // sweeps walk all accounts a slice at a time.
   [[nodiscard]] virtual Result<std::vector<std::string>> account_ids_after(std::string_view after,
-                                                                          std::size_t max) = 0;
+                                                                           std::size_t max) = 0;
 
   // Calls fn for every account, in id order (offline tools, tests). Stops when fn returns false.
   [[nodiscard]] virtual Result<void> for_each_account(

@@ -49,7 +49,8 @@ bool alert_arrives(const std::string& topic, const std::string& alert, const std
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   while (std::chrono::steady_clock::now() < deadline) {
     const auto end = high_watermarks(topic, 1);
-    for (const Consumed& c : consume(topic, 1, static_cast<std::size_t>(end[0]), std::chrono::seconds(10)))
+    for (const Consumed& c :
+         consume(topic, 1, static_cast<std::size_t>(end[0]), std::chrono::seconds(10)))
       if (c.key == account && c.value.find("\"alert\":\"" + alert + "\"") != std::string::npos &&
           c.value.find("\"status\":\"firing\"") != std::string::npos)
         return true;
@@ -80,8 +81,8 @@ TEST(Rules, BadReloadKeepsThePreviousRulesAndGoodOnesTakeEffect) {
   std::filesystem::create_directories(dir + "/rules");
   write_file(dir + "/rules/orders.yaml", rule("OrderSeen"));
   write_file(dir + "/kamwatch.yaml",
-             "kafka:\n  brokers: " + broker() + "\n  topics: [" + topic + "]\n  group: " +
-                 unique_name("kw-reload-group") + "\n  dead_letter_topic: " + dlq +
+             "kafka:\n  brokers: " + broker() + "\n  topics: [" + topic +
+                 "]\n  group: " + unique_name("kw-reload-group") + "\n  dead_letter_topic: " + dlq +
                  "\n  alerts_topic: " + alerts + "\n  batch_max_wait: 20ms\nstate:\n  data_dir: " +
                  dir + "/data\nrules:\n  dir: " + dir + "/rules\n  evaluation_interval: 1s\n");
   Daemon d({"run", "--config", dir + "/kamwatch.yaml"}, dir + "/kamwatch.log");
@@ -92,7 +93,8 @@ TEST(Rules, BadReloadKeepsThePreviousRulesAndGoodOnesTakeEffect) {
   EXPECT_TRUE(alert_arrives(alerts, "OrderSeen", "A")) << "see " << d.log_path();
 
   // A broken file: the reload is refused and the running rules stay in force.
-  write_file(dir + "/rules/orders.yaml", "alerts:\n  - alert: OrderSeen\n    expr: count(sales.order, 1d >= \n");
+  write_file(dir + "/rules/orders.yaml",
+             "alerts:\n  - alert: OrderSeen\n    expr: count(sales.order, 1d >= \n");
   d.signal(SIGHUP);
   EXPECT_TRUE(log_contains(d.log_path(), "rule reload failed"));
   produce(topic, {{"B", order_event("2", "B"), {}}});
@@ -120,7 +122,9 @@ TEST(Rules, BadReloadKeepsThePreviousRulesAndGoodOnesTakeEffect) {
 TEST(Rules, BadRulesAtStartupExitWithTheErrorPosition) {
   const std::string dir = temp_dir("kw-badrules");
   std::filesystem::create_directories(dir + "/rules");
-  write_file(dir + "/rules/bad.yaml", "alerts:\n  - alert: X\n    expr: nosuchfn(1)\n    labels: {signal: churn}\n    summary: x\n");
+  write_file(dir + "/rules/bad.yaml",
+             "alerts:\n  - alert: X\n    expr: nosuchfn(1)\n    labels: {signal: churn}\n    "
+             "summary: x\n");
   Daemon d({"run", "--brokers", broker(), "--data", dir + "/data", "--rules", dir + "/rules"},
            dir + "/kamwatch.log");
   d.start();

@@ -7,16 +7,21 @@ namespace {
 
 TEST(Log, OneJsonObjectPerLineWithAttributes) {
   const std::string line = format(Level::kWarn, "batch not committed",
-                                  {{"topic", "events"}, {"partition", 3}, {"offset", std::int64_t{42}},
-                                   {"ratio", 0.5}, {"retry", true}, {"error", "disk \"full\"\n"}});
+                                  {{"topic", "events"},
+                                   {"partition", 3},
+                                   {"offset", std::int64_t{42}},
+                                   {"ratio", 0.5},
+                                   {"retry", true},
+                                   {"error", "disk \"full\"\n"}});
   ASSERT_FALSE(line.empty());
   EXPECT_EQ(line.back(), '\n');
   EXPECT_EQ(line.find('\n'), line.size() - 1) << "exactly one line";
   EXPECT_EQ(line.rfind("{\"ts\":\"", 0), 0u);
   EXPECT_NE(line.find("\"level\":\"warn\""), std::string::npos);
   EXPECT_NE(line.find("\"msg\":\"batch not committed\""), std::string::npos);
-  EXPECT_NE(line.find("\"topic\":\"events\",\"partition\":3,\"offset\":42,\"ratio\":0.5,\"retry\":true"),
-            std::string::npos);
+  EXPECT_NE(
+      line.find("\"topic\":\"events\",\"partition\":3,\"offset\":42,\"ratio\":0.5,\"retry\":true"),
+      std::string::npos);
   EXPECT_NE(line.find("\"error\":\"disk \\\"full\\\"\\n\""), std::string::npos) << line;
 }
 

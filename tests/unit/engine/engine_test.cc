@@ -93,8 +93,10 @@ alerts:
   ASSERT_TRUE(rules);
   Replayer r(rules, {});
   std::vector<AlertTransition> out;
-  EXPECT_EQ(r.feed(event("1", "usage.activity", kT0, {{"active_users", model::FieldValue::of_number(5)}}), out),
-            Replayer::Outcome::kApplied);
+  EXPECT_EQ(
+      r.feed(event("1", "usage.activity", kT0, {{"active_users", model::FieldValue::of_number(5)}}),
+             out),
+      Replayer::Outcome::kApplied);
   r.advance_to(kT0 + 2 * kDayMs, out);
   EXPECT_TRUE(out.empty());
   r.advance_to(kT0 + 5 * kDayMs, out);

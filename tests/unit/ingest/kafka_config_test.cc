@@ -23,8 +23,8 @@ TEST(KafkaConfig, AnyLibrdkafkaPropertyPassesThroughAndBadOnesNameTheProperty) {
                                {"sasl.password", "p"}});
   ASSERT_TRUE(ok.ok()) << ok.error().message;
   rd_kafka_conf_destroy(*ok);
-  auto bad = detail::make_conf("127.0.0.1:1", {}, {{"no.such.property", "1"},
-                                                  {"sasl.password", "hunter2"}});
+  auto bad = detail::make_conf("127.0.0.1:1", {},
+                               {{"no.such.property", "1"}, {"sasl.password", "hunter2"}});
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.error().message.find("no.such.property"), std::string::npos);
   EXPECT_EQ(bad.error().message.find("hunter2"), std::string::npos) << "secret leaked";

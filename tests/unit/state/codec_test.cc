@@ -238,8 +238,9 @@ TEST(Codec, DedupKeyIsUnambiguous) {
 
 TEST(Codec, DerivedSeriesAndAlertStatesRoundTrip) {
   AccountState s = rich_state();
-  model::SeriesSpec spec{"support.ticket", {{"severity", model::Predicate::Op::kLe,
-                                             FieldValue::of_number(2)}}, "category"};
+  model::SeriesSpec spec{"support.ticket",
+                         {{"severity", model::Predicate::Op::kLe, FieldValue::of_number(2)}},
+                         "category"};
   model::Event e;
   e.id = "x";
   e.source = "t";
