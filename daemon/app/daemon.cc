@@ -235,8 +235,13 @@ Result<void> run_daemon(const config::Config& config, const std::atomic<bool>& s
   std::uint64_t applied_at_report = 0;
   TimeMs backoff = 0;
   Result<void> outcome = ok();
-  auto last_sweep = std::chrono::steady_clock::now();
-  auto last_watch = last_sweep;
+  // The first sweep runs as soon as the consumer has caught up.
+  auto last_sweep = std::chrono::steady_clock::now() -
+                    std::chrono::milliseconds(config.rules.evaluation_interval);
+  // A full batch means a backlog: sweeps wait until the consumer has caught up, so quiet-account
+  // rules do not fire on accounts whose recent events are still in the backlog.
+  bool catching_up = true;
+  auto last_watch = std::chrono::steady_clock::now();
   std::string watched = rule_files_signature(config.rules.dir);
   bool sweeping = false;
   while (!stop.load()) {
@@ -270,13 +275,16 @@ Result<void> run_daemon(const config::Config& config, const std::atomic<bool>& s
         sweeping = true;
         last_sweep = now;
       }
-      if (sweeping) {
+      if (sweeping && !catching_up) {
         auto sw = pipeline.sweep(2000);
         if (!sw.ok()) {
           log::error("timer evaluation failed", {{"error", sw.error().to_string()}});
           sweeping = false;
         } else {
-          if (!sw->batch.transitions.empty()) alerts.notify();
+          if (!sw->batch.transitions.empty()) {
+            alerts.notify();
+            if (hooks.on_transitions) hooks.on_transitions(sw->batch.transitions);
+          }
           sweeping = !sw->done;
         }
       }
@@ -284,6 +292,16 @@ Result<void> run_daemon(const config::Config& config, const std::atomic<bool>& s
     if (auto r = (*source)->poll(batch); !r.ok()) {
       outcome = r.error();
       break;
+    }
+    {
+      const bool was_catching_up = catching_up;
+      catching_up =
+          batch.messages.size() >= config.kafka.batch_max_events || (*source)->assignment().empty();
+      // A backlog was just consumed: evaluate everything now rather than at the next interval.
+      if (was_catching_up && !catching_up && pipeline.rules() && !sweeping) {
+        sweeping = true;
+        last_sweep = std::chrono::steady_clock::now();
+      }
     }
     if (!batch.messages.empty()) {
       auto stats = pipeline.process(batch);
@@ -303,7 +321,10 @@ Result<void> run_daemon(const config::Config& config, const std::atomic<bool>& s
       dead_total += stats->dead_lettered;
       dup_total += stats->duplicates;
       if (stats->dead_lettered > 0) dlq.notify();
-      if (!stats->transitions.empty()) alerts.notify();
+      if (!stats->transitions.empty()) {
+        alerts.notify();
+        if (hooks.on_transitions) hooks.on_transitions(stats->transitions);
+      }
       (*source)->report_progress(stats->positions);
       if (hooks.on_batch) hooks.on_batch(applied_total);
     }

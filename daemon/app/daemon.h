@@ -5,6 +5,7 @@
 
 #include "config/config.h"
 #include "core/result.h"
+#include "engine/alert.h"
 
 namespace kamwatch::app {
 
@@ -13,6 +14,8 @@ struct DaemonHooks {
   std::function<void(const std::string& bootstrap)> on_ready;
   // Called after every committed batch with the number of events applied so far.
   std::function<void(std::uint64_t applied_total)> on_batch;
+  // Called with the alert transitions of every committed batch or sweep.
+  std::function<void(const std::vector<engine::AlertTransition>&)> on_transitions;
 };
 
 // Runs until stop becomes true. A batch in flight is either fully committed or not at all.

@@ -9,9 +9,10 @@
 #include "app/cli.h"
 #include "app/commands.h"
 #include "app/daemon.h"
-#include "app/sample_portfolio.h"
+#include "core/clock.h"
 #include "core/log.h"
 #include "ingest/kafka.h"
+#include "sim/simulator.h"
 #include "state/rocksdb_store.h"
 
 namespace kamwatch::app {
@@ -20,16 +21,19 @@ namespace {
 constexpr const char* kDemoHelp =
     R"(Usage: kamwatch demo [--accounts N] [--days N] [--data DIR] [--duration D]
 
-Starts an in-process Kafka cluster, produces a simulated portfolio (Pareto-skewed accounts,
-daily usage, orders, tickets, meetings, and a few malformed events), runs the kamwatch
-pipeline on it and prints what it learnt about each account. Keeps running until Ctrl-C,
-or for --duration (e.g. 30s).
+Starts an in-process Kafka cluster, produces a simulated portfolio ending today (the same
+simulator as 'kamwatch simulate': Pareto-skewed accounts, usage, orders, tickets, surveys,
+meetings, a few accounts sliding toward churn or a competitor, a few ready to grow, and five
+malformed events), runs the kamwatch pipeline with the rules in ./rules on it, prints every
+alert as it fires, and a summary of the accounts. Keeps running until Ctrl-C, or for
+--duration (e.g. 30s).
 
 Flags:
   --accounts N     accounts to simulate (default 40)
-  --days N         days of history (default 120)
+  --days N         days of history, ending today (default 400)
   --data DIR       state directory (default: a fresh temporary directory)
   --duration D     stop after this long (default: run until Ctrl-C)
+  --log-level L    the daemon's JSON log on stderr: debug, info, warn (default), error
 
 Example:
   kamwatch demo --accounts 20 --duration 20s
@@ -72,7 +76,8 @@ void print_summary(const std::string& data_dir) {
 }  // namespace
 
 int cmd_demo(const Argv& argv) {
-  auto args = parse_args(argv, FlagSpec{{"accounts", "days", "data", "duration"}, {"help"}});
+  auto args =
+      parse_args(argv, FlagSpec{{"accounts", "days", "data", "duration", "log-level"}, {"help"}});
   if (!args.ok()) {
     std::fprintf(stderr, "kamwatch: %s (see kamwatch demo --help)\n", args.error().message.c_str());
     return 2;
@@ -81,7 +86,9 @@ int cmd_demo(const Argv& argv) {
     std::fputs(kDemoHelp, stdout);
     return 0;
   }
-  SampleOptions so;
+  sim::SimOptions so;
+  so.accounts = 40;
+  so.days = 400;
   try {
     if (auto v = args->get("accounts")) so.accounts = std::stoi(*v);
     if (auto v = args->get("days")) so.days = std::stoi(*v);
@@ -110,12 +117,40 @@ int cmd_demo(const Argv& argv) {
     temp_data = true;
   }
 
-  const std::vector<SampleMessage> portfolio = sample_portfolio(so);
-  std::size_t valid = 0;
-  for (const auto& m : portfolio) valid += m.valid;
+  // A simulated portfolio ending today (so live, wall-clock rules see it as current), with a
+  // few malformed events as real producers sometimes send, to show the dead-letter path.
+  so.end = floor_to(SystemClock().now(), kDayMs) + kDayMs;
+  if (auto v = sim::validate(so); !v.ok()) {
+    std::fprintf(stderr, "kamwatch: %s\n", v.error().message.c_str());
+    return 2;
+  }
+  struct Message {
+    std::string key, value;
+  };
+  std::vector<Message> portfolio;
+  sim::simulate(
+      so,
+      [&](const sim::SimEvent& e) {
+        portfolio.push_back({e.account, e.json});
+      },
+      nullptr);
+  static const char* kBroken[] = {
+      R"({"specversion":"1.0","id":"bad-1","source":"demo","type":"sales.order","time":"2026-01-01T00:00:00Z","subject":"ACME-0001","data":{"amount":"lots"}})",
+      R"({"specversion":"1.0","id":"bad-2","source":"demo","type":"usage.activity","time":"yesterday","subject":"ACME-0002","data":{"active_users":5}})",
+      R"({"specversion":"1.0","id":"bad-3","source":"demo","type":"support.ticket","subject":"ACME-0003","data":{}})",
+      R"({"specversion":"1.0","id":"bad-4","source":"demo","type":"sales.order","time":"2026-01-01T00:00:00Z","subject":"ACME-0004","data":{"amount":12)",
+      R"({"specversion":"1.0","id":"bad-5","source":"demo","type":"survey.nps","time":"2026-01-01T00:00:00Z","subject":"ACME-0005","data":[7]})",
+  };
+  for (int i = 0; i < 5; ++i)
+    portfolio.insert(portfolio.begin() + static_cast<long>(portfolio.size() * (i + 1) / 6),
+                     Message{"ACME-000" + std::to_string(i + 1), kBroken[i]});
+  const std::size_t valid = portfolio.size() - 5;
 
   // The demo's own lines tell the story; the daemon's JSON log only shows problems.
-  log::set_level(log::Level::kWarn);
+  if (!log::set_level(args->get("log-level").value_or("warn"))) {
+    std::fprintf(stderr, "kamwatch: --log-level takes debug, info, warn or error\n");
+    return 2;
+  }
   config::Config cfg;
   cfg.kafka.brokers = "embedded";
   cfg.state.data_dir = data;
@@ -148,6 +183,20 @@ int cmd_demo(const Argv& argv) {
   };
   bool summarised = false;
   hooks.on_batch = [&](std::uint64_t total) { applied.store(total); };
+  hooks.on_transitions = [](const std::vector<engine::AlertTransition>& ts) {
+    for (const engine::AlertTransition& t : ts) {
+      auto label = [&](const char* k) {
+        auto it = t.labels.find(k);
+        return it == t.labels.end() ? std::string("-") : it->second;
+      };
+      auto summary = t.annotations.find("summary");
+      std::printf("ALERT %-8s %-22s %-10s %-8s %-9s kam %s\n      %s\n",
+                  std::string(t.status_text()).c_str(), t.alert.c_str(), t.account.c_str(),
+                  label("signal").c_str(), label("severity").c_str(), label("kam").c_str(),
+                  summary == t.annotations.end() ? "" : summary->second.c_str());
+    }
+    std::fflush(stdout);
+  };
   const auto started = std::chrono::steady_clock::now();
   std::thread watcher([&] {
     while (!stop.load()) {

@@ -175,7 +175,13 @@ Result<BatchStats> Pipeline::process(const ingest::MessageBatch& batch) {
   // 3b. Rules: each changed account, only the rules reading the types that changed.
   if (rules_) {
     const TimeMs now = clock_.now();
-    for (model::AccountState* s : changed) evaluate(*s, &changed_types[s], now, stats, outbox);
+    for (model::AccountState* s : changed) {
+      // An account whose newest event is older than the late grace is being caught up from
+      // history: judging stale state against the wall clock would raise false alarms. The
+      // timer sweep evaluates it once the consumer has caught up.
+      if (s->max_time < now - options_.late_grace) continue;
+      evaluate(*s, &changed_types[s], now, stats, outbox);
+    }
   }
 
   // 4. Next offsets per partition.
