@@ -20,7 +20,7 @@ cleanup() { [ "$started_broker" = 1 ] && scripts/kafka.sh stop || true; }
 trap cleanup EXIT
 echo "test.sh: unit tests"
 ctest --preset "$preset" -L unit -j "$(nproc)"
-echo "test.sh: backtest of the shipped rules on a simulated portfolio"
+echo "test.sh: demo smoke test and backtest of the shipped rules on a simulated portfolio"
 ctest --preset "$preset" -L backtest
 echo "test.sh: integration tests against Kafka at $KAMWATCH_TEST_BROKERS"
 ctest --preset "$preset" -L integration
