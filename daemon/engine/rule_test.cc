@@ -37,6 +37,9 @@ struct Expectation {
 struct TestCase {
   std::string name;
   int line = 0;
+  // Portfolio figures fixed by the test (key account, revenue rank, CLV, P(alive)): the
+  // runner does not fit a portfolio model, as promtool tests give external series as input.
+  std::map<std::string, rules::AccountAttributes> attributes;
   std::vector<model::Event> events;
   std::vector<Expectation> expect;
 };
@@ -126,10 +129,35 @@ std::vector<TestCase> read_cases(const YamlNode& root, Reader& r) {
       r.fail(t, "each test must be a mapping");
       continue;
     }
-    r.check_keys(t, {"name", "events", "series", "expect"}, "a test");
+    r.check_keys(t, {"name", "events", "series", "attributes", "expect"}, "a test");
     TestCase tc;
     tc.line = t.pos.line;
     tc.name = t.find("name") ? t.find("name")->text : "test at line " + std::to_string(t.pos.line);
+    if (const YamlNode* attrs = t.find("attributes")) {
+      for (std::size_t i = 0; i < attrs->keys.size(); ++i) {
+        const YamlNode& a = attrs->children[i];
+        r.check_keys(a, {"key", "revenue_rank", "clv", "p_alive", "expected_purchases"},
+                     "account attributes");
+        rules::AccountAttributes& out = tc.attributes[attrs->keys[i].text];
+        for (std::size_t j = 0; j < a.keys.size(); ++j) {
+          const std::string& k = a.keys[j].text;
+          const model::FieldValue v = scalar_value(a.children[j]);
+          if (k == "key") {
+            if (v.kind != model::FieldValue::Kind::kBool) r.fail(a.children[j], "'key' must be true or false");
+            out.key_account = v.boolean;
+            continue;
+          }
+          if (!v.is_number()) {
+            r.fail(a.children[j], "'" + k + "' must be a number");
+            continue;
+          }
+          if (k == "revenue_rank") out.revenue_rank = static_cast<int>(v.number);
+          if (k == "clv") out.clv = v.number;
+          if (k == "p_alive") out.p_alive = v.number;
+          if (k == "expected_purchases") out.expected_purchases = v.number;
+        }
+      }
+    }
     std::uint64_t seq = 0;
     if (const YamlNode* evs = t.find("events")) {
       for (const YamlNode& e : evs->children) {
@@ -320,7 +348,12 @@ RuleTestReport run_rule_tests(const std::string& path) {
     return report;
   }
   for (const TestCase& tc : cases) {
-    Replayer replayer(loaded.rules, options);
+    AttributesFn fixed;
+    if (!tc.attributes.empty())
+      fixed = [attrs = tc.attributes](const std::map<std::string, model::AccountState>&, TimeMs) {
+        return attrs;
+      };
+    Replayer replayer(loaded.rules, options, fixed);
     std::vector<AlertTransition> transitions;
     std::size_t next = 0;
     std::string failure;
