@@ -12,6 +12,7 @@
 
 #include "app/outbox_forwarder.h"
 #include "app/pipeline.h"
+#include "app/portfolio_attributes.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "ingest/kafka.h"
@@ -87,15 +88,7 @@ class PortfolioRefresher {
     auto p = scoring::score_portfolio(ptrs, SystemClock().now());
     if (!p.ok()) return;
     auto map = std::make_shared<std::map<std::string, rules::AccountAttributes>>();
-    for (const auto& f : p->accounts) {
-      rules::AccountAttributes a;
-      a.key_account = f.key;
-      a.revenue_rank = static_cast<int>(f.rank);
-      if (f.clv) a.clv = *f.clv;
-      if (f.p_alive) a.p_alive = *f.p_alive;
-      if (f.expected_purchases) a.expected_purchases = *f.expected_purchases;
-      (*map)[f.account] = a;
-    }
+    for (const auto& f : p->accounts) (*map)[f.account] = attributes_of(f);
     std::lock_guard lock(mu_);
     snapshot_ = std::move(map);
   }

@@ -7,6 +7,16 @@
 
 namespace kamwatch::app {
 
+rules::AccountAttributes attributes_of(const scoring::AccountFigures& f) {
+  rules::AccountAttributes a;
+  a.key_account = f.key;
+  a.revenue_rank = static_cast<int>(f.rank);
+  if (f.clv) a.clv = *f.clv;
+  if (f.p_alive) a.p_alive = *f.p_alive;
+  if (f.expected_purchases) a.expected_purchases = *f.expected_purchases;
+  return a;
+}
+
 engine::AttributesFn portfolio_attributes_fn(TimeMs refresh) {
   struct Cache {
     TimeMs computed_at = 0;
@@ -27,15 +37,8 @@ engine::AttributesFn portfolio_attributes_fn(TimeMs refresh) {
       log::warn("portfolio scoring failed", {{"error", portfolio.error().message}});
       return cache->attributes;
     }
-    for (const scoring::AccountFigures& f : portfolio->accounts) {
-      rules::AccountAttributes a;
-      a.key_account = f.key;
-      a.revenue_rank = static_cast<int>(f.rank);
-      if (f.clv) a.clv = *f.clv;
-      if (f.p_alive) a.p_alive = *f.p_alive;
-      if (f.expected_purchases) a.expected_purchases = *f.expected_purchases;
-      cache->attributes[f.account] = a;
-    }
+    for (const scoring::AccountFigures& f : portfolio->accounts)
+      cache->attributes[f.account] = attributes_of(f);
     return cache->attributes;
   };
 }

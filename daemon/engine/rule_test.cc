@@ -143,7 +143,8 @@ std::vector<TestCase> read_cases(const YamlNode& root, Reader& r) {
           const std::string& k = a.keys[j].text;
           const model::FieldValue v = scalar_value(a.children[j]);
           if (k == "key") {
-            if (v.kind != model::FieldValue::Kind::kBool) r.fail(a.children[j], "'key' must be true or false");
+            if (v.kind != model::FieldValue::Kind::kBool)
+              r.fail(a.children[j], "'key' must be true or false");
             out.key_account = v.boolean;
             continue;
           }
