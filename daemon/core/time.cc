@@ -5,34 +5,6 @@
 namespace kamwatch {
 namespace {
 
-// Howard Hinnant's days_from_civil: days since 1970-01-01 for a proleptic Gregorian date.
-constexpr std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const auto yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
-}
-
-struct Civil {
-  std::int64_t y;
-  unsigned m, d;
-};
-
-constexpr Civil civil_from_days(std::int64_t z) {
-  z += 719468;
-  const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const auto doe = static_cast<unsigned>(z - era * 146097);
-  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const std::int64_t y = static_cast<std::int64_t>(yoe) + era * 400;
-  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const unsigned mp = (5 * doy + 2) / 153;
-  const unsigned d = doy - (153 * mp + 2) / 5 + 1;
-  const unsigned m = mp < 10 ? mp + 3 : mp - 9;
-  return {y + (m <= 2), m, d};
-}
-
 bool is_leap(std::int64_t y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
 
 unsigned days_in_month(std::int64_t y, unsigned m) {
@@ -69,6 +41,29 @@ bool parse_ymd(std::string_view s, size_t& pos, int& y, int& mo, int& d) {
 }
 
 }  // namespace
+
+// Howard Hinnant's days_from_civil: days since 1970-01-01 for a proleptic Gregorian date.
+std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const auto yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
+}
+
+CivilDate civil_from_days(std::int64_t z) {
+  z += 719468;
+  const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const auto doe = static_cast<unsigned>(z - era * 146097);
+  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const std::int64_t y = static_cast<std::int64_t>(yoe) + era * 400;
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const unsigned mp = (5 * doy + 2) / 153;
+  const unsigned d = doy - (153 * mp + 2) / 5 + 1;
+  const unsigned m = mp < 10 ? mp + 3 : mp - 9;
+  return {y + (m <= 2), m, d};
+}
 
 std::optional<TimeMs> parse_date(std::string_view s) {
   size_t pos = 0;
@@ -123,7 +118,7 @@ std::optional<TimeMs> parse_rfc3339(std::string_view s) {
 
 std::string format_rfc3339(TimeMs t) {
   const TimeMs day = floor_to(t, kDayMs);
-  const Civil c = civil_from_days(day / kDayMs);
+  const CivilDate c = civil_from_days(day / kDayMs);
   TimeMs rest = t - day;
   const auto h = static_cast<int>(rest / kHourMs);
   rest %= kHourMs;
@@ -134,10 +129,10 @@ std::string format_rfc3339(TimeMs t) {
   char buf[40];
   if (ms != 0) {
     std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02d:%02d:%02d.%03dZ",
-                  static_cast<long long>(c.y), c.m, c.d, h, mi, sec, ms);
+                  static_cast<long long>(c.year), c.month, c.day, h, mi, sec, ms);
   } else {
-    std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02d:%02d:%02dZ", static_cast<long long>(c.y),
-                  c.m, c.d, h, mi, sec);
+    std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02d:%02d:%02dZ",
+                  static_cast<long long>(c.year), c.month, c.day, h, mi, sec);
   }
   return buf;
 }

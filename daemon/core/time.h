@@ -15,6 +15,15 @@ inline constexpr TimeMs kMinuteMs = 60 * kSecondMs;
 inline constexpr TimeMs kHourMs = 60 * kMinuteMs;
 inline constexpr TimeMs kDayMs = 24 * kHourMs;
 
+// Proleptic Gregorian calendar <-> days since 1970-01-01 (Howard Hinnant's algorithms).
+struct CivilDate {
+  std::int64_t year;
+  unsigned month;  // 1..12
+  unsigned day;    // 1..31
+};
+CivilDate civil_from_days(std::int64_t days);
+std::int64_t days_from_civil(std::int64_t year, unsigned month, unsigned day);
+
 // Parses RFC 3339 ("2026-03-02T09:15:00Z", "2026-03-02T09:15:00.123+01:00"; 't', 'z' and
 // a space separator accepted). Returns nullopt when the text is not a valid timestamp.
 std::optional<TimeMs> parse_rfc3339(std::string_view text);

@@ -12,28 +12,9 @@ struct Civil {
   int d;
 };
 
-// Howard Hinnant's civil_from_days.
 Civil civil_from_days(std::int64_t z) {
-  z += 719468;
-  const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const auto doe = static_cast<unsigned>(z - era * 146097);
-  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const std::int64_t y = static_cast<std::int64_t>(yoe) + era * 400;
-  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const unsigned mp = (5 * doy + 2) / 153;
-  const unsigned d = doy - (153 * mp + 2) / 5 + 1;
-  const unsigned m = mp < 10 ? mp + 3 : mp - 9;
-  return {static_cast<int>(y + (m <= 2)), static_cast<int>(m), static_cast<int>(d)};
-}
-
-// Howard Hinnant's days_from_civil.
-std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const auto yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
+  const CivilDate c = kamwatch::civil_from_days(z);
+  return {static_cast<int>(c.year), static_cast<int>(c.month), static_cast<int>(c.day)};
 }
 
 void two(std::string& out, int v) {
@@ -62,7 +43,7 @@ DayInfo day_info(TimeMs day_start) {
   d.mday = c.d;
   // 1970-01-01 was a Thursday (weekday 3 with Monday = 0).
   d.weekday = static_cast<int>(((days % 7) + 7 + 3) % 7);
-  d.yday = static_cast<int>(days - days_from_civil(c.y, 1, 1));
+  d.yday = static_cast<int>(days - kamwatch::days_from_civil(c.y, 1, 1));
   return d;
 }
 
