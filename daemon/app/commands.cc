@@ -170,8 +170,8 @@ int cmd_run(const Argv& argv) {
     cfg.rules.dir = *v;
     cfg.rules.dir_explicit = true;
   }
-  if (auto v = args->get("http")) cfg.http_listen = *v;
-  if (auto v = args->get("alertmanager")) cfg.alertmanagers = list(*v);
+  if (auto v = args->get("http")) cfg.http.listen = *v;
+  if (auto v = args->get("alertmanager")) cfg.alerting.alertmanagers = list(*v);
   if (auto v = args->get("log-level")) cfg.log_level = *v;
   if (auto r = config::validate(cfg); !r.ok()) {
     std::fprintf(stderr, "kamwatch: %s\n", r.error().message.c_str());

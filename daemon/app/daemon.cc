@@ -1,24 +1,38 @@
 #include "app/daemon.h"
 
+#include <sys/statvfs.h>
+#include <systemd/sd-daemon.h>
+
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
 #include <csignal>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <thread>
 
-#include "app/outbox_forwarder.h"
+#include "app/api.h"
 #include "app/pipeline.h"
 #include "app/portfolio_attributes.h"
+#include "app/registries.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "delivery/alertmanager.h"
+#include "delivery/forwarder.h"
+#include "delivery/kafka_sink.h"
+#include "delivery/webhook.h"
+#include "http/server.h"
 #include "ingest/kafka.h"
+#include "metrics/metrics.h"
 #include "rules/rules.h"
 #include "scoring/portfolio.h"
 #include "state/rocksdb_store.h"
+#include "version.h"
 
 namespace kamwatch::app {
 namespace {
@@ -49,8 +63,15 @@ Result<std::shared_ptr<const rules::RuleSet>> load_rule_dir(const config::RulesC
   return loaded.rules;
 }
 
+// What the portfolio refresher publishes: every account's rule attributes and the
+// portfolio-wide figures (metrics).
+struct PortfolioSnapshot {
+  std::map<std::string, rules::AccountAttributes> attributes;
+  scoring::PortfolioSummary summary;
+};
+
 // Portfolio attributes (key accounts, CLV, P(alive)) recomputed in the background over all
-// accounts in the store; the pipeline thread reads the latest snapshot.
+// accounts in the store; the pipeline thread and the API read the latest snapshot.
 class PortfolioRefresher {
  public:
   PortfolioRefresher(state::StateStore& store, TimeMs every) : store_(store), every_(every) {}
@@ -70,7 +91,7 @@ class PortfolioRefresher {
     cv_.notify_all();
     if (thread_.joinable()) thread_.join();
   }
-  std::shared_ptr<const std::map<std::string, rules::AccountAttributes>> snapshot() const {
+  std::shared_ptr<const PortfolioSnapshot> snapshot() const {
     std::lock_guard lock(mu_);
     return snapshot_;
   }
@@ -82,15 +103,19 @@ class PortfolioRefresher {
       states.push_back(s);
       return !stop_.load();
     });
-    if (!r.ok()) return;
+    if (!r.ok()) {
+      log::error("portfolio refresh failed", {{"error", r.error().message}});
+      return;
+    }
     std::vector<const model::AccountState*> ptrs;
     for (const auto& s : states) ptrs.push_back(&s);
     auto p = scoring::score_portfolio(ptrs, SystemClock().now());
     if (!p.ok()) return;
-    auto map = std::make_shared<std::map<std::string, rules::AccountAttributes>>();
-    for (const auto& f : p->accounts) (*map)[f.account] = attributes_of(f);
+    auto snap = std::make_shared<PortfolioSnapshot>();
+    for (const auto& f : p->accounts) snap->attributes[f.account] = attributes_of(f);
+    snap->summary = p->summary;
     std::lock_guard lock(mu_);
-    snapshot_ = std::move(map);
+    snapshot_ = std::move(snap);
   }
 
   state::StateStore& store_;
@@ -99,7 +124,7 @@ class PortfolioRefresher {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::atomic<bool> stop_{false};
-  std::shared_ptr<const std::map<std::string, rules::AccountAttributes>> snapshot_;
+  std::shared_ptr<const PortfolioSnapshot> snapshot_;
 };
 
 // A cheap fingerprint of the rule files (names, sizes, modification times): a change triggers
@@ -121,23 +146,107 @@ std::string rule_files_signature(const std::string& dir) {
 
 }  // namespace
 
+namespace {
+
+std::string read_secret(const std::string& path, const char* what, Error& error) {
+  std::ifstream in(path);
+  if (!in) {
+    error = Error{"config_invalid", std::string(what) + ": cannot read '" + path + "'"};
+    return {};
+  }
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' '))
+    text.pop_back();
+  if (text.empty())
+    error = Error{"config_invalid", std::string(what) + ": '" + path + "' is empty"};
+  return text;
+}
+
+// systemd's notify protocol (Type=notify): READY=1 once ready, RELOADING=1 around reloads,
+// WATCHDOG=1 while the loop turns. No-ops when not started by systemd.
+void notify_systemd(const char* state) { sd_notify(0, state); }
+
+// Labels of the alert-derived gauges, from the firing-alert index.
+void refresh_alert_gauges(metrics::Metrics& m, const ActiveAlerts& alerts) {
+  std::map<prometheus::Labels, double> by_rule, by_kam, by_category;
+  auto label = [](const engine::AlertTransition& t, const char* k) {
+    auto it = t.labels.find(k);
+    return it == t.labels.end() ? std::string() : it->second;
+  };
+  std::map<std::string, std::set<std::string>> competitor_accounts;
+  for (const auto& t : alerts.all()) {
+    by_rule[{{"alertname", t.alert},
+             {"severity", label(t, "severity")},
+             {"signal", label(t, "signal")}}] += 1;
+    if (const std::string kam = label(t, "kam"); !kam.empty())
+      by_kam[{{"kam", kam}, {"signal", label(t, "signal")}}] += 1;
+    if (label(t, "signal") == "competitor") {
+      const std::string category = t.group.empty() ? label(t, "category") : t.group;
+      competitor_accounts[category.empty() ? "all" : category].insert(t.account);
+    }
+  }
+  for (const auto& [category, accounts] : competitor_accounts)
+    by_category[{{"category", category}}] = static_cast<double>(accounts.size());
+  m.set_gauges(m.alerts_firing, by_rule);
+  m.set_gauges(m.kam_alerts_firing, by_kam);
+  m.set_gauges(m.competitor_pressure, by_category);
+}
+
+void refresh_portfolio_gauges(metrics::Metrics& m, const AccountDirectory& directory,
+                              const PortfolioSnapshot* portfolio, std::size_t cap) {
+  std::map<prometheus::Labels, double> bands;
+  std::vector<AccountSummary> key;
+  for (const AccountSummary& s : directory.all()) {
+    bands[{{"band", s.band}, {"tier", s.tier}}] += 1;
+    if (s.key_account && !std::isnan(s.score)) key.push_back(s);
+  }
+  m.set_gauges(m.accounts, bands);
+  // The worst key accounts first: the cap keeps series bounded and keeps the ones that matter.
+  std::sort(key.begin(), key.end(), [](const AccountSummary& a, const AccountSummary& b) {
+    return a.score != b.score ? a.score < b.score : a.id < b.id;
+  });
+  if (key.size() > cap) key.resize(cap);
+  std::map<prometheus::Labels, double> health;
+  for (const auto& s : key) health[{{"account", s.id}, {"kam", s.kam}}] = s.score;
+  m.set_gauges(m.key_account_health, health);
+  if (!portfolio) return;
+  const scoring::PortfolioSummary& p = portfolio->summary;
+  m.key_accounts.Set(static_cast<double>(p.key_accounts));
+  m.portfolio_revenue.Set(p.total_revenue);
+  m.portfolio_top_share.Set(p.top_share);
+  m.portfolio_key_revenue_share.Set(p.key_revenue_share);
+  m.portfolio_gini.Set(p.gini);
+  if (p.retention) {
+    m.portfolio_retention.Set(p.retention->retention);
+    m.portfolio_churn.Set(p.retention->churn);
+  }
+  m.portfolio_refresh_timestamp.Set(static_cast<double>(p.as_of) / 1000.0);
+}
+
+}  // namespace
+
 Result<void> run_daemon(const config::Config& config, const std::atomic<bool>& stop,
                         const DaemonHooks& hooks) {
   SystemClock clock;
   log::info("kamwatch starting", {{"data_dir", config.state.data_dir},
                                   {"brokers", config.kafka.brokers},
-                                  {"group", config.kafka.group}});
+                                  {"group", config.kafka.group},
+                                  {"http", config.http.listen}});
   for (const auto& [k, v] : config.kafka.properties)
     log::info("kafka property", {{"name", k}, {"value", ingest::loggable_property(k, v)}});
+  metrics::Metrics metrics(kVersion, kRevision);
 
-  // Step 1: state.
+  // Step 1: state, and the firing alerts it holds.
   state::StoreOptions store_options;
   store_options.path = config.state.data_dir;
   store_options.block_cache_bytes = config.state.block_cache_bytes;
   store_options.sync_writes = config.state.sync_writes;
   auto store = state::RocksDbStore::open(store_options);
   if (!store.ok()) return store.error();
-  state::StateStore& st = **store;
+  state::RocksDbStore& st = **store;
+  ActiveAlerts active;
+  if (auto r = active.load(st); !r.ok()) return r.error();
+  AccountDirectory directory;
 
   // Step 2: brokers (embedded cluster when asked).
   std::unique_ptr<ingest::EmbeddedCluster> embedded;
@@ -157,46 +266,194 @@ Result<void> run_daemon(const config::Config& config, const std::atomic<bool>& s
   ingest::KafkaOptions kafka{brokers, config.kafka.properties};
 
   // Step 3: rules (a bad rule set refuses to start: the operator must see it).
+  RuleStatus rule_status;
   auto rule_set = load_rule_dir(config.rules);
   if (!rule_set.ok()) return rule_set.error();
-  // Nothing to evaluate at startup: skip evaluation and sweeps entirely. (On a reload an empty
-  // set is installed, so the sweep resolves alerts of the rules that were removed.)
+  rule_status.loaded(*rule_set, config.rules.dir, clock.now());
+  metrics.rules_reloads.Add({{"result", "success"}});
+  metrics.rules_reloads.Add({{"result", "failure"}});
+  auto publish_rules = [&](const std::shared_ptr<const rules::RuleSet>& rs, bool ok) {
+    metrics.rules_last_reload_success.Set(ok ? 1 : 0);
+    metrics.rules_reloads.Add({{"result", ok ? "success" : "failure"}}).Increment();
+    if (!ok) return;
+    metrics.rules_last_reload_success_timestamp.Set(static_cast<double>(clock.now()) / 1000.0);
+    metrics.rules_loaded.Set(rs ? static_cast<double>(rs->alerts().size()) : 0);
+    metrics.set_gauges(metrics.rules_info, {{{{"hash", rs ? rs->hash() : ""}}, 1}});
+  };
+  publish_rules(*rule_set, true);
+  // Nothing to evaluate at startup: skip evaluation entirely. (On a reload an empty set is
+  // installed, so the sweep resolves alerts of the rules that were removed.)
   if (*rule_set && (*rule_set)->alerts().empty()) *rule_set = nullptr;
 
-  // Step 3b: dead-letter and alert delivery.
-  auto producer = ingest::open_kafka_producer(kafka);
-  if (!producer.ok()) return producer.error();
-  OutboxForwarder dlq(st, std::move(*producer), std::string(kDeadLetterSink),
-                      config.kafka.dead_letter_topic);
-  dlq.start();
-  auto alert_producer = ingest::open_kafka_producer(kafka);
-  if (!alert_producer.ok()) return alert_producer.error();
-  OutboxForwarder alerts(st, std::move(*alert_producer), std::string(kAlertSink),
-                         config.kafka.alerts_topic);
-  alerts.start();
+  // Step 4: delivery. Every destination has its own outbox and forwarder thread.
+  std::vector<std::unique_ptr<delivery::OutboxForwarder>> forwarders;
+  std::vector<std::string> alert_sinks{std::string(kAlertSink)};
+  auto kafka_sink = [&](std::string_view name, const std::string& topic) -> Result<void> {
+    auto producer = ingest::open_kafka_producer(kafka);
+    if (!producer.ok()) return producer.error();
+    forwarders.push_back(std::make_unique<delivery::OutboxForwarder>(
+        st,
+        std::make_unique<delivery::KafkaTopicSink>(std::string(name), std::move(*producer), topic),
+        &metrics));
+    return ok();
+  };
+  if (auto r = kafka_sink(kDeadLetterSink, config.kafka.dead_letter_topic); !r.ok())
+    return r.error();
+  if (auto r = kafka_sink(kAlertSink, config.kafka.alerts_topic); !r.ok()) return r.error();
+  const std::string external_url =
+      config.http.external_url.empty() ? "http://" + config.http.listen : config.http.external_url;
+  for (const std::string& url : config.alerting.alertmanagers) {
+    delivery::AlertmanagerOptions o{url, config.alerting.timeout, config.alerting.resend_interval,
+                                    external_url};
+    auto sink = std::make_unique<delivery::AlertmanagerSink>(o, [&active] { return active.all(); });
+    alert_sinks.push_back(sink->name());
+    forwarders.push_back(
+        std::make_unique<delivery::OutboxForwarder>(st, std::move(sink), &metrics));
+  }
+  for (const config::WebhookConfig& wc : config.alerting.webhooks) {
+    Error error;
+    delivery::WebhookOptions o{wc.name, wc.url, {}, wc.timeout};
+    if (!wc.secret_file.empty()) {
+      o.secret =
+          read_secret(wc.secret_file, ("webhook " + wc.name + " secret_file").c_str(), error);
+      if (!error.code.empty()) return error;
+    }
+    auto sink = std::make_unique<delivery::WebhookSink>(std::move(o));
+    alert_sinks.push_back(sink->name());
+    forwarders.push_back(
+        std::make_unique<delivery::OutboxForwarder>(st, std::move(sink), &metrics));
+  }
+  for (const auto& [sink, n] : st.outbox_depths()) {
+    const bool known = sink == kDeadLetterSink ||
+                       std::find(alert_sinks.begin(), alert_sinks.end(), sink) != alert_sinks.end();
+    if (!known)
+      log::warn("outbox records for a sink that is no longer configured are kept, undelivered",
+                {{"sink", sink}, {"records", static_cast<std::int64_t>(n)}});
+  }
+  for (auto& f : forwarders) f->start();
+  auto notify_alert_sinks = [&] {
+    for (auto& f : forwarders)
+      if (f->sink_name() != kDeadLetterSink) f->notify();
+  };
+  auto notify_dead_letters = [&] {
+    for (auto& f : forwarders)
+      if (f->sink_name() == kDeadLetterSink) f->notify();
+  };
+  auto stop_forwarders = [&](TimeMs drain) {
+    for (auto& f : forwarders) f->stop(drain);
+  };
   PortfolioRefresher portfolio(st, config.rules.portfolio_refresh);
-  if (*rule_set) portfolio.start();
+  portfolio.start();
 
-  // Step 4: pipeline and consumer.
+  // Step 5: pipeline.
   PipelineOptions popts;
   popts.retention = {config.state.retention_hourly, config.state.retention_daily};
   popts.late_grace = config.state.late_grace;
   popts.limits = {config.ingest.max_message_bytes, config.ingest.max_string_bytes};
   popts.cache_accounts = config.state.cache_accounts;
+  popts.alert_sinks = alert_sinks;
   Pipeline pipeline(st, clock, popts);
   pipeline.set_rules(*rule_set);
-  std::shared_ptr<const std::map<std::string, rules::AccountAttributes>> attrs;
+  std::shared_ptr<const PortfolioSnapshot> attrs;
   pipeline.set_attributes([&attrs](const std::string& id) -> const rules::AccountAttributes& {
     static const rules::AccountAttributes kNone;
     if (!attrs) return kNone;
-    auto it = attrs->find(id);
-    return it == attrs->end() ? kNone : it->second;
+    auto it = attrs->attributes.find(id);
+    return it == attrs->attributes.end() ? kNone : it->second;
   });
   struct sigaction hup {};
   hup.sa_handler = on_sighup;
   sigemptyset(&hup.sa_mask);
   sigaction(SIGHUP, &hup, nullptr);
 
+  // Step 6: metrics read at scrape time, and the HTTP server.
+  std::atomic<bool> catching_up_flag{true}, write_failed{false}, started{false};
+  std::atomic<TimeMs> loop_turned{clock.now()};
+  auto readiness = [&]() {
+    Readiness r;
+    r.loop_age = clock.now() - loop_turned.load();
+    if (!started.load())
+      r.reason = "starting";
+    else if (write_failed.load())
+      r.reason = "state_write_failed";
+    else if (catching_up_flag.load())
+      r.reason = "catching_up";
+    else
+      r.ready = true;
+    return r;
+  };
+  metrics.add_scrape_hook([&] {
+    const auto f = st.figures();
+    metrics.rocksdb_live_sst_bytes.Set(static_cast<double>(f.live_sst_bytes));
+    metrics.rocksdb_memtable_bytes.Set(static_cast<double>(f.memtable_bytes));
+    metrics.rocksdb_pending_compaction_bytes.Set(static_cast<double>(f.pending_compaction_bytes));
+    metrics.rocksdb_running_compactions.Set(static_cast<double>(f.running_compactions));
+    metrics.rocksdb_write_stopped.Set(f.write_stopped ? 1 : 0);
+    metrics::Metrics::advance_to(metrics.rocksdb_write_stall_seconds,
+                                 static_cast<double>(f.write_stall_micros) / 1e6);
+    metrics::Metrics::advance_to(metrics.rocksdb_block_cache_hits,
+                                 static_cast<double>(f.block_cache_hits));
+    metrics::Metrics::advance_to(metrics.rocksdb_block_cache_misses,
+                                 static_cast<double>(f.block_cache_misses));
+    struct statvfs fs {};
+    if (statvfs(config.state.data_dir.c_str(), &fs) == 0) {
+      metrics.filesystem_avail_bytes.Set(static_cast<double>(fs.f_bavail) *
+                                         static_cast<double>(fs.f_frsize));
+      metrics.filesystem_size_bytes.Set(static_cast<double>(fs.f_blocks) *
+                                        static_cast<double>(fs.f_frsize));
+    }
+    std::map<prometheus::Labels, double> depths;
+    depths[{{"sink", std::string(kDeadLetterSink)}}] = 0;
+    for (const auto& s : alert_sinks) depths[{{"sink", s}}] = 0;
+    for (const auto& [sink, n] : st.outbox_depths())
+      depths[{{"sink", sink}}] = static_cast<double>(n);
+    metrics.set_gauges(metrics.outbox_records, depths);
+    metrics.ready.Set(readiness().ready ? 1 : 0);
+    refresh_alert_gauges(metrics, active);
+    refresh_portfolio_gauges(metrics, directory, portfolio.snapshot().get(),
+                             config.metrics.key_account_series_cap);
+  });
+  ReloadChannel reload_channel;
+  std::string token;
+  if (!config.http.token_file.empty()) {
+    Error error;
+    token = read_secret(config.http.token_file, "http.token_file", error);
+    if (!error.code.empty()) return error;
+  }
+  ApiContext api;
+  api.store = &st;
+  api.alerts = &active;
+  api.directory = &directory;
+  api.rules = &rule_status;
+  api.reload = &reload_channel;
+  api.metrics = &metrics;
+  api.readiness = readiness;
+  api.attributes = [&portfolio](const std::string& id) {
+    auto snap = portfolio.snapshot();
+    if (!snap) return rules::AccountAttributes{};
+    auto it = snap->attributes.find(id);
+    return it == snap->attributes.end() ? rules::AccountAttributes{} : it->second;
+  };
+  api.retention = popts.retention;
+  api.now = [&clock] { return clock.now(); };
+  http::ServerOptions sopts;
+  sopts.listen = config.http.listen;
+  sopts.bearer_token = token;
+  sopts.tls_cert_file = config.http.tls_cert_file;
+  sopts.tls_key_file = config.http.tls_key_file;
+  auto server = http::Server::start(sopts, make_api_router(std::move(api)));
+  if (!server.ok()) {
+    stop_forwarders(0);
+    return server.error();
+  }
+  if (!(*server)->loopback() && token.empty())
+    log::warn("HTTP API bound off loopback without http.token_file: POST /-/reload is refused",
+              {{"listen", config.http.listen}});
+  log::info("HTTP server listening", {{"listen", config.http.listen},
+                                      {"port", static_cast<std::int64_t>((*server)->port())},
+                                      {"tls", !config.http.tls_cert_file.empty()}});
+
+  // Step 7: consumer.
   ingest::ConsumerOptions copts;
   copts.kafka = kafka;
   copts.topics = config.kafka.topics;
@@ -214,14 +471,16 @@ Result<void> run_daemon(const config::Config& config, const std::atomic<bool>& s
   };
   auto source = ingest::open_kafka_source(copts);
   if (!source.ok()) {
-    dlq.stop(0);
-    alerts.stop(0);
+    (*server)->stop();
+    stop_forwarders(0);
     return source.error();
   }
-  log::info("kamwatch ready", {{"topics", static_cast<std::int64_t>(config.kafka.topics.size())}});
+  log::info("kamwatch consuming",
+            {{"topics", static_cast<std::int64_t>(config.kafka.topics.size())}});
+  started.store(true);
   if (hooks.on_ready) hooks.on_ready(brokers);
 
-  // Step 5: the loop.
+  // Step 8: the loop.
   ingest::MessageBatch batch;
   std::uint64_t applied_total = 0, dead_total = 0, dup_total = 0, batches = 0;
   auto last_report = std::chrono::steady_clock::now();
@@ -234,12 +493,38 @@ Result<void> run_daemon(const config::Config& config, const std::atomic<bool>& s
   // A full batch means a backlog: sweeps wait until the consumer has caught up, so quiet-account
   // rules do not fire on accounts whose recent events are still in the backlog.
   bool catching_up = true;
+  bool notified_ready = false;
   auto last_watch = std::chrono::steady_clock::now();
+  auto last_lag = std::chrono::steady_clock::now();
+  auto last_watchdog = std::chrono::steady_clock::now();
+  std::map<std::pair<std::string, std::int32_t>, std::int64_t> positions;
   std::string watched = rule_files_signature(config.rules.dir);
   bool sweeping = false;
+  auto committed = [&](const BatchStats& stats) {
+    active.apply(stats.transitions);
+    for (const auto& t : stats.transitions) {
+      auto sev = t.labels.find("severity");
+      metrics.alert_transitions
+          .Add({{"alertname", t.alert},
+                {"severity", sev == t.labels.end() ? "" : sev->second},
+                {"status", std::string(t.status_text())}})
+          .Increment();
+    }
+    metrics.rule_evaluations.Increment(static_cast<double>(stats.rule_evaluations));
+    if (stats.rule_seconds > 0) metrics.rule_evaluation_duration.Observe(stats.rule_seconds);
+    if (!stats.transitions.empty()) {
+      notify_alert_sinks();
+      if (hooks.on_transitions) hooks.on_transitions(stats.transitions);
+    }
+  };
   while (!stop.load()) {
-    if (const auto now = std::chrono::steady_clock::now();
-        now - last_watch >= std::chrono::seconds(2)) {
+    const auto now = std::chrono::steady_clock::now();
+    loop_turned.store(clock.now());
+    if (now - last_watchdog >= std::chrono::seconds(5)) {
+      last_watchdog = now;
+      notify_systemd("WATCHDOG=1");
+    }
+    if (now - last_watch >= std::chrono::seconds(2)) {
       last_watch = now;
       std::string sig = rule_files_signature(config.rules.dir);
       if (sig != watched) {
@@ -248,38 +533,48 @@ Result<void> run_daemon(const config::Config& config, const std::atomic<bool>& s
         g_reload.store(true);
       }
     }
-    if (g_reload.exchange(false)) {
+    const bool api_reload = reload_channel.pending();
+    if (g_reload.exchange(false) || api_reload) {
+      notify_systemd("RELOADING=1");
       // Validate everything first; on any error the running rules stay in force.
       auto reloaded = load_rule_dir(config.rules);
-      if (reloaded.ok() && *reloaded) {
-        if (!pipeline.rules()) portfolio.start();
-        pipeline.set_rules(*reloaded);
-        log::info("rules reloaded", {{"hash", (*reloaded)->hash()}});
-      } else if (!reloaded.ok()) {
+      if (reloaded.ok()) {
+        rule_status.loaded(*reloaded, config.rules.dir, clock.now());
+        publish_rules(*reloaded, true);
+        if (*reloaded) {
+          pipeline.set_rules(*reloaded);
+          log::info("rules reloaded", {{"hash", (*reloaded)->hash()}});
+        }
+        reload_channel.complete({true, *reloaded ? (*reloaded)->hash() : ""});
+      } else {
+        rule_status.failed(reloaded.error().message, clock.now());
+        publish_rules(nullptr, false);
         log::error("rule reload failed; the previous rules stay in force",
                    {{"error", reloaded.error().message}});
+        reload_channel.complete({false, reloaded.error().message});
       }
+      notify_systemd("READY=1");
     }
     attrs = portfolio.snapshot();
-    if (pipeline.rules()) {
-      const auto now = std::chrono::steady_clock::now();
-      if (!sweeping &&
-          now - last_sweep >= std::chrono::milliseconds(config.rules.evaluation_interval)) {
-        sweeping = true;
-        last_sweep = now;
-      }
-      if (sweeping && !catching_up) {
-        auto sw = pipeline.sweep(2000);
-        if (!sw.ok()) {
-          log::error("timer evaluation failed", {{"error", sw.error().to_string()}});
-          sweeping = false;
-        } else {
-          if (!sw->batch.transitions.empty()) {
-            alerts.notify();
-            if (hooks.on_transitions) hooks.on_transitions(sw->batch.transitions);
-          }
-          sweeping = !sw->done;
-        }
+    if (!sweeping &&
+        now - last_sweep >= std::chrono::milliseconds(config.rules.evaluation_interval)) {
+      sweeping = true;
+      last_sweep = now;
+    }
+    if (sweeping && !catching_up) {
+      const auto t0 = std::chrono::steady_clock::now();
+      auto sw = pipeline.sweep(2000);
+      if (!sw.ok()) {
+        log::error("timer evaluation failed", {{"error", sw.error().to_string()}});
+        metrics.commit_failures.Increment();
+        write_failed.store(true);
+        sweeping = false;
+      } else {
+        sw->batch.rule_seconds =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        directory.update(std::move(sw->summaries));
+        committed(sw->batch);
+        sweeping = !sw->done;
       }
     }
     if (auto r = (*source)->poll(batch); !r.ok()) {
@@ -290,15 +585,19 @@ Result<void> run_daemon(const config::Config& config, const std::atomic<bool>& s
       const bool was_catching_up = catching_up;
       catching_up =
           batch.messages.size() >= config.kafka.batch_max_events || (*source)->assignment().empty();
+      catching_up_flag.store(catching_up);
       // A backlog was just consumed: evaluate everything now rather than at the next interval.
-      if (was_catching_up && !catching_up && pipeline.rules() && !sweeping) {
+      if (was_catching_up && !catching_up && !sweeping) {
         sweeping = true;
         last_sweep = std::chrono::steady_clock::now();
       }
     }
     if (!batch.messages.empty()) {
+      const auto t0 = std::chrono::steady_clock::now();
       auto stats = pipeline.process(batch);
       if (!stats.ok()) {
+        metrics.commit_failures.Increment();
+        write_failed.store(true);
         backoff = std::clamp<TimeMs>(backoff * 2, 100, 10000);
         log::error("batch not committed; rewinding and retrying",
                    {{"error", stats.error().to_string()}, {"retry_in_ms", backoff}});
@@ -308,20 +607,57 @@ Result<void> run_daemon(const config::Config& config, const std::atomic<bool>& s
         std::this_thread::sleep_for(std::chrono::milliseconds(backoff));
         continue;
       }
+      write_failed.store(false);
       backoff = 0;
       ++batches;
       applied_total += stats->applied;
       dead_total += stats->dead_lettered;
       dup_total += stats->duplicates;
-      if (stats->dead_lettered > 0) dlq.notify();
-      if (!stats->transitions.empty()) {
-        alerts.notify();
-        if (hooks.on_transitions) hooks.on_transitions(stats->transitions);
-      }
+      const TimeMs commit_time = clock.now();
+      metrics.batch_duration.Observe(
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+      metrics.batch_messages.Observe(static_cast<double>(stats->messages));
+      for (const auto& m : batch.messages)
+        if (m.timestamp > 0)
+          metrics.event_delay.Observe(
+              static_cast<double>(std::max<TimeMs>(0, commit_time - m.timestamp)) / 1000.0);
+      for (const auto& [k, n] : stats->consumed)
+        metrics.events_consumed.Add({{"topic", k.first}, {"type", k.second}})
+            .Increment(static_cast<double>(n));
+      for (const auto& [reason, n] : stats->rejected)
+        metrics.events_rejected.Add({{"reason", reason}}).Increment(static_cast<double>(n));
+      metrics.events_applied.Increment(static_cast<double>(stats->applied));
+      metrics.events_dead_lettered.Increment(static_cast<double>(stats->dead_lettered));
+      metrics.events_duplicates.Increment(static_cast<double>(stats->duplicates));
+      metrics.events_late.Increment(static_cast<double>(stats->late));
+      if (stats->dead_lettered > 0) notify_dead_letters();
+      committed(*stats);
+      for (const auto& p : stats->positions) positions[{p.topic, p.partition}] = p.offset;
       (*source)->report_progress(stats->positions);
       if (hooks.on_batch) hooks.on_batch(applied_total);
     }
-    const auto now = std::chrono::steady_clock::now();
+    if (!notified_ready && readiness().ready) {
+      notified_ready = true;
+      notify_systemd("READY=1");
+      log::info("kamwatch ready (caught up)", {{"applied_total", applied_total}});
+    }
+    if (now - last_lag >= std::chrono::seconds(5)) {
+      last_lag = now;
+      std::map<prometheus::Labels, double> lag;
+      for (const auto& tp : (*source)->assignment()) {
+        auto high = (*source)->high_watermark(tp);
+        if (!high) continue;
+        auto pos = positions.find({tp.topic, tp.partition});
+        std::int64_t at = pos != positions.end() ? pos->second : 0;
+        if (pos == positions.end()) {
+          auto stored = st.get_offset(tp.topic, tp.partition);
+          if (stored.ok() && stored->has_value()) at = **stored;
+        }
+        lag[{{"topic", tp.topic}, {"partition", std::to_string(tp.partition)}}] =
+            static_cast<double>(std::max<std::int64_t>(0, *high - at));
+      }
+      metrics.set_gauges(metrics.consumer_lag, lag);
+    }
     if (now - last_report >= std::chrono::seconds(10)) {
       const double secs = std::chrono::duration<double>(now - last_report).count();
       log::info("progress", {{"applied_total", applied_total},
@@ -336,11 +672,12 @@ Result<void> run_daemon(const config::Config& config, const std::atomic<bool>& s
   }
 
   // Teardown: leave the group, deliver what is pending, close the store.
+  notify_systemd("STOPPING=1");
   log::info("kamwatch stopping", {{"applied_total", applied_total}});
   batch.clear();
   (*source)->close();
-  dlq.stop(5000);
-  alerts.stop(5000);
+  (*server)->stop();
+  stop_forwarders(5000);
   portfolio.stop();
   source->reset();
   log::info("kamwatch stopped", {{"applied_total", applied_total},

@@ -1,6 +1,7 @@
 #include "app/pipeline.h"
 
 #include <algorithm>
+#include <chrono>
 #include <map>
 #include <unordered_map>
 
@@ -43,20 +44,26 @@ const rules::AccountAttributes& Pipeline::attributes_of(const std::string& id) c
 }
 
 void Pipeline::evaluate(model::AccountState& account, const std::vector<std::string_view>* types,
-                        TimeMs now, BatchStats& stats, std::vector<state::OutboxRecord>& outbox) {
+                        TimeMs now, BatchStats& stats, std::vector<state::OutboxRecord>& outbox,
+                        std::vector<state::ActiveAlertUpdate>& active) {
   const std::size_t before = stats.transitions.size();
   stats.rule_evaluations +=
       engine::evaluate_account(*rules_, account, attributes_of(account.id), now, options_.retention,
                                types, stats.transitions);
   for (std::size_t i = before; i < stats.transitions.size(); ++i) {
     const engine::AlertTransition& t = stats.transitions[i];
-    state::OutboxRecord r;
-    r.sink = std::string(kAlertSink);
-    r.key = t.account;
-    r.value = engine::transition_json(t);
-    r.headers.emplace_back("kamwatch.alert.status", std::string(t.status_text()));
-    r.headers.emplace_back("kamwatch.alert.fingerprint", t.fingerprint);
-    outbox.push_back(std::move(r));
+    std::string json = engine::transition_json(t);
+    const bool firing = t.status == engine::AlertTransition::Status::kFiring;
+    active.push_back({t.fingerprint, firing ? json : std::string()});
+    for (const std::string& sink : options_.alert_sinks) {
+      state::OutboxRecord r;
+      r.sink = sink;
+      r.key = t.account;
+      r.value = json;
+      r.headers.emplace_back("kamwatch.alert.status", std::string(t.status_text()));
+      r.headers.emplace_back("kamwatch.alert.fingerprint", t.fingerprint);
+      outbox.push_back(std::move(r));
+    }
     auto summary = t.annotations.find("summary");
     log::info(
         t.status == engine::AlertTransition::Status::kFiring ? "alert firing" : "alert resolved",
@@ -70,15 +77,12 @@ void Pipeline::evaluate(model::AccountState& account, const std::vector<std::str
 
 Result<Pipeline::SweepStats> Pipeline::sweep(std::size_t max) {
   SweepStats out;
-  if (!rules_) {
-    out.done = true;
-    return out;
-  }
   auto ids = store_.account_ids_after(sweep_cursor_, max);
   if (!ids.ok()) return ids.error();
   out.done = ids->size() < max;
   const TimeMs now = clock_.now();
   std::vector<state::OutboxRecord> outbox;
+  std::vector<state::ActiveAlertUpdate> active;
   std::vector<const model::AccountState*> changed;
   for (const std::string& id : *ids) {
     auto account = cache_.get(id);
@@ -86,15 +90,21 @@ Result<Pipeline::SweepStats> Pipeline::sweep(std::size_t max) {
       cache_.clear();
       return account.error();
     }
-    const auto alerts_before = (*account)->alerts;
-    evaluate(**account, nullptr, now, out.batch, outbox);
-    if ((*account)->alerts != alerts_before) changed.push_back(*account);
+    if (rules_) {
+      const auto alerts_before = (*account)->alerts;
+      evaluate(**account, nullptr, now, out.batch, outbox, active);
+      if ((*account)->alerts != alerts_before) changed.push_back(*account);
+    }
+    const rules::AccountAttributes& attrs = attributes_of(id);
+    out.summaries.push_back(
+        summarize(**account, rules_.get(), attrs, now, options_.retention, nullptr));
   }
   out.accounts = ids->size();
   if (!changed.empty() || !outbox.empty()) {
     state::CommitBatch commit;
     commit.accounts = std::move(changed);
     commit.outbox = std::move(outbox);
+    commit.active_alerts = std::move(active);
     if (auto r = store_.commit(commit); !r.ok()) {
       cache_.clear();
       return r.error();
@@ -114,7 +124,9 @@ Result<BatchStats> Pipeline::process(const ingest::MessageBatch& batch) {
   if (events_.size() < n) events_.resize(n);
   keys_.clear();
   std::vector<state::OutboxRecord> outbox;
+  std::vector<state::ActiveAlertUpdate> active;
   std::vector<int> valid(n, 0);  // 1 when events_[i] decoded fine
+  std::map<std::pair<std::string_view, std::string_view>, std::uint64_t> consumed;
 
   // 1. Decode and validate.
   for (std::size_t i = 0; i < n; ++i) {
@@ -122,11 +134,17 @@ Result<BatchStats> Pipeline::process(const ingest::MessageBatch& batch) {
     if (auto rej = decoder_.decode(m, events_[i])) {
       dead_letter(m, rej->reason, rej->message, outbox);
       ++stats.dead_lettered;
+      ++stats.rejected[std::string(ingest::reason_code(rej->reason))];
+      ++consumed[{m.topic, "unknown"}];
       continue;
     }
+    ++consumed[{m.topic, events_[i].type}];
     valid[i] = 1;
     keys_.push_back(state::dedup_key(events_[i].source, events_[i].id));
   }
+
+  for (const auto& [k, count] : consumed)
+    stats.consumed[{std::string(k.first), std::string(k.second)}] += count;
 
   // 2. Which ids were applied by earlier batches.
   auto seen = store_.seen(keys_);
@@ -175,12 +193,20 @@ Result<BatchStats> Pipeline::process(const ingest::MessageBatch& batch) {
   // 3b. Rules: each changed account, only the rules reading the types that changed.
   if (rules_) {
     const TimeMs now = clock_.now();
+    const auto t0 = std::chrono::steady_clock::now();
+    struct Timer {
+      std::chrono::steady_clock::time_point t0;
+      double& out;
+      ~Timer() {
+        out = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      }
+    } timer{t0, stats.rule_seconds};
     for (model::AccountState* s : changed) {
       // An account whose newest event is older than the late grace is being caught up from
       // history: judging stale state against the wall clock would raise false alarms. The
       // timer sweep evaluates it once the consumer has caught up.
       if (s->max_time < now - options_.late_grace) continue;
-      evaluate(*s, &changed_types[s], now, stats, outbox);
+      evaluate(*s, &changed_types[s], now, stats, outbox, active);
     }
   }
 
@@ -194,6 +220,7 @@ Result<BatchStats> Pipeline::process(const ingest::MessageBatch& batch) {
   commit.accounts.assign(changed.begin(), changed.end());
   commit.seen_ids = std::move(new_keys);
   commit.outbox = std::move(outbox);
+  commit.active_alerts = std::move(active);
   for (const auto& [tp, offset] : next) {
     commit.offsets.push_back({std::string(tp.first), tp.second, offset});
     stats.positions.push_back({std::string(tp.first), tp.second, offset});

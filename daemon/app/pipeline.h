@@ -4,11 +4,13 @@
 // Thread-safety: one pipeline thread calls process(); nothing else touches the cache.
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <unordered_set>
 #include <vector>
 
+#include "app/account_view.h"
 #include "core/clock.h"
 #include "core/result.h"
 #include "engine/alert.h"
@@ -26,20 +28,27 @@ struct PipelineOptions {
   TimeMs late_grace = 7 * kDayMs;
   ingest::DecodeLimits limits;
   std::size_t cache_accounts = 100000;
+  // Every alert transition is written to each of these outboxes (one per destination).
+  std::vector<std::string> alert_sinks = {"alerts"};
 };
 
 struct BatchStats {
   std::size_t messages = 0;
   std::size_t rule_evaluations = 0;
+  double rule_seconds = 0;                           // time spent evaluating rules
   std::vector<engine::AlertTransition> transitions;  // committed to the "alerts" outbox
   std::size_t applied = 0;
   std::size_t duplicates = 0;
   std::size_t dead_lettered = 0;  // includes late
   std::size_t late = 0;
   std::vector<ingest::TopicPartitionOffset> positions;  // next offset per partition, committed
+  // For metrics: messages by (topic, event type; "unknown" when undecodable), rejections by
+  // reason code.
+  std::map<std::pair<std::string, std::string>, std::uint64_t> consumed;
+  std::map<std::string, std::uint64_t> rejected;
 };
 
-// The outbox sink names of dead letters and alert transitions.
+// The outbox sink names of dead letters and of the Kafka alerts topic.
 inline constexpr std::string_view kDeadLetterSink = "dlq";
 inline constexpr std::string_view kAlertSink = "alerts";
 
@@ -60,13 +69,14 @@ class Pipeline {
   [[nodiscard]] const std::shared_ptr<const rules::RuleSet>& rules() const { return rules_; }
   void set_attributes(AttributesLookup lookup) { attributes_ = std::move(lookup); }
 
-  // Timer evaluation: evaluates every rule for up to max accounts after the sweep cursor and
-  // commits their alert states and transitions. Returns stats; done is true when the sweep
-  // reached the last account (the next call starts over).
+  // Timer evaluation: evaluates every rule (when there are rules) for up to max accounts after
+  // the sweep cursor, commits their alert states and transitions, and summarises them. Returns
+  // stats; done is true when the sweep reached the last account (the next call starts over).
   struct SweepStats {
     std::size_t accounts = 0;
     bool done = false;
     BatchStats batch;
+    std::vector<AccountSummary> summaries;  // of the accounts swept, after evaluation
   };
   [[nodiscard]] Result<SweepStats> sweep(std::size_t max);
 
@@ -79,7 +89,8 @@ class Pipeline {
                    std::vector<state::OutboxRecord>& out);
   // Evaluates rules for one account; appends transitions and their outbox records.
   void evaluate(model::AccountState& account, const std::vector<std::string_view>* types,
-                TimeMs now, BatchStats& stats, std::vector<state::OutboxRecord>& outbox);
+                TimeMs now, BatchStats& stats, std::vector<state::OutboxRecord>& outbox,
+                std::vector<state::ActiveAlertUpdate>& active);
   [[nodiscard]] const rules::AccountAttributes& attributes_of(const std::string& id) const;
 
   state::StateStore& store_;

@@ -104,112 +104,162 @@ void walk(const std::string& name, const YAML::Node& map, const std::string& sec
 Config parse(const YAML::Node& root, const std::string& name) {
   Config c;
   if (!root || root.IsNull()) return c;
-  walk(name, root, "the top level",
-       {
-           {"kafka",
-            [&](const YAML::Node& n) {
-              walk(name, n, "kafka",
-                   {
-                       {"brokers", [&](auto& v) { c.kafka.brokers = scalar(name, v, "brokers"); }},
-                       {"topics", [&](auto& v) { c.kafka.topics = to_list(name, v, "topics"); }},
-                       {"group", [&](auto& v) { c.kafka.group = scalar(name, v, "group"); }},
-                       {"alerts_topic",
-                        [&](auto& v) { c.kafka.alerts_topic = scalar(name, v, "alerts_topic"); }},
-                       {"dead_letter_topic",
-                        [&](auto& v) {
-                          c.kafka.dead_letter_topic = scalar(name, v, "dead_letter_topic");
-                        }},
-                       {"batch_max_events",
-                        [&](auto& v) {
-                          c.kafka.batch_max_events = to_size(name, v, "batch_max_events");
-                        }},
-                       {"batch_max_wait",
-                        [&](auto& v) {
-                          c.kafka.batch_max_wait = to_duration(name, v, "batch_max_wait");
-                        }},
-                       {"properties",
-                        [&](const YAML::Node& props) {
-                          if (!props.IsMap()) fail(name, props, "'properties' must be a mapping");
-                          for (const auto& p : props)
-                            c.kafka.properties[p.first.as<std::string>()] =
-                                scalar(name, p.second, p.first.as<std::string>());
-                        }},
-                   });
-            }},
-           {"state",
-            [&](const YAML::Node& n) {
-              walk(name, n, "state",
-                   {
-                       {"data_dir",
-                        [&](auto& v) { c.state.data_dir = scalar(name, v, "data_dir"); }},
-                       {"cache_accounts",
-                        [&](auto& v) {
-                          c.state.cache_accounts = to_size(name, v, "cache_accounts");
-                        }},
-                       {"block_cache_bytes",
-                        [&](auto& v) {
-                          c.state.block_cache_bytes = to_size(name, v, "block_cache_bytes");
-                        }},
-                       {"sync_writes",
-                        [&](auto& v) { c.state.sync_writes = to_bool(name, v, "sync_writes"); }},
-                       {"late_grace",
-                        [&](auto& v) { c.state.late_grace = to_duration(name, v, "late_grace"); }},
-                       {"retention_hourly",
-                        [&](auto& v) {
-                          c.state.retention_hourly = to_duration(name, v, "retention_hourly");
-                        }},
-                       {"retention_daily",
-                        [&](auto& v) {
-                          c.state.retention_daily = to_duration(name, v, "retention_daily");
-                        }},
-                   });
-            }},
-           {"ingest",
-            [&](const YAML::Node& n) {
-              walk(name, n, "ingest",
-                   {
-                       {"max_message_bytes",
-                        [&](auto& v) {
-                          c.ingest.max_message_bytes = to_size(name, v, "max_message_bytes");
-                        }},
-                       {"max_string_bytes",
-                        [&](auto& v) {
-                          c.ingest.max_string_bytes = to_size(name, v, "max_string_bytes");
-                        }},
-                   });
-            }},
-           {"rules",
-            [&](const YAML::Node& n) {
-              walk(name, n, "rules",
-                   {{"dir",
-                     [&](auto& v) {
-                       c.rules.dir = scalar(name, v, "dir");
-                       c.rules.dir_explicit = true;
-                     }},
-                    {"evaluation_interval",
-                     [&](auto& v) {
-                       c.rules.evaluation_interval = to_duration(name, v, "evaluation_interval");
-                     }},
-                    {"portfolio_refresh", [&](auto& v) {
-                       c.rules.portfolio_refresh = to_duration(name, v, "portfolio_refresh");
-                     }}});
-            }},
-           {"http",
-            [&](const YAML::Node& n) {
-              walk(name, n, "http",
-                   {{"listen", [&](auto& v) { c.http_listen = scalar(name, v, "listen"); }}});
-            }},
-           {"alertmanager",
-            [&](const YAML::Node& n) {
-              walk(name, n, "alertmanager",
-                   {{"urls", [&](auto& v) { c.alertmanagers = to_list(name, v, "urls"); }}});
-            }},
-           {"log",
-            [&](const YAML::Node& n) {
-              walk(name, n, "log",
-                   {{"level", [&](auto& v) { c.log_level = scalar(name, v, "level"); }}});
-            }},
-       });
+  walk(
+      name, root, "the top level",
+      {
+          {"kafka",
+           [&](const YAML::Node& n) {
+             walk(name, n, "kafka",
+                  {
+                      {"brokers", [&](auto& v) { c.kafka.brokers = scalar(name, v, "brokers"); }},
+                      {"topics", [&](auto& v) { c.kafka.topics = to_list(name, v, "topics"); }},
+                      {"group", [&](auto& v) { c.kafka.group = scalar(name, v, "group"); }},
+                      {"alerts_topic",
+                       [&](auto& v) { c.kafka.alerts_topic = scalar(name, v, "alerts_topic"); }},
+                      {"dead_letter_topic",
+                       [&](auto& v) {
+                         c.kafka.dead_letter_topic = scalar(name, v, "dead_letter_topic");
+                       }},
+                      {"batch_max_events",
+                       [&](auto& v) {
+                         c.kafka.batch_max_events = to_size(name, v, "batch_max_events");
+                       }},
+                      {"batch_max_wait",
+                       [&](auto& v) {
+                         c.kafka.batch_max_wait = to_duration(name, v, "batch_max_wait");
+                       }},
+                      {"properties",
+                       [&](const YAML::Node& props) {
+                         if (!props.IsMap()) fail(name, props, "'properties' must be a mapping");
+                         for (const auto& p : props)
+                           c.kafka.properties[p.first.as<std::string>()] =
+                               scalar(name, p.second, p.first.as<std::string>());
+                       }},
+                  });
+           }},
+          {"state",
+           [&](const YAML::Node& n) {
+             walk(
+                 name, n, "state",
+                 {
+                     {"data_dir", [&](auto& v) { c.state.data_dir = scalar(name, v, "data_dir"); }},
+                     {"cache_accounts",
+                      [&](auto& v) {
+                        c.state.cache_accounts = to_size(name, v, "cache_accounts");
+                      }},
+                     {"block_cache_bytes",
+                      [&](auto& v) {
+                        c.state.block_cache_bytes = to_size(name, v, "block_cache_bytes");
+                      }},
+                     {"sync_writes",
+                      [&](auto& v) { c.state.sync_writes = to_bool(name, v, "sync_writes"); }},
+                     {"late_grace",
+                      [&](auto& v) { c.state.late_grace = to_duration(name, v, "late_grace"); }},
+                     {"retention_hourly",
+                      [&](auto& v) {
+                        c.state.retention_hourly = to_duration(name, v, "retention_hourly");
+                      }},
+                     {"retention_daily",
+                      [&](auto& v) {
+                        c.state.retention_daily = to_duration(name, v, "retention_daily");
+                      }},
+                 });
+           }},
+          {"ingest",
+           [&](const YAML::Node& n) {
+             walk(name, n, "ingest",
+                  {
+                      {"max_message_bytes",
+                       [&](auto& v) {
+                         c.ingest.max_message_bytes = to_size(name, v, "max_message_bytes");
+                       }},
+                      {"max_string_bytes",
+                       [&](auto& v) {
+                         c.ingest.max_string_bytes = to_size(name, v, "max_string_bytes");
+                       }},
+                  });
+           }},
+          {"rules",
+           [&](const YAML::Node& n) {
+             walk(name, n, "rules",
+                  {{"dir",
+                    [&](auto& v) {
+                      c.rules.dir = scalar(name, v, "dir");
+                      c.rules.dir_explicit = true;
+                    }},
+                   {"evaluation_interval",
+                    [&](auto& v) {
+                      c.rules.evaluation_interval = to_duration(name, v, "evaluation_interval");
+                    }},
+                   {"portfolio_refresh", [&](auto& v) {
+                      c.rules.portfolio_refresh = to_duration(name, v, "portfolio_refresh");
+                    }}});
+           }},
+          {"http",
+           [&](const YAML::Node& n) {
+             walk(name, n, "http",
+                  {
+                      {"listen", [&](auto& v) { c.http.listen = scalar(name, v, "listen"); }},
+                      {"token_file",
+                       [&](auto& v) { c.http.token_file = scalar(name, v, "token_file"); }},
+                      {"tls_cert_file",
+                       [&](auto& v) { c.http.tls_cert_file = scalar(name, v, "tls_cert_file"); }},
+                      {"tls_key_file",
+                       [&](auto& v) { c.http.tls_key_file = scalar(name, v, "tls_key_file"); }},
+                      {"external_url",
+                       [&](auto& v) { c.http.external_url = scalar(name, v, "external_url"); }},
+                  });
+           }},
+          {"alerting",
+           [&](const YAML::Node& n) {
+             walk(name, n, "alerting",
+                  {
+                      {"alertmanagers",
+                       [&](auto& v) {
+                         c.alerting.alertmanagers = to_list(name, v, "alertmanagers");
+                       }},
+                      {"resend_interval",
+                       [&](auto& v) {
+                         c.alerting.resend_interval = to_duration(name, v, "resend_interval");
+                       }},
+                      {"timeout",
+                       [&](auto& v) { c.alerting.timeout = to_duration(name, v, "timeout"); }},
+                      {"webhooks",
+                       [&](const YAML::Node& list) {
+                         if (!list.IsSequence()) fail(name, list, "'webhooks' must be a list");
+                         for (const auto& item : list) {
+                           WebhookConfig w;
+                           walk(name, item, "a webhook",
+                                {
+                                    {"name", [&](auto& v) { w.name = scalar(name, v, "name"); }},
+                                    {"url", [&](auto& v) { w.url = scalar(name, v, "url"); }},
+                                    {"secret_file",
+                                     [&](auto& v) {
+                                       w.secret_file = scalar(name, v, "secret_file");
+                                     }},
+                                    {"timeout",
+                                     [&](auto& v) { w.timeout = to_duration(name, v, "timeout"); }},
+                                });
+                           if (w.name.empty() || w.url.empty())
+                             fail(name, item, "a webhook needs a name and a url");
+                           c.alerting.webhooks.push_back(std::move(w));
+                         }
+                       }},
+                  });
+           }},
+          {"metrics",
+           [&](const YAML::Node& n) {
+             walk(name, n, "metrics", {{"key_account_series_cap", [&](auto& v) {
+                                          c.metrics.key_account_series_cap =
+                                              to_size(name, v, "key_account_series_cap");
+                                        }}});
+           }},
+          {"log",
+           [&](const YAML::Node& n) {
+             walk(name, n, "log",
+                  {{"level", [&](auto& v) { c.log_level = scalar(name, v, "level"); }}});
+           }},
+      });
   return c;
 }
 
@@ -262,6 +312,25 @@ Result<void> validate(const Config& c) {
     return Error{"config_invalid", "state.retention_daily must be at least state.retention_hourly"};
   if (c.ingest.max_message_bytes < 256)
     return Error{"config_invalid", "ingest.max_message_bytes must be at least 256"};
+  if (c.http.listen.empty()) return Error{"config_invalid", "http.listen must not be empty"};
+  if (c.http.tls_cert_file.empty() != c.http.tls_key_file.empty())
+    return Error{"config_invalid", "http.tls_cert_file and http.tls_key_file go together"};
+  if (c.alerting.resend_interval < kSecondMs)
+    return Error{"config_invalid", "alerting.resend_interval must be at least 1s"};
+  for (const std::string& u : c.alerting.alertmanagers)
+    if (u.rfind("http://", 0) != 0 && u.rfind("https://", 0) != 0)
+      return Error{"config_invalid",
+                   "alerting.alertmanagers: '" + u + "' is not an http:// or https:// URL"};
+  for (std::size_t i = 0; i < c.alerting.webhooks.size(); ++i) {
+    const WebhookConfig& w = c.alerting.webhooks[i];
+    if (w.url.rfind("http://", 0) != 0 && w.url.rfind("https://", 0) != 0)
+      return Error{"config_invalid",
+                   "alerting.webhooks " + w.name + ": '" + w.url + "' is not an http(s) URL"};
+    for (std::size_t j = 0; j < i; ++j)
+      if (c.alerting.webhooks[j].name == w.name)
+        return Error{"config_invalid",
+                     "alerting.webhooks: the name '" + w.name + "' is used twice"};
+  }
   if (c.log_level != "debug" && c.log_level != "info" && c.log_level != "warn" &&
       c.log_level != "error")
     return Error{"config_invalid", "log.level must be debug, info, warn or error"};
@@ -296,9 +365,18 @@ rules:
   evaluation_interval: 1m      # timer sweep: every rule over every account (time-driven rules)
   portfolio_refresh: 1h        # key accounts (Pareto), revenue rank, CLV, P(alive) recomputed
 http:
-  listen: 127.0.0.1:9470       # /metrics, /healthz, /readyz, /api/v1/...
-alertmanager:
-  urls: []                     # Alertmanager base URLs; alerts go to every one
+  listen: 127.0.0.1:9470       # /metrics, /healthz, /readyz, /api/v1/... (docs/api.md)
+  token_file: ""               # bearer token for POST /-/reload; required when not on loopback
+  tls_cert_file: ""            # PEM certificate and key: both set = HTTPS only
+  tls_key_file: ""
+  external_url: ""             # how people reach this API (alerts' generatorURL); default http://<listen>
+alerting:
+  alertmanagers: []            # Alertmanager base URLs, e.g. http://127.0.0.1:9093; each gets every alert
+  resend_interval: 1m          # firing alerts are re-sent this often (endsAt = 4 x this ahead)
+  timeout: 10s                 # one request to an Alertmanager
+  webhooks: []                 # - {name: crm, url: https://..., secret_file: /etc/kamwatch/crm.key, timeout: 5s}
+metrics:
+  key_account_series_cap: 500  # at most this many per-account health series (key accounts, worst first)
 log:
   level: info                  # debug, info, warn, error
 )";

@@ -47,13 +47,42 @@ struct RulesConfig {
   TimeMs portfolio_refresh = kHourMs;      // key accounts, CLV, P(alive) recomputed
 };
 
+struct HttpConfig {
+  std::string listen = "127.0.0.1:9470";
+  // Bearer token for POST /-/reload (file holding it; required off loopback).
+  std::string token_file;
+  std::string tls_cert_file;  // both set: HTTPS
+  std::string tls_key_file;
+  // How receivers reach this instance (generatorURL of alerts); default http://<listen>.
+  std::string external_url;
+};
+
+struct WebhookConfig {
+  std::string name;  // sink name in metrics and logs: webhook:<name>
+  std::string url;
+  std::string secret_file;  // HMAC-SHA256 key; empty = unsigned
+  TimeMs timeout = 5000;
+};
+
+struct AlertingConfig {
+  std::vector<std::string> alertmanagers;  // base URLs; every alert goes to each
+  TimeMs resend_interval = kMinuteMs;      // firing alerts are re-sent to Alertmanager this often
+  TimeMs timeout = 10000;                  // one Alertmanager request
+  std::vector<WebhookConfig> webhooks;
+};
+
+struct MetricsConfig {
+  std::size_t key_account_series_cap = 500;  // per-account health series, key accounts only
+};
+
 struct Config {
   KafkaConfig kafka;
   StateConfig state;
   IngestConfig ingest;
   RulesConfig rules;
-  std::string http_listen = "127.0.0.1:9470";
-  std::vector<std::string> alertmanagers;
+  HttpConfig http;
+  AlertingConfig alerting;
+  MetricsConfig metrics;
   std::string log_level = "info";
 };
 

@@ -1,5 +1,8 @@
 #include "engine/alert.h"
 
+#include <simdjson.h>
+
+#include <cmath>
 #include <cstdio>
 
 #include "core/json_writer.h"
@@ -103,6 +106,56 @@ std::string transition_json(const AlertTransition& t) {
   w.field("fingerprint", t.fingerprint);
   w.end_object();
   return w.take();
+}
+
+Result<AlertTransition> parse_transition_json(std::string_view json) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  if (auto err = parser.parse(json.data(), json.size()).get(doc); err)
+    return Error{"invalid_transition", simdjson::error_message(err)};
+  auto bad = [](const std::string& what) { return Error{"invalid_transition", what}; };
+  AlertTransition t;
+  std::string_view sv;
+  auto str = [&](const char* key, std::string& out) {
+    if (doc[key].get_string().get(sv)) return false;
+    out.assign(sv);
+    return true;
+  };
+  std::string status, at, starts_at;
+  if (!str("status", status) || (status != "firing" && status != "resolved"))
+    return bad("missing or bad status");
+  t.status =
+      status == "firing" ? AlertTransition::Status::kFiring : AlertTransition::Status::kResolved;
+  if (!str("alert", t.alert) || !str("account", t.account) || !str("fingerprint", t.fingerprint))
+    return bad("missing alert, account or fingerprint");
+  str("group", t.group);
+  if (!str("at", at) || !str("starts_at", starts_at)) return bad("missing at or starts_at");
+  auto a = parse_rfc3339(at);
+  auto s = parse_rfc3339(starts_at);
+  if (!a || !s) return bad("bad at or starts_at time");
+  t.at = *a;
+  t.starts_at = *s;
+  double v = NAN;
+  t.value = doc["value"].get_double().get(v) ? NAN : v;
+  for (const char* section : {"labels", "annotations"}) {
+    simdjson::dom::object obj;
+    if (doc[section].get_object().get(obj)) continue;
+    auto& out = section[0] == 'l' ? t.labels : t.annotations;
+    for (auto field : obj) {
+      if (field.value.get_string().get(sv))
+        return bad(std::string("non-string value in ") + section);
+      out.emplace(std::string(field.key), std::string(sv));
+    }
+  }
+  simdjson::dom::object ev;
+  if (!doc["evidence"].get_object().get(ev)) {
+    for (auto field : ev) {
+      double d = NAN;
+      if (field.value.get_double().get(d)) d = NAN;
+      t.evidence.emplace_back(std::string(field.key), d);
+    }
+  }
+  return t;
 }
 
 }  // namespace kamwatch::engine

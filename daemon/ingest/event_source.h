@@ -44,6 +44,11 @@ class EventSource {
   virtual void report_progress(const std::vector<TopicPartitionOffset>& offsets) = 0;
   // The partitions currently owned.
   [[nodiscard]] virtual std::vector<TopicPartition> assignment() const = 0;
+  // The cached end offset (high watermark) of an assigned partition, as last seen in fetch
+  // responses (no broker round trip); nullopt when unknown. Consumer lag = this - position.
+  [[nodiscard]] virtual std::optional<std::int64_t> high_watermark(const TopicPartition&) const {
+    return std::nullopt;
+  }
   // True when the source has no more messages and never will (files); Kafka never ends.
   [[nodiscard]] virtual bool at_end() const { return false; }
   // Leaves the group cleanly. Idempotent.

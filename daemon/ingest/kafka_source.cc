@@ -114,6 +114,16 @@ class KafkaSource final : public EventSource {
 
   std::vector<TopicPartition> assignment() const override { return assigned_; }
 
+  std::optional<std::int64_t> high_watermark(const TopicPartition& tp) const override {
+    if (closed_ || !rk_) return std::nullopt;
+    std::int64_t low = 0, high = 0;
+    if (rd_kafka_get_watermark_offsets(rk_, tp.topic.c_str(), tp.partition, &low, &high) !=
+            RD_KAFKA_RESP_ERR_NO_ERROR ||
+        high < 0)
+      return std::nullopt;
+    return high;
+  }
+
   void close() override {
     if (closed_ || !rk_) return;
     closed_ = true;

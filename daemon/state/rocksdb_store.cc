@@ -7,6 +7,7 @@
 #include <rocksdb/iterator.h>
 #include <rocksdb/options.h>
 #include <rocksdb/slice.h>
+#include <rocksdb/statistics.h>
 #include <rocksdb/table.h>
 #include <rocksdb/utilities/table_properties_collectors.h>
 #include <rocksdb/write_batch.h>
@@ -26,6 +27,7 @@ constexpr std::string_view kOffsetsCf = "offsets";
 constexpr std::string_view kSeenCf = "seen";
 constexpr std::string_view kOutboxCf = "outbox";
 constexpr std::string_view kMetaCf = "meta";
+constexpr std::string_view kAlertsCf = "alerts";  // firing-alert index: fingerprint -> record
 
 // meta keys. The schema version changes when a key or value layout changes incompatibly.
 constexpr std::string_view kSchemaVersionKey = "schema_version";
@@ -96,7 +98,8 @@ rocksdb::ColumnFamilyOptions cf_options(std::string_view name,
   }
   if (name == kAccountsCf) o.write_buffer_size = 64 << 20;
   if (name == kSeenCf) o.write_buffer_size = 32 << 20;
-  if (name == kOffsetsCf || name == kMetaCf || name == kOutboxCf) o.write_buffer_size = 4 << 20;
+  if (name == kOffsetsCf || name == kMetaCf || name == kOutboxCf || name == kAlertsCf)
+    o.write_buffer_size = 4 << 20;
   if (name == kOutboxCf) {
     // A queue: every record is deleted soon after it is written. Compact files dense with
     // tombstones so peeking at the head does not skip over thousands of them.
@@ -146,6 +149,9 @@ Result<void> RocksDbStore::init() {
   db.bytes_per_sync = 1 << 20;
   db.keep_log_file_num = 10;
   if (options_.read_only) db.max_open_files = -1;  // required by secondary instances
+  statistics_ = rocksdb::CreateDBStatistics();
+  statistics_->set_stats_level(rocksdb::StatsLevel::kExceptTimers);
+  db.statistics = statistics_;
 
   // Open every column family the database has (RocksDB insists on that for a read-write open),
   // ours with their tuned options, unknown ones (a newer version's) with defaults.
@@ -156,7 +162,7 @@ Result<void> RocksDbStore::init() {
       return status_error("cannot open " + path, list);
     }
   }
-  const std::string_view ours[] = {kAccountsCf, kOffsetsCf, kSeenCf, kOutboxCf, kMetaCf};
+  const std::string_view ours[] = {kAccountsCf, kOffsetsCf, kSeenCf, kOutboxCf, kMetaCf, kAlertsCf};
   std::vector<rocksdb::ColumnFamilyDescriptor> descs;
   descs.emplace_back(rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions());
   for (std::string_view name : ours) {
@@ -202,6 +208,7 @@ Result<void> RocksDbStore::init() {
   seen_ = cf_by_name(kSeenCf);
   outbox_ = cf_by_name(kOutboxCf);
   meta_ = cf_by_name(kMetaCf);
+  alerts_ = cf_by_name(kAlertsCf);
   return ok();
 }
 
@@ -240,23 +247,18 @@ Result<void> RocksDbStore::load_meta() {
   } else if (!s.IsNotFound()) {
     return status_error("reading outbox seq", s);
   }
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), outbox_));
-  std::string probe;
-  for (it->SeekToFirst(); it->Valid();) {
+  // One pass over the outbox: records per sink (the depth figures) and the newest seq.
+  rocksdb::ReadOptions scan;
+  scan.fill_cache = false;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(scan, outbox_));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
     const std::string_view key = view(it->key());
     const std::size_t nul = key.find('\0');
     if (nul == std::string_view::npos || key.size() != nul + 1 + kSeqBytes) {
       return corrupt("malformed outbox key");
     }
-    const std::string sink(key.substr(0, nul));
-    // Jump to this sink's newest record, then past the sink.
-    outbox_key(probe, sink, ~std::uint64_t{0});
-    it->SeekForPrev(slice(probe));
-    if (!it->Valid()) break;
-    next = std::max(next, get_be(view(it->key()).substr(nul + 1)) + 1);
-    probe = sink;
-    probe.push_back('\x01');
-    it->Seek(slice(probe));
+    next = std::max(next, get_be(key.substr(nul + 1)) + 1);
+    ++depths_[std::string(key.substr(0, nul))];
   }
   if (!it->status().ok()) return status_error("scanning outbox", it->status());
   next_seq_.store(next);
@@ -365,6 +367,11 @@ Result<void> RocksDbStore::commit(CommitBatch& batch) {
     put(outbox_, key_scratch_, scratch_);
   }
   if (!batch.outbox.empty()) put(meta_, kOutboxNextSeqKey, be64(seq));
+  for (const ActiveAlertUpdate& a : batch.active_alerts) {
+    if (!s.ok()) break;
+    s = a.record.empty() ? wb.Delete(alerts_, slice(a.fingerprint))
+                         : wb.Put(alerts_, slice(a.fingerprint), slice(a.record));
+  }
   if (!s.ok()) return status_error("commit: building write batch", s);
   if (wb.Count() == 0) return ok();
 
@@ -373,7 +380,43 @@ Result<void> RocksDbStore::commit(CommitBatch& batch) {
   s = db_->Write(wo, &wb);
   if (!s.ok()) return status_error("commit", s);
   next_seq_.store(seq);
+  if (!batch.outbox.empty()) {
+    std::lock_guard lock(depths_mu_);
+    for (const OutboxRecord& rec : batch.outbox) ++depths_[rec.sink];
+  }
   return ok();
+}
+
+std::map<std::string, std::uint64_t> RocksDbStore::outbox_depths() {
+  std::lock_guard lock(depths_mu_);
+  std::map<std::string, std::uint64_t> out;
+  for (const auto& [sink, n] : depths_)
+    if (n > 0) out.emplace(sink, n);
+  return out;
+}
+
+Result<std::vector<std::string>> RocksDbStore::active_alerts() {
+  std::vector<std::string> out;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), alerts_));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) out.push_back(it->value().ToString());
+  if (!it->status().ok()) return status_error("reading active alerts", it->status());
+  return out;
+}
+
+RocksDbStore::Figures RocksDbStore::figures() {
+  Figures f;
+  auto prop = [this](std::string_view name) { return int_property(name).value_or(0); };
+  f.live_sst_bytes = prop("rocksdb.live-sst-files-size");
+  f.memtable_bytes = prop("rocksdb.cur-size-all-mem-tables");
+  f.pending_compaction_bytes = prop("rocksdb.estimate-pending-compaction-bytes");
+  f.running_compactions = prop("rocksdb.num-running-compactions");
+  f.write_stopped = prop("rocksdb.is-write-stopped") != 0;
+  if (statistics_) {
+    f.write_stall_micros = statistics_->getTickerCount(rocksdb::STALL_MICROS);
+    f.block_cache_hits = statistics_->getTickerCount(rocksdb::BLOCK_CACHE_HIT);
+    f.block_cache_misses = statistics_->getTickerCount(rocksdb::BLOCK_CACHE_MISS);
+  }
+  return f;
 }
 
 Result<std::vector<OutboxRecord>> RocksDbStore::outbox_peek(std::string_view sink,
@@ -415,6 +458,9 @@ Result<void> RocksDbStore::outbox_remove(std::string_view sink,
   rocksdb::WriteOptions wo;
   wo.sync = options_.sync_writes;
   if (auto s = db_->Write(wo, &wb); !s.ok()) return status_error("outbox_remove", s);
+  std::lock_guard lock(depths_mu_);
+  auto& n = depths_[std::string(sink)];
+  n -= std::min<std::uint64_t>(n, seqs.size());
   return ok();
 }
 

@@ -9,7 +9,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -21,6 +23,7 @@
 namespace rocksdb {
 class DB;
 class ColumnFamilyHandle;
+class Statistics;
 class WriteBatch;
 }  // namespace rocksdb
 
@@ -66,6 +69,8 @@ class RocksDbStore final : public StateStore {
                                                               std::size_t max) override;
   [[nodiscard]] Result<void> outbox_remove(std::string_view sink,
                                            const std::vector<std::uint64_t>& seqs) override;
+  [[nodiscard]] std::map<std::string, std::uint64_t> outbox_depths() override;
+  [[nodiscard]] Result<std::vector<std::string>> active_alerts() override;
   [[nodiscard]] Result<std::vector<std::string>> account_ids_after(std::string_view after,
                                                                    std::size_t max) override;
   [[nodiscard]] Result<void> for_each_account(
@@ -80,6 +85,18 @@ class RocksDbStore final : public StateStore {
   // else of that one ("accounts", "seen", ...). nullopt when unknown or unsupported.
   [[nodiscard]] std::optional<std::uint64_t> int_property(std::string_view name,
                                                           std::string_view column_family = {});
+  // Figures for monitoring (metrics): sizes, compaction debt, stalls, block cache.
+  struct Figures {
+    std::uint64_t live_sst_bytes = 0;
+    std::uint64_t memtable_bytes = 0;
+    std::uint64_t pending_compaction_bytes = 0;
+    std::uint64_t running_compactions = 0;
+    bool write_stopped = false;
+    std::uint64_t write_stall_micros = 0;  // cumulative
+    std::uint64_t block_cache_hits = 0;    // cumulative
+    std::uint64_t block_cache_misses = 0;  // cumulative
+  };
+  [[nodiscard]] Figures figures();
   // The seq the next committed outbox record will get.
   [[nodiscard]] std::uint64_t next_outbox_seq() const { return next_seq_.load(); }
   [[nodiscard]] bool read_only() const { return options_.read_only; }
@@ -99,6 +116,10 @@ class RocksDbStore final : public StateStore {
   rocksdb::ColumnFamilyHandle* seen_ = nullptr;
   rocksdb::ColumnFamilyHandle* outbox_ = nullptr;
   rocksdb::ColumnFamilyHandle* meta_ = nullptr;
+  rocksdb::ColumnFamilyHandle* alerts_ = nullptr;
+  std::shared_ptr<rocksdb::Statistics> statistics_;
+  std::mutex depths_mu_;
+  std::map<std::string, std::uint64_t> depths_;  // outbox records per sink
   std::atomic<std::uint64_t> next_seq_{1};
   // commit()'s reusable buffers: steady-state commits allocate nothing for encoding.
   std::unique_ptr<rocksdb::WriteBatch> batch_;

@@ -4,6 +4,7 @@
 // Thread-safety: implementations are safe for concurrent reads; commit() from one thread.
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <utility>
@@ -29,12 +30,21 @@ struct OutboxRecord {
   std::vector<std::pair<std::string, std::string>> headers;
 };
 
+// The firing-alert index: one entry per firing alert (keyed by its fingerprint), written with
+// the transition that starts it and removed with the one that ends it. Readers (API, metrics,
+// Alertmanager re-sends) load it without scanning every account.
+struct ActiveAlertUpdate {
+  std::string fingerprint;
+  std::string record;  // the firing transition (engine::transition_json); empty = remove
+};
+
 // Everything one processed input batch changes, committed atomically.
 struct CommitBatch {
   std::vector<const model::AccountState*> accounts;  // full new state of each changed account
   std::vector<std::string> seen_ids;  // dedup keys (see dedup_key) of newly applied events
   std::vector<PartitionOffset> offsets;
-  std::vector<OutboxRecord> outbox;  // seq is assigned on commit
+  std::vector<OutboxRecord> outbox;              // seq is assigned on commit
+  std::vector<ActiveAlertUpdate> active_alerts;  // applied in order
 };
 
 // The dedup key of an event: source and id, which CloudEvents makes unique together.
@@ -58,6 +68,12 @@ class StateStore {
                                                                       std::size_t max) = 0;
   [[nodiscard]] virtual Result<void> outbox_remove(std::string_view sink,
                                                    const std::vector<std::uint64_t>& seqs) = 0;
+
+  // Records waiting per sink (sinks with none are absent).
+  [[nodiscard]] virtual std::map<std::string, std::uint64_t> outbox_depths() = 0;
+
+  // Every firing alert's record (ActiveAlertUpdate::record), in fingerprint order.
+  [[nodiscard]] virtual Result<std::vector<std::string>> active_alerts() = 0;
 
   // Up to max account ids greater than `after` ("" = from the first), in id order: timer
   // sweeps walk all accounts a slice at a time.

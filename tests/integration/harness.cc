@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <filesystem>
@@ -203,6 +204,12 @@ void Daemon::start() {
                                    O_WRONLY | O_CREAT | O_APPEND, 0644);
   std::vector<std::string> full = {kamwatch_binary()};
   full.insert(full.end(), args_.begin(), args_.end());
+  // Daemons in tests run side by side: unless a test asks for a port, the API takes a free one.
+  if (!args_.empty() && args_[0] == "run" &&
+      std::find(args_.begin(), args_.end(), "--http") == args_.end()) {
+    full.push_back("--http");
+    full.push_back("127.0.0.1:0");
+  }
   std::vector<char*> argv;
   for (auto& a : full) argv.push_back(a.data());
   argv.push_back(nullptr);

@@ -32,8 +32,10 @@ TEST(Config, ReferenceYamlLoadsToTheCodeDefaults) {
   EXPECT_EQ(loaded->rules.dir, defaults.rules.dir);
   EXPECT_EQ(loaded->rules.evaluation_interval, defaults.rules.evaluation_interval);
   EXPECT_EQ(loaded->rules.portfolio_refresh, defaults.rules.portfolio_refresh);
-  EXPECT_EQ(loaded->http_listen, defaults.http_listen);
-  EXPECT_EQ(loaded->alertmanagers, defaults.alertmanagers);
+  EXPECT_EQ(loaded->http.listen, defaults.http.listen);
+  EXPECT_EQ(loaded->alerting.alertmanagers, defaults.alerting.alertmanagers);
+  EXPECT_EQ(loaded->alerting.resend_interval, defaults.alerting.resend_interval);
+  EXPECT_EQ(loaded->metrics.key_account_series_cap, defaults.metrics.key_account_series_cap);
   EXPECT_EQ(loaded->log_level, defaults.log_level);
 }
 

@@ -175,3 +175,45 @@ alerts:
 
 }  // namespace
 }  // namespace kamwatch::engine
+
+namespace kamwatch::engine {
+namespace {
+
+TEST(TransitionJson, RoundTripsEveryField) {
+  AlertTransition t;
+  t.status = AlertTransition::Status::kResolved;
+  t.alert = "CsatDecline";
+  t.account = "acme \"quoted\"";
+  t.group = "analytics";
+  t.at = 1'767'225'600'000;
+  t.starts_at = t.at - kDayMs;
+  t.value = 2.5;
+  t.labels = {{"alertname", "CsatDecline"}, {"severity", "warning"}};
+  t.annotations = {{"summary", "CSAT \u00e0 2.5\n"}};
+  t.evidence = {{"avg", 2.5}, {"missing", NAN}};
+  t.fingerprint = fingerprint(t.alert, t.account, t.group);
+  auto back = parse_transition_json(transition_json(t));
+  ASSERT_TRUE(back.ok()) << back.error().to_string();
+  EXPECT_EQ(back->status, t.status);
+  EXPECT_EQ(back->alert, t.alert);
+  EXPECT_EQ(back->account, t.account);
+  EXPECT_EQ(back->group, t.group);
+  EXPECT_EQ(back->at, t.at);
+  EXPECT_EQ(back->starts_at, t.starts_at);
+  EXPECT_EQ(back->value, 2.5);
+  EXPECT_EQ(back->labels, t.labels);
+  EXPECT_EQ(back->annotations, t.annotations);
+  ASSERT_EQ(back->evidence.size(), 2u);
+  EXPECT_EQ(back->evidence[0].second, 2.5);
+  EXPECT_TRUE(std::isnan(back->evidence[1].second));
+  EXPECT_EQ(back->fingerprint, t.fingerprint);
+}
+
+TEST(TransitionJson, RejectsGarbageWithAReason) {
+  EXPECT_EQ(parse_transition_json("not json").error().code, "invalid_transition");
+  EXPECT_EQ(parse_transition_json(R"({"status":"maybe"})").error().code, "invalid_transition");
+  EXPECT_FALSE(parse_transition_json(R"({"status":"firing","alert":"A","account":"x"})").ok());
+}
+
+}  // namespace
+}  // namespace kamwatch::engine

@@ -59,6 +59,8 @@ class FakeStore final : public StateStore {
   Result<std::vector<std::string>> account_ids_after(std::string_view, std::size_t) override {
     return std::vector<std::string>{};
   }
+  std::map<std::string, std::uint64_t> outbox_depths() override { return {}; }
+  Result<std::vector<std::string>> active_alerts() override { return std::vector<std::string>{}; }
 };
 
 AccountState stored(const std::string& id, std::int64_t applied) {

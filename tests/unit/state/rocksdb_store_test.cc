@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -260,6 +261,56 @@ TEST(RocksDbStore, OutboxPeekIsPerSinkOldestFirstAndRemoveDeletes) {
   ASSERT_TRUE(store->outbox_remove("dlq2", {2}).ok());
   EXPECT_TRUE(store->outbox_peek("dlq2", 10)->empty());
   EXPECT_EQ(seqs_of(*store->outbox_peek("dl", 10)), std::vector<std::uint64_t>{3});
+}
+
+TEST(RocksDbStore, OutboxDepthsFollowCommitsRemovalsAndReopen) {
+  TempDir dir;
+  {
+    auto store = open_store(dir.path());
+    CommitBatch batch;
+    batch.outbox = {record("dlq", "a"), record("alerts", "b"), record("dlq", "c")};
+    ASSERT_TRUE(store->commit(batch).ok());
+    EXPECT_EQ(store->outbox_depths(),
+              (std::map<std::string, std::uint64_t>{{"alerts", 1}, {"dlq", 2}}));
+    ASSERT_TRUE(store->outbox_remove("alerts", {batch.outbox[1].seq}).ok());
+    EXPECT_EQ(store->outbox_depths(), (std::map<std::string, std::uint64_t>{{"dlq", 2}}));
+  }
+  auto store = open_store(dir.path());  // counted again from the stored records
+  EXPECT_EQ(store->outbox_depths(), (std::map<std::string, std::uint64_t>{{"dlq", 2}}));
+}
+
+TEST(RocksDbStore, ActiveAlertIndexIsWrittenWithTheBatchAndSurvivesReopen) {
+  TempDir dir;
+  {
+    auto store = open_store(dir.path());
+    CommitBatch batch;
+    batch.active_alerts = {{"f2", "{\"alert\":\"B\"}"}, {"f1", "{\"alert\":\"A\"}"}};
+    ASSERT_TRUE(store->commit(batch).ok());
+    EXPECT_EQ(*store->active_alerts(),
+              (std::vector<std::string>{"{\"alert\":\"A\"}", "{\"alert\":\"B\"}"}));
+    CommitBatch resolve;
+    resolve.active_alerts = {{"f1", ""}};  // empty record: the alert resolved
+    ASSERT_TRUE(store->commit(resolve).ok());
+  }
+  auto store = open_store(dir.path());
+  EXPECT_EQ(*store->active_alerts(), (std::vector<std::string>{"{\"alert\":\"B\"}"}));
+}
+
+TEST(RocksDbStore, FiguresReportSizesAndCacheCounters) {
+  TempDir dir;
+  auto store = open_store(dir.path());
+  std::vector<AccountState> accounts;
+  for (int i = 0; i < 50; ++i) accounts.push_back(account("acct-" + std::to_string(i), 20));
+  CommitBatch batch;
+  for (const auto& a : accounts) batch.accounts.push_back(&a);
+  ASSERT_TRUE(store->commit(batch).ok());
+  EXPECT_GT(store->figures().memtable_bytes, 0u);
+  ASSERT_TRUE(store->flush().ok());
+  for (const auto& a : accounts) ASSERT_TRUE(store->get_account(a.id).ok());
+  const auto f = store->figures();
+  EXPECT_GT(f.live_sst_bytes, 0u);
+  EXPECT_GT(f.block_cache_hits + f.block_cache_misses, 0u);
+  EXPECT_FALSE(f.write_stopped);
 }
 
 TEST(RocksDbStore, SeenAnswersMixedKeysInOrder) {
