@@ -166,8 +166,8 @@ Response dispatch(const State& state, bhttp::request<bhttp::string_body>& messag
     if (token.empty()) {
       if (!state.loopback) {
         denied =
-            "this route changes state and needs a bearer token: configure a token "
-            "(bearer_token) when listening on a non-loopback address";
+            "this route changes state: off loopback it needs a bearer token, and none is "
+            "configured (set http.token_file)";
       }
     } else {
       const auto it = request.headers.find("authorization");
@@ -346,7 +346,7 @@ class Session final : public SessionBase {
     bhttp::request<bhttp::string_body> message = parser_->release();
     parser_.reset();
     const unsigned version = message.version();
-    bool keep_alive = message.keep_alive();
+    const bool keep_alive = message.keep_alive();
     const std::string method(sv(message.method_string()));
     const std::string target(sv(message.target()));
     Response response = dispatch(*state_, message, remote_);
@@ -401,8 +401,10 @@ class Session final : public SessionBase {
   void drain(std::size_t drained) {
     if (drained > kLingerMaxBytes || state_->stopping) return close_now();
     if (!discard_) discard_ = std::make_unique<char[]>(kDiscardSize);
+    cancelable_ = true;  // the answer is out: stop() may close at once
     lowest().async_read_some(net::buffer(discard_.get(), kDiscardSize),
                              [self = self(), drained](beast::error_code ec, std::size_t n) {
+                               self->cancelable_ = false;
                                if (ec) return self->close_now();
                                self->drain(drained + n);
                              });
@@ -492,10 +494,14 @@ class ServerImpl final : public Server {
       return Error{"http_listen",
                    "cannot " + std::string(what) + " " + shown + ": " + ec.message()};
     };
-    if (acceptor_.open(endpoint.protocol(), ec)) return fail("open a socket for");
-    if (acceptor_.set_option(net::socket_base::reuse_address(true), ec)) return fail("configure");
-    if (acceptor_.bind(endpoint, ec)) return fail("bind to");
-    if (acceptor_.listen(net::socket_base::max_listen_connections, ec)) return fail("listen on");
+    acceptor_.open(endpoint.protocol(), ec);
+    if (ec) return fail("open a socket for");
+    acceptor_.set_option(net::socket_base::reuse_address(true), ec);
+    if (ec) return fail("configure");
+    acceptor_.bind(endpoint, ec);
+    if (ec) return fail("bind to");
+    acceptor_.listen(net::socket_base::max_listen_connections, ec);
+    if (ec) return fail("listen on");
     const tcp::endpoint bound = acceptor_.local_endpoint(ec);
     if (ec) return fail("read the bound address of");
     port_ = bound.port();

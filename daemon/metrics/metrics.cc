@@ -17,20 +17,26 @@ using prometheus::BuildGauge;
 using prometheus::BuildHistogram;
 using prometheus::Registry;
 
-Family<Counter>& counters(Registry& r, const char* name, const char* help) {
+// Every family is recorded as declared (see Metrics::Declared).
+using Declared = std::vector<Metrics::Declared>;
+
+Family<Counter>& counters(Registry& r, Declared& d, const char* name, const char* help) {
+  d.push_back({name, help, "counter"});
   return BuildCounter().Name(name).Help(help).Register(r);
 }
-Family<Gauge>& gauges(Registry& r, const char* name, const char* help) {
+Family<Gauge>& gauges(Registry& r, Declared& d, const char* name, const char* help) {
+  d.push_back({name, help, "gauge"});
   return BuildGauge().Name(name).Help(help).Register(r);
 }
-Counter& counter(Registry& r, const char* name, const char* help) {
-  return counters(r, name, help).Add({});
+Counter& counter(Registry& r, Declared& d, const char* name, const char* help) {
+  return counters(r, d, name, help).Add({});
 }
-Gauge& gauge(Registry& r, const char* name, const char* help) {
-  return gauges(r, name, help).Add({});
+Gauge& gauge(Registry& r, Declared& d, const char* name, const char* help) {
+  return gauges(r, d, name, help).Add({});
 }
-Histogram& histogram(Registry& r, const char* name, const char* help,
+Histogram& histogram(Registry& r, Declared& d, const char* name, const char* help,
                      Histogram::BucketBoundaries buckets) {
+  d.push_back({name, help, "histogram"});
   return BuildHistogram().Name(name).Help(help).Register(r).Add({}, std::move(buckets));
 }
 
@@ -63,116 +69,126 @@ double process_start_seconds() {
 
 Metrics::Metrics(const std::string& version, const std::string& revision)
     : registry_(std::make_shared<Registry>()),
-      events_consumed(counters(*registry_, "kamwatch_events_consumed_total",
+      events_consumed(counters(*registry_, declared_, "kamwatch_events_consumed_total",
                                "Messages read from the input topics, by topic and event type "
                                "(type \"unknown\" when the message could not be decoded).")),
-      events_applied(counter(*registry_, "kamwatch_events_applied_total",
+      events_applied(counter(*registry_, declared_, "kamwatch_events_applied_total",
                              "Events applied to account state (valid, new, not late).")),
-      events_rejected(counters(*registry_, "kamwatch_events_rejected_total",
+      events_rejected(counters(*registry_, declared_, "kamwatch_events_rejected_total",
                                "Messages rejected by validation, by reason code.")),
       events_dead_lettered(
-          counter(*registry_, "kamwatch_events_dead_lettered_total",
+          counter(*registry_, declared_, "kamwatch_events_dead_lettered_total",
                   "Messages written to the dead-letter topic (rejected or late).")),
-      events_duplicates(counter(*registry_, "kamwatch_events_duplicates_total",
+      events_duplicates(counter(*registry_, declared_, "kamwatch_events_duplicates_total",
                                 "Events skipped because their source and id were applied before.")),
-      events_late(counter(*registry_, "kamwatch_events_late_total",
+      events_late(counter(*registry_, declared_, "kamwatch_events_late_total",
                           "Events older than the late grace, dead-lettered as late.")),
-      commit_failures(counter(*registry_, "kamwatch_commit_failures_total",
+      commit_failures(counter(*registry_, declared_, "kamwatch_commit_failures_total",
                               "Batches whose state commit failed (rewound and retried).")),
-      batch_duration(histogram(*registry_, "kamwatch_batch_duration_seconds",
+      batch_duration(histogram(*registry_, declared_, "kamwatch_batch_duration_seconds",
                                "Time to process and commit one batch.", kSeconds)),
-      batch_messages(histogram(*registry_, "kamwatch_batch_messages",
+      batch_messages(histogram(*registry_, declared_, "kamwatch_batch_messages",
                                "Messages per processed batch.", kMessages)),
-      event_delay(histogram(*registry_, "kamwatch_event_delay_seconds",
+      event_delay(histogram(*registry_, declared_, "kamwatch_event_delay_seconds",
                             "Time from a message's Kafka timestamp to its commit in kamwatch.",
                             kDelaySeconds)),
-      consumer_lag(gauges(*registry_, "kamwatch_consumer_lag_messages",
+      consumer_lag(gauges(*registry_, declared_, "kamwatch_consumer_lag_messages",
                           "Messages behind the end of each assigned partition.")),
-      ready(gauge(*registry_, "kamwatch_ready",
+      ready(gauge(*registry_, declared_, "kamwatch_ready",
                   "1 when caught up and state writes succeed (as /readyz), else 0.")),
-      rule_evaluations(counter(*registry_, "kamwatch_rule_evaluations_total",
+      rule_evaluations(counter(*registry_, declared_, "kamwatch_rule_evaluations_total",
                                "Rule evaluations (one rule over one account).")),
-      rule_evaluation_duration(histogram(*registry_, "kamwatch_rule_evaluation_duration_seconds",
-                                         "Time spent evaluating rules per batch or sweep slice.",
-                                         kSeconds)),
-      rules_loaded(gauge(*registry_, "kamwatch_rules_loaded", "Alert rules in force.")),
-      rules_info(gauges(*registry_, "kamwatch_rules_info",
+      rule_evaluation_duration(
+          histogram(*registry_, declared_, "kamwatch_rule_evaluation_duration_seconds",
+                    "Time spent evaluating rules per batch or sweep slice.", kSeconds)),
+      rules_loaded(gauge(*registry_, declared_, "kamwatch_rules_loaded", "Alert rules in force.")),
+      rules_info(gauges(*registry_, declared_, "kamwatch_rules_info",
                         "The content hash of the rule set in force (value 1).")),
-      rules_last_reload_success(gauge(*registry_, "kamwatch_rules_last_reload_success",
+      rules_last_reload_success(gauge(*registry_, declared_, "kamwatch_rules_last_reload_success",
                                       "1 when the last rule load or reload succeeded.")),
       rules_last_reload_success_timestamp(
-          gauge(*registry_, "kamwatch_rules_last_reload_success_timestamp_seconds",
+          gauge(*registry_, declared_, "kamwatch_rules_last_reload_success_timestamp_seconds",
                 "When the rules were last loaded successfully (Unix time).")),
-      rules_reloads(counters(*registry_, "kamwatch_rules_reloads_total",
+      rules_reloads(counters(*registry_, declared_, "kamwatch_rules_reloads_total",
                              "Rule reloads by result (success, failure).")),
-      alerts_firing(gauges(*registry_, "kamwatch_alerts_firing",
+      alerts_firing(gauges(*registry_, declared_, "kamwatch_alerts_firing",
                            "Firing alerts by rule, severity and signal.")),
-      alert_transitions(counters(*registry_, "kamwatch_alert_transitions_total",
+      alert_transitions(counters(*registry_, declared_, "kamwatch_alert_transitions_total",
                                  "Alert transitions by rule, severity and status.")),
-      sink_deliveries(counters(*registry_, "kamwatch_sink_deliveries_total",
+      sink_deliveries(counters(*registry_, declared_, "kamwatch_sink_deliveries_total",
                                "Records delivered per sink (outbox records acknowledged).")),
-      sink_failures(counters(*registry_, "kamwatch_sink_failures_total",
+      sink_failures(counters(*registry_, declared_, "kamwatch_sink_failures_total",
                              "Failed delivery attempts per sink.")),
-      sink_retries(counters(*registry_, "kamwatch_sink_retries_total",
+      sink_retries(counters(*registry_, declared_, "kamwatch_sink_retries_total",
                             "Delivery retries per sink (attempts after a failure).")),
-      outbox_records(
-          gauges(*registry_, "kamwatch_outbox_records", "Records waiting in the outbox per sink.")),
-      kam_alerts_firing(gauges(*registry_, "kamwatch_kam_alerts_firing",
+      outbox_records(gauges(*registry_, declared_, "kamwatch_outbox_records",
+                            "Records waiting in the outbox per sink.")),
+      kam_alerts_firing(gauges(*registry_, declared_, "kamwatch_kam_alerts_firing",
                                "Firing alerts per key account manager and signal.")),
-      competitor_pressure(gauges(*registry_, "kamwatch_competitor_pressure_accounts",
+      competitor_pressure(gauges(*registry_, declared_, "kamwatch_competitor_pressure_accounts",
                                  "Accounts with a firing competitor alert, per category.")),
-      rocksdb_live_sst_bytes(gauge(*registry_, "kamwatch_rocksdb_live_sst_bytes",
+      rocksdb_live_sst_bytes(gauge(*registry_, declared_, "kamwatch_rocksdb_live_sst_bytes",
                                    "Size of the live SST files of the state store.")),
-      rocksdb_memtable_bytes(gauge(*registry_, "kamwatch_rocksdb_memtable_bytes",
+      rocksdb_memtable_bytes(gauge(*registry_, declared_, "kamwatch_rocksdb_memtable_bytes",
                                    "Size of the state store's memtables.")),
-      rocksdb_pending_compaction_bytes(gauge(*registry_,
+      rocksdb_pending_compaction_bytes(gauge(*registry_, declared_,
                                              "kamwatch_rocksdb_pending_compaction_bytes",
                                              "Estimated bytes compaction still has to rewrite.")),
-      rocksdb_running_compactions(
-          gauge(*registry_, "kamwatch_rocksdb_running_compactions", "Compactions running now.")),
-      rocksdb_write_stopped(gauge(*registry_, "kamwatch_rocksdb_write_stopped",
+      rocksdb_running_compactions(gauge(*registry_, declared_,
+                                        "kamwatch_rocksdb_running_compactions",
+                                        "Compactions running now.")),
+      rocksdb_write_stopped(gauge(*registry_, declared_, "kamwatch_rocksdb_write_stopped",
                                   "1 while RocksDB stops writes (compaction debt).")),
-      rocksdb_write_stall_seconds(counter(*registry_, "kamwatch_rocksdb_write_stall_seconds_total",
+      rocksdb_write_stall_seconds(counter(*registry_, declared_,
+                                          "kamwatch_rocksdb_write_stall_seconds_total",
                                           "Time writes were stalled by RocksDB.")),
-      rocksdb_block_cache_hits(
-          counter(*registry_, "kamwatch_rocksdb_block_cache_hits_total", "Block cache hits.")),
-      rocksdb_block_cache_misses(
-          counter(*registry_, "kamwatch_rocksdb_block_cache_misses_total", "Block cache misses.")),
-      filesystem_avail_bytes(gauge(*registry_, "kamwatch_state_filesystem_avail_bytes",
+      rocksdb_block_cache_hits(counter(
+          *registry_, declared_, "kamwatch_rocksdb_block_cache_hits_total", "Block cache hits.")),
+      rocksdb_block_cache_misses(counter(*registry_, declared_,
+                                         "kamwatch_rocksdb_block_cache_misses_total",
+                                         "Block cache misses.")),
+      filesystem_avail_bytes(gauge(*registry_, declared_, "kamwatch_state_filesystem_avail_bytes",
                                    "Free bytes on the state directory's filesystem.")),
-      filesystem_size_bytes(gauge(*registry_, "kamwatch_state_filesystem_size_bytes",
+      filesystem_size_bytes(gauge(*registry_, declared_, "kamwatch_state_filesystem_size_bytes",
                                   "Size of the state directory's filesystem.")),
-      accounts(gauges(*registry_, "kamwatch_accounts",
+      accounts(gauges(*registry_, declared_, "kamwatch_accounts",
                       "Accounts by health band and tier (at the last evaluation sweep).")),
-      key_accounts(gauge(*registry_, "kamwatch_key_accounts",
+      key_accounts(gauge(*registry_, declared_, "kamwatch_key_accounts",
                          "Key accounts: the top accounts making 80% of trailing revenue.")),
-      portfolio_revenue(gauge(*registry_, "kamwatch_portfolio_revenue",
+      portfolio_revenue(gauge(*registry_, declared_, "kamwatch_portfolio_revenue",
                               "Trailing twelve-month revenue of all accounts (order currency).")),
-      portfolio_top_share(gauge(*registry_, "kamwatch_portfolio_top_share_ratio",
+      portfolio_top_share(gauge(*registry_, declared_, "kamwatch_portfolio_top_share_ratio",
                                 "Share of trailing revenue from the top 20% of accounts.")),
-      portfolio_key_revenue_share(gauge(*registry_, "kamwatch_portfolio_key_revenue_share_ratio",
+      portfolio_key_revenue_share(gauge(*registry_, declared_,
+                                        "kamwatch_portfolio_key_revenue_share_ratio",
                                         "Share of trailing revenue from the key accounts.")),
-      portfolio_gini(gauge(*registry_, "kamwatch_portfolio_gini_ratio",
+      portfolio_gini(gauge(*registry_, declared_, "kamwatch_portfolio_gini_ratio",
                            "Gini coefficient of trailing revenue across accounts.")),
-      portfolio_retention(gauge(*registry_, "kamwatch_portfolio_retention_ratio",
+      portfolio_retention(gauge(*registry_, declared_, "kamwatch_portfolio_retention_ratio",
                                 "Accounts active in the previous year that are active this year.")),
-      portfolio_churn(gauge(*registry_, "kamwatch_portfolio_churn_ratio",
+      portfolio_churn(gauge(*registry_, declared_, "kamwatch_portfolio_churn_ratio",
                             "1 - retention: previous year's active accounts now inactive.")),
-      portfolio_refresh_timestamp(gauge(*registry_, "kamwatch_portfolio_refresh_timestamp_seconds",
+      portfolio_refresh_timestamp(gauge(*registry_, declared_,
+                                        "kamwatch_portfolio_refresh_timestamp_seconds",
                                         "When the portfolio figures were last computed.")),
-      key_account_health(gauges(*registry_, "kamwatch_key_account_health_score",
+      key_account_health(gauges(*registry_, declared_, "kamwatch_key_account_health_score",
                                 "Health score (0-100) of key accounts, lowest first up to "
                                 "metrics.key_account_series_cap.")),
-      process_cpu_(counter(*registry_, "process_cpu_seconds_total",
+      process_cpu_(counter(*registry_, declared_, "process_cpu_seconds_total",
                            "Total user and system CPU time spent in seconds.")),
-      process_rss_(gauge(*registry_, "process_resident_memory_bytes", "Resident memory size.")),
-      process_vsize_(gauge(*registry_, "process_virtual_memory_bytes", "Virtual memory size.")),
-      process_open_fds_(gauge(*registry_, "process_open_fds", "Open file descriptors.")),
-      process_max_fds_(gauge(*registry_, "process_max_fds", "Maximum open file descriptors.")) {
-  gauges(*registry_, "kamwatch_build_info", "kamwatch's version and source revision (value 1).")
+      process_rss_(
+          gauge(*registry_, declared_, "process_resident_memory_bytes", "Resident memory size.")),
+      process_vsize_(
+          gauge(*registry_, declared_, "process_virtual_memory_bytes", "Virtual memory size.")),
+      process_open_fds_(gauge(*registry_, declared_, "process_open_fds", "Open file descriptors.")),
+      process_max_fds_(
+          gauge(*registry_, declared_, "process_max_fds", "Maximum open file descriptors.")) {
+  gauges(*registry_, declared_, "kamwatch_build_info",
+         "kamwatch's version and source revision (value 1).")
       .Add({{"version", version}, {"revision", revision}})
       .Set(1);
-  gauge(*registry_, "process_start_time_seconds", "Start time of the process (Unix time).")
+  gauge(*registry_, declared_, "process_start_time_seconds",
+        "Start time of the process (Unix time).")
       .Set(process_start_seconds());
 }
 
@@ -211,7 +227,12 @@ std::string Metrics::serialize() {
     std::lock_guard lock(hooks_mu_);
     for (const auto& hook : hooks_) hook();
   }
-  return prometheus::TextSerializer().Serialize(registry_->Collect());
+  std::string text = prometheus::TextSerializer().Serialize(registry_->Collect());
+  for (const Metrics::Declared& d : declared_) {
+    if (text.find("# TYPE " + d.name + " ") != std::string::npos) continue;
+    text += "# HELP " + d.name + " " + d.help + "\n# TYPE " + d.name + " " + d.type + "\n";
+  }
+  return text;
 }
 
 void Metrics::set_gauges(Family<Gauge>& family,

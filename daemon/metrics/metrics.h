@@ -27,7 +27,16 @@ using prometheus::Gauge;
 using prometheus::Histogram;
 
 class Metrics {
-  // First: the families below are built from it in the constructor's initialiser list.
+ public:
+  // A family as declared (name, help, type): prometheus-cpp leaves families without series out
+  // of the exposition; serialize() puts their HELP and TYPE lines back so every name is there.
+  struct Declared {
+    std::string name, help, type;
+  };
+
+ private:
+  // First: the families below are built from these in the constructor's initialiser list.
+  std::vector<Declared> declared_;
   std::shared_ptr<prometheus::Registry> registry_;
 
  public:

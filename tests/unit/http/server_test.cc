@@ -173,6 +173,9 @@ TEST(Server, BodyOverTheLimitIs413) {
   const auto big = call(*server, "POST", "/echo-body", std::string(100, 'x'));
   EXPECT_EQ(big.status, 413);
   EXPECT_NE(big.body.find("larger than 16 bytes"), std::string::npos) << big.body;
+  // A client still sending a large body gets the answer too, not a connection reset.
+  const auto huge = call(*server, "POST", "/echo-body", std::string(2 << 20, 'x'));
+  EXPECT_EQ(huge.status, 413);
   const auto small = call(*server, "POST", "/echo-body", "sixteen bytes ok");
   EXPECT_EQ(small.status, 200);
   EXPECT_EQ(small.body, "sixteen bytes ok");

@@ -87,3 +87,21 @@ TEST(Metrics, PromtoolCheckMetricsFindsNothing) {
 
 }  // namespace
 }  // namespace kamwatch::metrics
+
+namespace kamwatch::metrics {
+namespace {
+
+TEST(Metrics, FamiliesWithoutSeriesStillShowTheirNameAndType) {
+  Metrics m("v", "r");
+  const std::string text = m.serialize();
+  // No rejection, lag or key-account series yet: dashboards still find the names.
+  EXPECT_NE(text.find("# TYPE kamwatch_events_rejected_total counter\n"), std::string::npos);
+  EXPECT_NE(text.find("# TYPE kamwatch_consumer_lag_messages gauge\n"), std::string::npos);
+  EXPECT_NE(text.find("# TYPE kamwatch_key_account_health_score gauge\n"), std::string::npos);
+  // ... once each.
+  const auto first = text.find("# TYPE kamwatch_events_applied_total ");
+  EXPECT_EQ(text.find("# TYPE kamwatch_events_applied_total ", first + 1), std::string::npos);
+}
+
+}  // namespace
+}  // namespace kamwatch::metrics
