@@ -478,7 +478,13 @@ Result<void> run_daemon(const config::Config& config, const std::atomic<bool>& s
   log::info("kamwatch consuming",
             {{"topics", static_cast<std::int64_t>(config.kafka.topics.size())}});
   started.store(true);
-  if (hooks.on_ready) hooks.on_ready(brokers);
+  if (hooks.on_ready) {
+    const auto colon = config.http.listen.rfind(':');
+    std::string host = config.http.listen.substr(0, colon);
+    if (host.empty() || host == "0.0.0.0") host = "127.0.0.1";
+    hooks.on_ready(brokers, (config.http.tls_cert_file.empty() ? "http://" : "https://") + host +
+                                ":" + std::to_string((*server)->port()));
+  }
 
   // Step 8: the loop.
   ingest::MessageBatch batch;

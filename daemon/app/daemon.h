@@ -10,8 +10,9 @@
 namespace kamwatch::app {
 
 struct DaemonHooks {
-  // Called once the consumer is subscribed and state is open (demo: start producing).
-  std::function<void(const std::string& bootstrap)> on_ready;
+  // Called once the consumer is subscribed, state is open and the HTTP server listens (demo:
+  // start producing). http_url: e.g. "http://127.0.0.1:9470".
+  std::function<void(const std::string& bootstrap, const std::string& http_url)> on_ready;
   // Called after every committed batch with the number of events applied so far.
   std::function<void(std::uint64_t applied_total)> on_batch;
   // Called with the alert transitions of every committed batch or sweep.

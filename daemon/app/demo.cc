@@ -19,7 +19,7 @@ namespace kamwatch::app {
 namespace {
 
 constexpr const char* kDemoHelp =
-    R"(Usage: kamwatch demo [--accounts N] [--days N] [--data DIR] [--duration D]
+    R"(Usage: kamwatch demo [--accounts N] [--days N] [--data DIR] [--duration D] [--http ADDR]
 
 Starts an in-process Kafka cluster, produces a simulated portfolio ending today (the same
 simulator as 'kamwatch simulate': Pareto-skewed accounts, usage, orders, tickets, surveys,
@@ -33,6 +33,7 @@ Flags:
   --days N         days of history, ending today (default 400)
   --data DIR       state directory (default: a fresh temporary directory)
   --duration D     stop after this long (default: run until Ctrl-C)
+  --http ADDR      the API and metrics address (default 127.0.0.1:9470; :0 picks a free port)
   --log-level L    the daemon's JSON log on stderr: debug, info, warn (default), error
 
 Example:
@@ -76,8 +77,8 @@ void print_summary(const std::string& data_dir) {
 }  // namespace
 
 int cmd_demo(const Argv& argv) {
-  auto args =
-      parse_args(argv, FlagSpec{{"accounts", "days", "data", "duration", "log-level"}, {"help"}});
+  auto args = parse_args(
+      argv, FlagSpec{{"accounts", "days", "data", "duration", "http", "log-level"}, {"help"}});
   if (!args.ok()) {
     std::fprintf(stderr, "kamwatch: %s (see kamwatch demo --help)\n", args.error().message.c_str());
     return 2;
@@ -154,14 +155,17 @@ int cmd_demo(const Argv& argv) {
   config::Config cfg;
   cfg.kafka.brokers = "embedded";
   cfg.state.data_dir = data;
+  if (auto v = args->get("http")) cfg.http.listen = *v;
   const auto& stop_signal = install_stop_signals();
   std::atomic<bool> stop{false};
   std::atomic<std::uint64_t> applied{0};
   std::thread producer;
   DaemonHooks hooks;
-  hooks.on_ready = [&](const std::string& bootstrap) {
+  hooks.on_ready = [&](const std::string& bootstrap, const std::string& http_url) {
     std::printf("kamwatch demo: embedded Kafka at %s, state in %s\n", bootstrap.c_str(),
                 data.c_str());
+    std::printf("kamwatch demo: API %s/api/v1/alerts  %s/api/v1/accounts  metrics %s/metrics\n",
+                http_url.c_str(), http_url.c_str(), http_url.c_str());
     std::printf(
         "kamwatch demo: producing %zu events for %d accounts over %d days (%zu malformed)\n",
         portfolio.size(), so.accounts, so.days, portfolio.size() - valid);
@@ -190,10 +194,17 @@ int cmd_demo(const Argv& argv) {
         return it == t.labels.end() ? std::string("-") : it->second;
       };
       auto summary = t.annotations.find("summary");
+      std::string evidence;
+      for (const auto& [k, v] : t.evidence) {
+        char buf[64];
+        std::snprintf(buf, sizeof buf, "%s%s=%.4g", evidence.empty() ? "" : ", ", k.c_str(), v);
+        evidence += buf;
+      }
       std::printf("ALERT %-8s %-22s %-10s %-8s %-9s kam %s\n      %s\n",
                   std::string(t.status_text()).c_str(), t.alert.c_str(), t.account.c_str(),
                   label("signal").c_str(), label("severity").c_str(), label("kam").c_str(),
                   summary == t.annotations.end() ? "" : summary->second.c_str());
+      if (!evidence.empty()) std::printf("      evidence: %s\n", evidence.c_str());
     }
     std::fflush(stdout);
   };

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -239,6 +240,49 @@ TEST(ApiOffLoopback, ReloadNeedsTheBearerToken) {
   EXPECT_EQ(http_call("GET", open.url() + "/api/v1/alerts").first, 200);
   guarded.stop();
   open.stop();
+}
+
+}  // namespace
+}  // namespace kamwatch::testing
+
+namespace kamwatch::testing {
+namespace {
+
+// systemd's notify protocol: READY=1 once ready, WATCHDOG=1 while the loop turns.
+TEST(Systemd, NotifiesReadyAndWatchdogOverTheNotifySocket) {
+  const std::string dir = temp_dir("it-notify");
+  const std::string path = dir + "/notify.sock";
+  const int fd = socket(AF_UNIX, SOCK_DGRAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  timeval tv{1, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  KamwatchProcess kw("it-notify");
+  setenv("NOTIFY_SOCKET", path.c_str(), 1);
+  kw.start();
+  unsetenv("NOTIFY_SOCKET");
+  std::string got;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (std::chrono::steady_clock::now() < deadline &&
+         !(contains(got, "READY=1") && contains(got, "WATCHDOG=1"))) {
+    char buf[512];
+    const ssize_t n = recv(fd, buf, sizeof buf, 0);
+    if (n > 0) {
+      const std::string msg(buf, static_cast<std::size_t>(n));
+      // READY=1 comes only when /readyz already says ready.
+      if (contains(msg, "READY=1") && !contains(got, "READY=1")) {
+        EXPECT_EQ(http_call("GET", kw.url() + "/readyz").first, 200);
+      }
+      got += msg + "\n";
+    }
+  }
+  close(fd);
+  EXPECT_TRUE(contains(got, "READY=1")) << got << kw.log_tail();
+  EXPECT_TRUE(contains(got, "WATCHDOG=1")) << got;
+  kw.stop();
 }
 
 }  // namespace

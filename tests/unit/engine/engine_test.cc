@@ -217,3 +217,40 @@ TEST(TransitionJson, RejectsGarbageWithAReason) {
 
 }  // namespace
 }  // namespace kamwatch::engine
+
+#include <google/protobuf/util/json_util.h>
+
+#include "proto/alerts.pb.h"
+
+namespace kamwatch::engine {
+namespace {
+
+// proto/alerts.proto documents the alerts-topic JSON: kamwatch's output must parse with it,
+// with no field the schema does not know.
+TEST(TransitionJson, MatchesTheProtoSchema) {
+  AlertTransition t;
+  t.alert = "SeatsNearlyFull";
+  t.account = "acme";
+  t.group = "";
+  t.at = 1'767'225'600'000;
+  t.starts_at = t.at;
+  t.value = 0.93;
+  t.labels = {{"alertname", "SeatsNearlyFull"}, {"signal", "growth"}};
+  t.annotations = {{"summary", "93% of seats in use"}};
+  t.evidence = {{"utilisation", 0.93}};
+  t.fingerprint = fingerprint(t.alert, t.account, t.group);
+  kamwatch::alerts::v1::AlertTransition msg;
+  google::protobuf::util::JsonParseOptions strict;
+  strict.ignore_unknown_fields = false;
+  const auto status = google::protobuf::util::JsonStringToMessage(transition_json(t), &msg, strict);
+  ASSERT_TRUE(status.ok()) << status.ToString();
+  EXPECT_EQ(msg.status(), "firing");
+  EXPECT_EQ(msg.account(), "acme");
+  EXPECT_EQ(msg.labels().at("signal"), "growth");
+  EXPECT_DOUBLE_EQ(msg.evidence().at("utilisation"), 0.93);
+  EXPECT_EQ(msg.fingerprint(), t.fingerprint);
+  EXPECT_EQ(msg.starts_at(), "2026-01-01T00:00:00Z");
+}
+
+}  // namespace
+}  // namespace kamwatch::engine

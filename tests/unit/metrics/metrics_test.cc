@@ -105,3 +105,29 @@ TEST(Metrics, FamiliesWithoutSeriesStillShowTheirNameAndType) {
 
 }  // namespace
 }  // namespace kamwatch::metrics
+
+#include <sstream>
+
+namespace kamwatch::metrics {
+namespace {
+
+// docs/metrics.md lists every family kamwatch exposes.
+TEST(Metrics, TheMetricsDocListsEveryFamily) {
+  std::ifstream f(KAMWATCH_SOURCE_DIR "/docs/metrics.md");
+  ASSERT_TRUE(f) << "docs/metrics.md is missing";
+  const std::string doc((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  Metrics m("v", "r");
+  std::istringstream text(m.serialize());
+  int families = 0;
+  for (std::string line; std::getline(text, line);) {
+    if (line.rfind("# TYPE ", 0) != 0) continue;
+    const std::string name = line.substr(7, line.find(' ', 7) - 7);
+    ++families;
+    EXPECT_NE(doc.find("`" + name + "`"), std::string::npos)
+        << name << " is not in docs/metrics.md";
+  }
+  EXPECT_GT(families, 50);
+}
+
+}  // namespace
+}  // namespace kamwatch::metrics
