@@ -41,6 +41,9 @@ constexpr const char* kRunHelp = R"(Usage: kamwatch run [--config FILE] [FLAGS]
 Consumes CloudEvents from Kafka as one member of a consumer group, applies each valid event
 exactly once to per-account state in RocksDB (state and input offsets are written in one
 atomic batch), and sends invalid or late events to the dead-letter topic with the reason.
+Evaluates the rules on every change and on a timer; alert transitions go to the alerts topic,
+to every Alertmanager and to webhooks (docs/alerts.md). Serves /metrics, /healthz, /readyz
+and the JSON API on --http (docs/api.md). SIGHUP or POST /-/reload reloads the rules.
 Stops cleanly on SIGINT/SIGTERM: the batch in flight is committed whole or not at all.
 
 Flags (override the config file):
@@ -51,12 +54,15 @@ Flags (override the config file):
   --group ID             consumer group id (default: kamwatch)
   --data DIR             RocksDB state directory (default: kamwatch-data)
   --rules DIR            rule files directory (default: rules)
-  --http ADDR            HTTP listen address (default: 127.0.0.1:9470)
-  --alertmanager URL     Alertmanager base URL (repeatable as a comma list)
+  --http ADDR            HTTP listen address (default: 127.0.0.1:9470); off loopback,
+                         POST /-/reload needs http.token_file
+  --alertmanager URL,..  Alertmanager base URLs, e.g. http://127.0.0.1:9093
   --log-level LEVEL      debug, info, warn or error (default: info)
 
 Example:
-  kamwatch run --brokers 127.0.0.1:9092 --topics crm,support,usage --data /var/lib/kamwatch
+  kamwatch run --brokers 127.0.0.1:9092 --topics crm,support,usage --data /var/lib/kamwatch \
+      --alertmanager http://127.0.0.1:9093
+  curl -s 127.0.0.1:9470/api/v1/alerts
 )";
 
 constexpr const char* kStateHelp = R"(Usage: kamwatch state SUBCOMMAND --data DIR
