@@ -7,7 +7,7 @@ PKGS=(
   librdkafka-dev librocksdb-dev prometheus-cpp-dev libboost-dev
   libprotobuf-dev protobuf-compiler libyaml-cpp-dev libsimdjson-dev
   libgtest-dev libgmock-dev libbenchmark-dev libsystemd-dev libssl-dev zlib1g-dev
-  kcat clang-format clang-tidy
+  kcat clang-format clang-tidy clang-14 libclang-rt-14-dev
   openjdk-17-jre-headless maven
   prometheus prometheus-alertmanager
   python3 curl procps

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "core/json_writer.h"
+#include "report/report.h"
 
 namespace kamwatch::app {
 namespace {
@@ -140,6 +141,20 @@ http::Router make_api_router(ApiContext ctx) {
     return Response::json(
         200, account_view_json(**account, rules.rules.get(), c->attributes(id), c->now(),
                                c->retention, c->alerts->of_account(id)));
+  });
+
+  router.get("/api/v1/accounts/{id}/report", [c](const Request& req) {
+    const std::string& id = req.params.at("id");
+    auto account = c->store->get_account(id);
+    if (!account.ok())
+      return Response::error(500, "reading the account failed: " + account.error().message);
+    if (!account->has_value()) return Response::error(404, "account '" + id + "' not found");
+    const RuleStatus::View rules = c->rules->get();
+    report::AccountReportInput in(**account, rules.rules.get(), c->now());
+    in.attributes = c->attributes(id);
+    in.firing = c->alerts->of_account(id);
+    in.retention = c->retention;
+    return Response::text(200, report::render_account_report(in), "text/html; charset=utf-8");
   });
 
   router.get("/api/v1/accounts", [c](const Request& req) {

@@ -12,10 +12,8 @@
 namespace kamwatch::app {
 namespace {
 
-struct Truth {
-  std::string scenario, signal;
-  TimeMs onset = 0, outcome = 0;
-};
+using report::ScenarioWindow;
+using report::ScoreRow;
 
 std::string text_of(const std::map<std::string, model::FieldValue>& m, const char* k) {
   auto it = m.find(k);
@@ -31,14 +29,17 @@ double median(std::vector<double> v) {
   return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
+double ratio(std::size_t num, std::size_t den) {
+  return den ? static_cast<double>(num) / static_cast<double>(den) : NAN;
+}
+
 }  // namespace
 
-Result<std::string> score_against_truth(const std::string& truth_path,
-                                        const std::vector<engine::AlertTransition>& transitions,
-                                        const std::map<std::string, model::AccountState>&) {
+Result<BacktestScores> score_backtest(const std::string& truth_path,
+                                      const std::vector<engine::AlertTransition>& transitions) {
   std::ifstream in(truth_path);
   if (!in) return Error{"truth_unreadable", "cannot open " + truth_path};
-  std::map<std::string, Truth> truth;
+  std::map<std::string, ScenarioWindow> truth;  // account -> its record (the last one wins)
   std::string line;
   std::size_t n = 0;
   while (std::getline(in, line)) {
@@ -48,87 +49,138 @@ Result<std::string> score_against_truth(const std::string& truth_path,
     if (!obj.ok())
       return Error{"truth_invalid",
                    truth_path + ":" + std::to_string(n) + ": " + obj.error().message};
-    Truth t;
+    ScenarioWindow t;
+    t.account = text_of(*obj, "account");
     t.scenario = text_of(*obj, "scenario");
     t.signal = text_of(*obj, "signal");
     t.onset = parse_rfc3339(text_of(*obj, "onset")).value_or(0);
     t.outcome = parse_rfc3339(text_of(*obj, "outcome_time")).value_or(0);
-    truth[text_of(*obj, "account")] = t;
+    truth[t.account] = std::move(t);
   }
   // First firing per account and signal, restricted to each account's scenario window for
   // true positives; any firing of a risk signal on a healthy account is a false positive.
-  struct Hit {
-    TimeMs first = 0;
-    std::string alert;
-  };
-  std::map<std::string, std::map<std::string, Hit>> fired;  // account -> signal -> first firing
-  std::map<std::string, std::map<std::string, Hit>> in_window;
+  std::map<std::string, std::map<std::string, TimeMs>> fired;  // account -> signal -> first
+  std::map<std::string, std::map<std::string, TimeMs>> in_window;
   for (const auto& t : transitions) {
     if (t.status != engine::AlertTransition::Status::kFiring) continue;
     auto sig = t.labels.find("signal");
     if (sig == t.labels.end()) continue;
     auto& f = fired[t.account][sig->second];
-    if (f.first == 0) f = {t.at, t.alert};
+    if (f == 0) f = t.at;
     auto tr = truth.find(t.account);
     if (tr == truth.end() || tr->second.onset == 0) continue;
     const TimeMs end = tr->second.outcome ? tr->second.outcome : t.at;
     if (t.at >= tr->second.onset && t.at <= end) {
       auto& w = in_window[t.account][sig->second];
-      if (w.first == 0) w = {t.at, t.alert};
+      if (w == 0) w = t.at;
     }
   }
-  std::ostringstream out;
-  char buf[256];
-  out << "\n| signal | accounts with scenario | detected | recall | alerted accounts | precision "
-         "| median lead time (days) |\n|---|---|---|---|---|---|---|\n";
-  auto row = [&](const std::string& label, auto accepts_truth, auto accepts_signal) {
-    std::size_t positives = 0, detected = 0, predicted = 0, correct = 0;
+  // One account against a signal predicate: (in-window hit, first in-window firing, any firing).
+  struct Outcome {
+    bool hit = false;
+    bool any = false;
+    TimeMs first = 0;
+  };
+  const auto outcome = [&](const std::string& account, bool positive, auto accepts_signal) {
+    Outcome o;
+    if (auto it = in_window.find(account); it != in_window.end() && positive)
+      for (const auto& [sig, first] : it->second)
+        if (accepts_signal(sig)) {
+          o.hit = true;
+          o.first = o.first == 0 ? first : std::min(o.first, first);
+        }
+    if (auto it = fired.find(account); it != fired.end())
+      for (const auto& [sig, first] : it->second) o.any |= accepts_signal(sig);
+    return o;
+  };
+  BacktestScores scores;
+  scores.truth_accounts = truth.size();
+  const auto signal_row = [&](std::string label, std::string signal, auto accepts) {
+    ScoreRow r;
+    r.label = std::move(label);
+    r.signal = std::move(signal);
     std::vector<double> leads;
     for (const auto& [account, t] : truth) {
-      const bool positive = accepts_truth(t.signal);
-      positives += positive;
-      bool hit = false, any = false;
-      TimeMs first = 0;
-      if (auto it = in_window.find(account); it != in_window.end() && positive)
-        for (const auto& [sig, h] : it->second)
-          if (accepts_signal(sig)) {
-            hit = true;
-            first = first == 0 ? h.first : std::min(first, h.first);
-          }
-      if (auto it = fired.find(account); it != fired.end())
-        for (const auto& [sig, h] : it->second) any |= accepts_signal(sig);
-      if (hit) {
-        ++detected;
-        if (t.outcome > first) leads.push_back(static_cast<double>(t.outcome - first) / kDayMs);
+      const bool positive = accepts(t.signal);
+      r.scenario_accounts += positive;
+      const Outcome o = outcome(account, positive, accepts);
+      if (o.hit) {
+        ++r.detected;
+        if (t.outcome > o.first) leads.push_back(static_cast<double>(t.outcome - o.first) / kDayMs);
       }
       // An account counts as predicted when alerted; correct when it truly had the scenario
       // and the alert fell in its window.
-      if (any) {
-        ++predicted;
-        correct += hit;
+      if (o.any) {
+        ++r.alerted;
+        r.correct += o.hit;
       }
     }
-    std::snprintf(buf, sizeof buf, "| %s | %zu | %zu | %.3f | %zu | %.3f | %.0f |\n", label.c_str(),
-                  positives, detected,
-                  positives ? static_cast<double>(detected) / static_cast<double>(positives) : NAN,
-                  predicted,
-                  predicted ? static_cast<double>(correct) / static_cast<double>(predicted) : NAN,
-                  median(leads));
-    out << buf;
+    r.recall = ratio(r.detected, r.scenario_accounts);
+    r.precision = ratio(r.correct, r.alerted);
+    r.lead_samples = leads.size();
+    r.median_lead_days = median(std::move(leads));
+    scores.signals.push_back(std::move(r));
   };
-  row(
-      "risk (churn or competitor)", [](const std::string& s) { return is_risk(s); },
-      [](const std::string& s) { return is_risk(s); });
-  row(
-      "churn", [](const std::string& s) { return s == "churn"; },
-      [](const std::string& s) { return s == "churn"; });
-  row(
-      "competitor", [](const std::string& s) { return s == "competitor"; },
-      [](const std::string& s) { return s == "competitor"; });
-  row(
-      "growth", [](const std::string& s) { return s == "growth"; },
-      [](const std::string& s) { return s == "growth"; });
-  return out.str();
+  signal_row("risk (churn or competitor)", "churn|competitor",
+             [](const std::string& s) { return is_risk(s); });
+  for (const char* sig : {"churn", "competitor", "growth"})
+    signal_row(sig, sig, [sig](const std::string& s) { return s == sig; });
+
+  // Per scenario: recall and lead time of the scenario's own signal.
+  std::map<std::string, std::pair<ScoreRow, std::vector<double>>> by_scenario;
+  for (const auto& [account, t] : truth) {
+    if (t.onset == 0 || t.signal.empty() || t.signal == "none") continue;
+    scores.truth.push_back(t);
+    auto& [r, leads] = by_scenario[t.scenario];
+    r.label = t.scenario;
+    if (r.signal.empty()) r.signal = t.signal;
+    ++r.scenario_accounts;
+    const std::string& want = t.signal;
+    const Outcome o = outcome(account, true, [&](const std::string& s) { return s == want; });
+    if (o.hit) {
+      ++r.detected;
+      if (t.outcome > o.first) leads.push_back(static_cast<double>(t.outcome - o.first) / kDayMs);
+    }
+  }
+  for (auto& [name, entry] : by_scenario) {
+    auto& [r, leads] = entry;
+    r.recall = ratio(r.detected, r.scenario_accounts);
+    r.lead_samples = leads.size();
+    r.median_lead_days = median(std::move(leads));
+    scores.scenarios.push_back(std::move(r));
+  }
+  return scores;
+}
+
+std::string format_backtest_table(const BacktestScores& scores) {
+  using report::format_lead_days;
+  using report::format_ratio;
+  std::string out =
+      "\n| signal | accounts with scenario | detected | recall | alerted accounts | precision "
+      "| median lead time (days) |\n|---|---|---|---|---|---|---|\n";
+  for (const ScoreRow& r : scores.signals)
+    out += "| " + r.label + " | " + std::to_string(r.scenario_accounts) + " | " +
+           std::to_string(r.detected) + " | " + format_ratio(r.recall) + " | " +
+           std::to_string(r.alerted) + " | " + format_ratio(r.precision) + " | " +
+           format_lead_days(r.median_lead_days) + " |\n";
+  if (!scores.scenarios.empty()) {
+    out +=
+        "\n| scenario | signal | accounts | detected | recall | median lead time (days) |\n"
+        "|---|---|---|---|---|---|\n";
+    for (const ScoreRow& r : scores.scenarios)
+      out += "| " + r.label + " | " + r.signal + " | " + std::to_string(r.scenario_accounts) +
+             " | " + std::to_string(r.detected) + " | " + format_ratio(r.recall) + " | " +
+             format_lead_days(r.median_lead_days) + " |\n";
+  }
+  return out;
+}
+
+Result<std::string> score_against_truth(const std::string& truth_path,
+                                        const std::vector<engine::AlertTransition>& transitions,
+                                        const std::map<std::string, model::AccountState>&) {
+  auto scores = score_backtest(truth_path, transitions);
+  if (!scores.ok()) return scores.error();
+  return format_backtest_table(*scores);
 }
 
 std::string portfolio_summary(const std::map<std::string, model::AccountState>& accounts,

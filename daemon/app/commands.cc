@@ -30,6 +30,7 @@ Commands:
   replay    run rules over a history of events with an event-time clock (backtest)
   simulate  generate a realistic portfolio of events with injected scenarios
   state     inspect the state directory offline (show, list, offsets)
+  report    an account's business-review page (HTML)
   config    print the configuration reference with every default
   version   print the version
 
@@ -84,6 +85,10 @@ constexpr const char* kConfigHelp = R"(Usage: kamwatch config reference | kamwat
 
   reference     print every configuration option with its default and meaning
   check FILE    validate a config file; errors name the file, line and column
+
+Examples:
+  kamwatch config reference > kamwatch.yaml     # start from every default
+  kamwatch config check /etc/kamwatch/kamwatch.yaml
 )";
 
 bool wants_help(const Argv& args) {
@@ -109,8 +114,15 @@ const std::atomic<bool>& install_stop_signals() {
   return g_stop;
 }
 
-int cmd_version(const Argv&) {
-  std::printf("kamwatch %s\n", kVersion);
+int cmd_version(const Argv& args) {
+  if (wants_help(args)) {
+    std::fputs(
+        "Usage: kamwatch version\n\nPrints the version and the source revision.\n\n"
+        "Example:\n  kamwatch version\n",
+        stdout);
+    return 0;
+  }
+  std::printf("kamwatch %s (%s)\n", kVersion, kRevision);
   return 0;
 }
 
@@ -268,6 +280,7 @@ int main_dispatch(int argc, char** argv) {
   if (cmd == "rules") return cmd_rules(rest);
   if (cmd == "replay") return cmd_replay(rest);
   if (cmd == "simulate") return cmd_simulate(rest);
+  if (cmd == "report") return cmd_report(rest);
   if (cmd == "version" || cmd == "--version") return cmd_version(rest);
   std::fprintf(stderr, "kamwatch: unknown command '%s'\n\n%s", cmd.c_str(), kMainHelp);
   return 2;

@@ -17,6 +17,7 @@ int cmd_rules(const Argv& args);
 int cmd_replay(const Argv& args);
 int cmd_simulate(const Argv& args);
 int cmd_version(const Argv& args);
+int cmd_report(const Argv& args);
 int main_dispatch(int argc, char** argv);
 
 // Installs SIGINT/SIGTERM handlers that set the returned flag (idempotent).

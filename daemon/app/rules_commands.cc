@@ -6,6 +6,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <optional>
 
 #include "app/backtest.h"
 #include "app/cli.h"
@@ -14,6 +15,7 @@
 #include "engine/replay.h"
 #include "engine/rule_test.h"
 #include "ingest/decoder.h"
+#include "report/replay_report.h"
 #include "rules/rules.h"
 
 namespace kamwatch::app {
@@ -47,11 +49,14 @@ Flags:
   --out FILE         transitions, JSON Lines ('-' = standard output)
   --tick D           timer evaluation interval in event time (default 1d)
   --truth FILE       ground truth (from kamwatch simulate): print recall, precision, lead time
+  --report FILE      write an HTML report: alerts per rule per week, a firing timeline per
+                     alerted account and, with --truth, the same scores as the printed table
   --quiet            no progress or summary on stderr
 
 Example:
   kamwatch simulate --accounts 300 --days 730 --out sim.jsonl --truth truth.jsonl
-  kamwatch replay --rules rules --events sim.jsonl --out alerts.jsonl --truth truth.jsonl
+  kamwatch replay --rules rules --events sim.jsonl --out alerts.jsonl --truth truth.jsonl \
+      --report replay.html
 )";
 
 bool wants_help(const Argv& args) {
@@ -114,8 +119,8 @@ int cmd_replay(const Argv& argv) {
     std::fputs(kReplayHelp, stdout);
     return 0;
   }
-  auto args =
-      parse_args(argv, FlagSpec{{"rules", "events", "out", "tick", "truth"}, {"help", "quiet"}});
+  auto args = parse_args(
+      argv, FlagSpec{{"rules", "events", "out", "tick", "truth", "report"}, {"help", "quiet"}});
   if (!args.ok()) {
     std::fprintf(stderr, "kamwatch: %s\n\n%s", args.error().message.c_str(), kReplayHelp);
     return 2;
@@ -136,7 +141,8 @@ int cmd_replay(const Argv& argv) {
     }
     options.tick = *d;
   }
-  auto loaded = rules::load_rules({args->get("rules").value_or("rules")});
+  const std::string rules_path = args->get("rules").value_or("rules");
+  auto loaded = rules::load_rules({rules_path});
   if (!loaded.errors.empty()) {
     print_diagnostics(loaded.errors);
     return 1;
@@ -166,8 +172,10 @@ int cmd_replay(const Argv& argv) {
   ingest::Decoder decoder;
   model::Event event;
   std::vector<engine::AlertTransition> transitions;
-  std::vector<engine::AlertTransition> all;  // kept for --truth scoring
-  const bool keep_all = args->get("truth").has_value();
+  std::vector<engine::AlertTransition> all;  // kept for --truth scoring and --report
+  const auto report_path = args->get("report");
+  const bool keep_all = args->get("truth").has_value() || report_path.has_value();
+  TimeMs first_event = 0;
   std::map<std::string, std::pair<int, int>> per_rule;  // firing, resolved
   std::size_t lines = 0, applied = 0, invalid = 0, duplicates = 0, late = 0;
   const auto started = std::chrono::steady_clock::now();
@@ -187,6 +195,7 @@ int cmd_replay(const Argv& argv) {
     switch (replayer.feed(event, transitions)) {
       case engine::Replayer::Outcome::kApplied:
         ++applied;
+        if (first_event == 0 || event.time < first_event) first_event = event.time;
         break;
       case engine::Replayer::Outcome::kDuplicate:
         ++duplicates;
@@ -227,13 +236,36 @@ int cmd_replay(const Argv& argv) {
   }
   if (!quiet && !replayer.accounts().empty())
     std::printf("%s", portfolio_summary(replayer.accounts(), replayer.now()).c_str());
+  std::optional<BacktestScores> scores;
   if (auto truth = args->get("truth")) {
-    auto score = score_against_truth(*truth, all, replayer.accounts());
-    if (!score.ok()) {
-      std::fprintf(stderr, "kamwatch: %s\n", score.error().message.c_str());
+    auto scored = score_backtest(*truth, all);
+    if (!scored.ok()) {
+      std::fprintf(stderr, "kamwatch: %s\n", scored.error().message.c_str());
       return 1;
     }
-    std::printf("%s", score->c_str());
+    scores = std::move(*scored);
+    std::printf("%s", format_backtest_table(*scores).c_str());
+  }
+  if (report_path) {
+    report::ReplayReportInput r;
+    r.transitions = all;
+    r.from = first_event;
+    r.to = replayer.now();
+    r.scores = std::move(scores);
+    for (const auto& [id, state] : replayer.accounts())
+      if (auto it = state.profile.find("name"); it != state.profile.end() && it->second.is_string())
+        r.account_names[id] = it->second.text;
+    r.rules = rules_path + " (rule set " + loaded.rules->hash() + ")";
+    r.events = *events_path;
+    r.events_applied = applied;
+    std::ofstream html(*report_path, std::ios::binary | std::ios::trunc);
+    html << report::render_replay_report(r);
+    html.close();
+    if (!html) {
+      std::fprintf(stderr, "kamwatch: cannot write %s\n", report_path->c_str());
+      return 1;
+    }
+    if (!quiet) std::fprintf(stderr, "replay: report written to %s\n", report_path->c_str());
   }
   if (!out->good()) {
     std::fprintf(stderr, "kamwatch: writing %s failed\n", out_path->c_str());

@@ -125,6 +125,18 @@ TEST_F(Api, AccountViewHasProfileEventCountsHealthAndActiveAlerts) {
   EXPECT_TRUE(contains(body, R"("alerts":[{"alert":"CsatDecline")")) << body;
 }
 
+TEST_F(Api, AccountReportIsASelfContainedHtmlPage) {
+  auto [status, body] = http_call("GET", kw_->url() + "/api/v1/accounts/acct-1/report");
+  ASSERT_EQ(status, 200);
+  EXPECT_TRUE(contains(body, "<!DOCTYPE html>") || contains(body, "<!doctype html>"))
+      << body.substr(0, 200);
+  for (const char* id : {"health-trend", "revenue", "alerts", "next-steps"})
+    EXPECT_TRUE(contains(body, std::string("<section id=\"") + id + "\"")) << id;
+  EXPECT_TRUE(contains(body, "CsatDecline"));
+  EXPECT_FALSE(contains(body, "<script"));
+  EXPECT_EQ(http_call("GET", kw_->url() + "/api/v1/accounts/nobody/report").first, 404);
+}
+
 TEST_F(Api, UnknownAccountIs404) {
   auto [status, body] = http_call("GET", kw_->url() + "/api/v1/accounts/no-such-account");
   EXPECT_EQ(status, 404);

@@ -51,6 +51,45 @@ TEST(Config, TheConfigurationDocShowsTheReferenceVerbatim) {
       << "update docs/configuration.md from `kamwatch config reference`";
 }
 
+// Every key the parser accepts is in the reference (and so in the docs): the parser's own list
+// of known keys, from its unknown-key error, is checked section by section.
+TEST(Config, EveryKeyTheParserKnowsIsInTheReference) {
+  const std::string ref = reference_yaml();
+  auto known_keys = [](const std::string& yaml) {
+    auto r = load_string(yaml, "probe");
+    EXPECT_FALSE(r.ok());
+    if (r.ok()) return std::vector<std::string>{};
+    const std::string& m = r.error().message;
+    const auto open = m.find("(known: ");
+    EXPECT_NE(open, std::string::npos) << m;
+    std::vector<std::string> keys;
+    std::stringstream ss(m.substr(open + 8, m.rfind(')') - open - 8));
+    for (std::string k; std::getline(ss, k, ',');)
+      keys.push_back(k.substr(k.find_first_not_of(' ')));
+    return keys;
+  };
+  // Top level: every section appears at the start of a line.
+  for (const std::string& k : known_keys("nonsense_key: 1\n"))
+    EXPECT_NE(ref.find("\n" + k + ":"), std::string::npos) << "section " << k;
+  for (const char* section :
+       {"kafka", "state", "ingest", "rules", "http", "alerting", "metrics", "log"}) {
+    const std::size_t at = ref.find(std::string("\n") + section + ":\n");
+    ASSERT_NE(at, std::string::npos) << section;
+    // The section's block: indented lines after its header.
+    std::string block;
+    for (std::size_t pos = ref.find('\n', at + 1) + 1; pos < ref.size() && ref[pos] == ' ';) {
+      const std::size_t eol = ref.find('\n', pos);
+      block += ref.substr(pos, eol - pos + 1);
+      pos = eol + 1;
+    }
+    for (const std::string& k : known_keys(std::string(section) + ":\n  nonsense_key: 1\n"))
+      EXPECT_NE(block.find("  " + k + ":"), std::string::npos) << section << "." << k;
+  }
+  // A webhook's keys are in the reference's webhook example.
+  for (const std::string& k : known_keys("alerting:\n  webhooks:\n    - {nonsense_key: 1}\n"))
+    EXPECT_NE(ref.find(k + ":"), std::string::npos) << "webhook " << k;
+}
+
 TEST(Config, ReadsValuesAndKafkaProperties) {
   auto c = load_string(R"(
 kafka:

@@ -1,0 +1,294 @@
+#include "report/svg_charts.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <string_view>
+
+#include "report/figures.h"
+#include "report/html.h"
+#include "report/svg.h"
+
+namespace kamwatch::report::svg {
+namespace {
+
+constexpr const char* kTextColor = "#555";
+constexpr const char* kGridColor = "#e3e3e3";
+constexpr const char* kAxisColor = "#888";
+
+std::string c(double v) { return format_coord(v); }
+
+std::size_t label_chars(std::string_view s) {
+  std::size_t n = 0;
+  for (char ch : s) n += (static_cast<unsigned char>(ch) & 0xC0) != 0x80;
+  return n;
+}
+
+std::string truncate_label(std::string_view s, std::size_t max_chars) {
+  std::size_t chars = 0;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if ((static_cast<unsigned char>(s[i]) & 0xC0) == 0x80) continue;
+    if (chars == max_chars) return std::string(s.substr(0, i)) + "\xE2\x80\xA6";
+    ++chars;
+  }
+  return std::string(s);
+}
+
+double text_width(std::string_view s) { return 6.2 * static_cast<double>(label_chars(s)); }
+
+double fit_x(double x, std::string_view label, double width) {
+  const double half = text_width(label) / 2 + 2;
+  return std::clamp(x, std::min(half, width / 2), std::max(width - half, width / 2));
+}
+
+void open_svg(std::string& out, std::string_view kind, int w, int h, std::string_view title) {
+  const std::string t = escape(title);
+  out += "<svg class=\"chart ";
+  out += kind;
+  out += "\" viewBox=\"0 0 " + std::to_string(w) + " " + std::to_string(h) + "\" width=\"" +
+         std::to_string(w) + "\" height=\"" + std::to_string(h) + "\" role=\"img\" aria-label=\"" +
+         t + "\" font-family=\"system-ui, sans-serif\" font-size=\"11\"><title>" + t + "</title>";
+}
+
+void text(std::string& out, double x, double y, std::string_view s, std::string_view anchor,
+          std::string_view cls = "") {
+  out += "<text x=\"" + c(x) + "\" y=\"" + c(y) + "\" text-anchor=\"";
+  out += anchor;
+  out += "\" fill=\"";
+  out += kTextColor;
+  out += "\"";
+  if (!cls.empty()) {
+    out += " class=\"";
+    out += cls;
+    out += "\"";
+  }
+  out += ">";
+  append_escaped(out, s);
+  out += "</text>";
+}
+
+void line(std::string& out, double x1, double y1, double x2, double y2, std::string_view color,
+          double width = 1, std::string_view dash = "") {
+  out += "<line x1=\"" + c(x1) + "\" y1=\"" + c(y1) + "\" x2=\"" + c(x2) + "\" y2=\"" + c(y2) +
+         "\" stroke=\"";
+  out += color;
+  out += "\" stroke-width=\"" + c(width) + "\"";
+  if (!dash.empty()) {
+    out += " stroke-dasharray=\"";
+    out += dash;
+    out += "\"";
+  }
+  out += "/>";
+}
+
+std::string no_data_svg(std::string_view kind, int w, int h, std::string_view title) {
+  std::string out;
+  open_svg(out, kind, w, h, title);
+  out += "<rect x=\"0.5\" y=\"0.5\" width=\"" + std::to_string(w - 1) + "\" height=\"" +
+         std::to_string(h - 1) + "\" fill=\"#fafafa\" stroke=\"" + kGridColor + "\"/>";
+  text(out, w / 2.0, h / 2.0 + 4, "No data", "middle", "no-data");
+  out += "</svg>";
+  return out;
+}
+
+}  // namespace
+
+std::string timeline_chart(const TimelineChart& chart) {
+  const int w = chart.width;
+  const std::size_t n = chart.rows.size();
+  const bool show_legend = !chart.spans.empty();
+  const double top = show_legend ? 28 : 8;
+  const double bottom = 24;
+  const double rh = std::max(10, chart.row_height);
+  const int h =
+      static_cast<int>(top + bottom + rh * static_cast<double>(std::max<std::size_t>(n, 1)));
+  if (n == 0 || chart.to <= chart.from) return no_data_svg("timeline-chart", w, h, chart.title);
+
+  std::size_t longest = 4;
+  for (const TimelineRow& r : chart.rows)
+    longest = std::max(longest, label_chars(truncate_label(r.label, 36)));
+  const double left = std::min(w * 0.4, 10 + 6.2 * static_cast<double>(longest)) + 8;
+  const double right = 16;
+  const double pw = w - left - right;
+  const double ph = rh * static_cast<double>(n);
+  const double span_ms = static_cast<double>(chart.to - chart.from);
+  const auto px = [&](TimeMs t) {
+    const TimeMs tc = std::clamp(t, chart.from, chart.to);
+    return left + pw * static_cast<double>(tc - chart.from) / span_ms;
+  };
+
+  std::string out;
+  open_svg(out, "timeline-chart", w, h, chart.title);
+  out += "<g class=\"spans\">";
+  for (const Span& s : chart.spans) {
+    if (s.to <= chart.from || s.from >= chart.to) continue;
+    const double x0 = px(s.from);
+    const double x1 = std::max(px(s.to), x0 + 1);
+    out += "<rect class=\"span\" x=\"" + c(x0) + "\" y=\"" + c(top) + "\" width=\"" + c(x1 - x0) +
+           "\" height=\"" + c(ph) + "\" fill=\"" + escape(s.color) + "\"><title>" +
+           escape(s.label) + "</title></rect>";
+  }
+  // Month ticks (the first day of each month in the range), thinned to max_x_labels.
+  out += "</g><g class=\"grid\">";
+  const CivilDate first = civil_from_days(floor_to(chart.from, kDayMs) / kDayMs);
+  const CivilDate last = civil_from_days(floor_to(chart.to, kDayMs) / kDayMs);
+  const int months =
+      static_cast<int>((last.year - first.year) * 12 + static_cast<std::int64_t>(last.month) -
+                       static_cast<std::int64_t>(first.month)) +
+      1;
+  const std::vector<Period> periods = months_ending(chart.to, months);
+  const std::size_t max_labels = static_cast<std::size_t>(std::max(1, chart.max_x_labels));
+  const std::size_t label_step = (periods.size() + max_labels - 1) / max_labels;
+  for (std::size_t i = 0; i < periods.size(); ++i) {
+    const TimeMs t = periods[i].start;
+    if (t < chart.from) continue;
+    const double x = px(t);
+    line(out, x, top, x, top + ph, kGridColor);
+    if ((periods.size() - 1 - i) % label_step == 0)
+      text(out, fit_x(x, periods[i].label, w), top + ph + 16, periods[i].label, "middle");
+  }
+  for (std::size_t i = 1; i < n; ++i)
+    line(out, left, top + rh * static_cast<double>(i), left + pw, top + rh * static_cast<double>(i),
+         "#f0f0f0");
+  line(out, left, top + ph, left + pw, top + ph, kAxisColor);
+  out += "</g><g class=\"y-labels\">";
+  for (std::size_t i = 0; i < n; ++i)
+    text(out, left - 8, top + rh * (static_cast<double>(i) + 0.5) + 4,
+         truncate_label(chart.rows[i].label, 36), "end");
+  out += "</g><g class=\"intervals\">";
+  const double bh = rh * 0.6;
+  for (std::size_t i = 0; i < n; ++i) {
+    const TimelineRow& r = chart.rows[i];
+    const double y = top + rh * static_cast<double>(i) + (rh - bh) / 2;
+    for (const Interval& iv : r.intervals) {
+      if (iv.to < chart.from || iv.from > chart.to || iv.to < iv.from) continue;
+      const double x0 = px(iv.from);
+      const double x1 = std::max(px(iv.to), x0 + 2);  // instants stay visible
+      out += "<rect class=\"interval";
+      if (iv.open_ended) out += " open";
+      out += "\" x=\"" + c(x0) + "\" y=\"" + c(y) + "\" width=\"" + c(x1 - x0) + "\" height=\"" +
+             c(bh) + "\" rx=\"2\" fill=\"" + escape(iv.color.empty() ? r.color : iv.color) + "\"";
+      if (iv.open_ended) out += " fill-opacity=\"0.75\"";
+      out += "><title>" + escape(iv.tooltip) + "</title></rect>";
+    }
+  }
+  out += "</g>";
+  if (show_legend) {
+    double x = left;
+    for (const Span& s : chart.spans) {
+      const std::string label = truncate_label(s.label, 48);
+      out += "<rect x=\"" + c(x) + "\" y=\"7\" width=\"10\" height=\"10\" fill=\"" +
+             escape(s.color) + "\"/>";
+      text(out, x + 14, 16, label, "start", "legend");
+      x += 14 + 6.5 * static_cast<double>(label_chars(label)) + 14;
+    }
+  }
+  out += "</svg>";
+  return out;
+}
+
+std::string pareto_chart(const ParetoChart& chart) {
+  const int w = chart.width;
+  const int h = chart.height;
+  const std::size_t n = chart.values.size();
+  double total = 0;
+  double hi = 0;
+  for (double v : chart.values)
+    if (std::isfinite(v) && v > 0) {
+      total += v;
+      hi = std::max(hi, v);
+    }
+  if (n == 0 || total <= 0) return no_data_svg("pareto-chart", w, h, chart.title);
+
+  const Scale s = nice_scale(0, hi, 5, true, false);
+  int tick_decimals = 0;
+  while (tick_decimals < 6 && std::fabs(s.step * std::pow(10.0, tick_decimals) -
+                                        std::round(s.step * std::pow(10.0, tick_decimals))) > 1e-6)
+    ++tick_decimals;
+  double left = 40;
+  for (double t : s.ticks) left = std::max(left, text_width(format_number(t, tick_decimals)) + 14);
+  const double right = 44;
+  const double top = 28;
+  const double bottom = 24;
+  const double pw = w - left - right;
+  const double ph = h - top - bottom;
+  const auto py = [&](double v) { return top + ph * (1 - (v - s.lo) / (s.hi - s.lo)); };
+  const auto py_share = [&](double share) { return top + ph * (1 - share); };
+  const double slot = pw / static_cast<double>(n);
+  const double bw = std::max(1.0, slot * 0.8 - (slot > 4 ? 1 : 0));
+
+  std::string out;
+  open_svg(out, "pareto-chart", w, h, chart.title);
+  out += "<g class=\"grid\">";
+  for (double t : s.ticks) {
+    line(out, left, py(t), left + pw, py(t), kGridColor);
+    text(out, left - 6, py(t) + 4, format_number(t, tick_decimals), "end");
+  }
+  for (int k = 0; k <= 4; ++k) {
+    const double share = k / 4.0;
+    text(out, left + pw + 6, py_share(share) + 4, format_percent(share, 0), "start", "share");
+  }
+  out += "</g><g class=\"bars\">";
+  for (std::size_t i = 0; i < n; ++i) {
+    const double v = chart.values[i];
+    if (!std::isfinite(v) || v <= 0) continue;
+    const double x = left + slot * static_cast<double>(i) + (slot - bw) / 2;
+    const std::string& color =
+        i < chart.colors.size() && !chart.colors[i].empty() ? chart.colors[i] : chart.color;
+    const std::string label = i < chart.categories.size() ? chart.categories[i] : "";
+    out += "<rect class=\"bar\" x=\"" + c(x) + "\" y=\"" + c(py(v)) + "\" width=\"" + c(bw) +
+           "\" height=\"" + c(py(0) - py(v)) + "\" fill=\"" + escape(color) + "\"><title>" +
+           escape(label + ": " + format_number(v, chart.decimals) + chart.unit) + "</title></rect>";
+  }
+  out += "</g>";
+  line(out, left, py(0), left + pw, py(0), kAxisColor);
+  if (chart.reference > 0 && chart.reference <= 1) {
+    const double y = py_share(chart.reference);
+    line(out, left, y, left + pw, y, chart.curve_color, 1, "4 3");
+    text(out, left + pw - 4, y - 4, format_percent(chart.reference, 0) + " of the total", "end",
+         "reference");
+  }
+  // The cumulative share after each bar, at the bar's right edge.
+  out += "<g class=\"curve\">";
+  std::string d = "M" + c(left) + " " + c(py_share(0));
+  std::string points;
+  double cum = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const double v = chart.values[i];
+    if (std::isfinite(v) && v > 0) cum += v;
+    const double share = cum / total;
+    const double x = left + slot * static_cast<double>(i + 1);
+    d += "L" + c(x) + " " + c(py_share(share));
+    const std::string label = i < chart.categories.size() ? chart.categories[i] : "";
+    points += "<circle class=\"point\" cx=\"" + c(x) + "\" cy=\"" + c(py_share(share)) + "\" r=\"" +
+              c(n > 60 ? 1.5 : 2.5) + "\" fill=\"" + escape(chart.curve_color) + "\"><title>" +
+              escape(label + ": cumulative " + format_percent(share, 1) + " (" +
+                     std::to_string(i + 1) + (i == 0 ? " account)" : " accounts)")) +
+              "</title></circle>";
+  }
+  out += "<path class=\"line\" d=\"" + d + "\" fill=\"none\" stroke=\"" +
+         escape(chart.curve_color) + "\" stroke-width=\"2\" stroke-linejoin=\"round\"/>" + points +
+         "</g><g class=\"x-labels\">";
+  const std::size_t max_labels = static_cast<std::size_t>(std::max(1, chart.max_x_labels));
+  const std::size_t label_step = (n + max_labels - 1) / max_labels;
+  const std::size_t max_chars = std::max<std::size_t>(
+      3, static_cast<std::size_t>(slot * static_cast<double>(label_step) / 6.5));
+  for (std::size_t i = 0; i < n && i < chart.categories.size(); i += label_step) {
+    const std::string label = truncate_label(chart.categories[i], max_chars);
+    text(out, fit_x(left + slot * (static_cast<double>(i) + 0.5), label, w), top + ph + 16, label,
+         "middle");
+  }
+  out += "</g>";
+  // Legend: bars and the curve.
+  out += "<rect x=\"" + c(left) + "\" y=\"7\" width=\"10\" height=\"10\" fill=\"" +
+         escape(chart.color) + "\"/>";
+  const std::string name = truncate_label(chart.value_name, 32);
+  text(out, left + 14, 16, name, "start", "legend");
+  const double lx = left + 28 + 6.5 * static_cast<double>(label_chars(name));
+  line(out, lx, 12, lx + 14, 12, chart.curve_color, 2);
+  text(out, lx + 18, 16, "cumulative share", "start", "legend");
+  out += "</svg>";
+  return out;
+}
+
+}  // namespace kamwatch::report::svg
