@@ -10,7 +10,7 @@ PKGS=(
   kcat clang-format clang-tidy clang-14 libclang-rt-14-dev
   openjdk-17-jre-headless maven
   prometheus prometheus-alertmanager
-  python3 curl procps
+  python3 curl procps chromium
 )
 missing=()
 for p in "${PKGS[@]}"; do
