@@ -31,6 +31,8 @@ table{border-collapse:collapse;width:100%;margin:6px 0 10px;font-size:13px}
 th,td{border-bottom:1px solid #eee;padding:4px 6px;text-align:left;vertical-align:top}
 th{background:#f7f8fa;font-weight:600}
 td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
+td.num{white-space:nowrap}
+.scroll{overflow-x:auto}
 tr.total td{font-weight:600;border-top:2px solid #ddd}
 .pos{color:#2e8b57}.neg{color:#c0392b}
 svg.chart{display:block;max-width:100%;height:auto;margin:6px 0}

@@ -309,7 +309,8 @@ class PortfolioReport {
       return;
     }
     out +=
-        "<table class=\"accounts\"><thead><tr><th>Account</th><th>Tier</th><th>Band</th>"
+        "<div class=\"scroll\"><table class=\"accounts\"><thead><tr><th>Account</th>"
+        "<th>Tier</th><th>Band</th>"
         "<th class=\"num\">Score</th><th class=\"num\">Revenue (12 months)</th>"
         "<th class=\"num\">Share</th><th class=\"num\">CLV</th><th class=\"num\">P(alive)</th>"
         "<th>Firing alerts</th>";
@@ -318,7 +319,7 @@ class PortfolioReport {
     for (const PortfolioAccount* p : by_revenue_) {
       const PortfolioAccount& a = *p;
       std::string tier = page::or_dash(a.tier);
-      if (a.key_account) tier += " " + page::chip("key", "key");
+      if (a.key_account && a.tier != "key") tier += " " + page::chip("key", "key");
       out += "<tr>" + account_cell(a) + "<td>" + tier + "</td><td>" + page::band_chip(a.band) +
              "</td><td class=\"num\">" + E(format_number(a.score, 0)) + "</td><td class=\"num\">" +
              E(money(a.revenue)) + "</td><td class=\"num\">" +
@@ -333,7 +334,7 @@ class PortfolioReport {
            " accounts)</td><td></td><td></td><td></td><td class=\"num\">" + E(money(total_)) +
            "</td><td class=\"num\">100.0%</td><td></td><td></td><td></td>";
     if (in_.kam.empty()) out += "<td></td>";
-    out += "</tr></tbody></table></section>";
+    out += "</tr></tbody></table></div></section>";
   }
 
   const PortfolioReportInput& in_;

@@ -18,6 +18,8 @@ using engine::AlertTransition;
 constexpr const char* kPalette[] = {"#3b6ea5", "#2a9d8f", "#e9c46a", "#f4a261",
                                     "#8e6fbf", "#5fa8d3", "#9aa0a6"};
 constexpr std::size_t kPaletteSize = sizeof kPalette / sizeof kPalette[0];
+// Room for the one-line legend of a 720 px bar chart.
+constexpr double kLegendWidth = 670;
 
 std::string E(std::string_view s) { return escape(s); }
 
@@ -131,6 +133,14 @@ class ReplayReport {
     }
     if (in.scores)
       for (const ScenarioWindow& w : in.scores->truth) truth_[w.account] = &w;
+    // One label column for every timeline, so that their time axes line up.
+    std::size_t longest = 4;
+    for (const auto& [account, rows] : accounts_)
+      for (const auto& [key, row] : rows)
+        longest = std::max(
+            longest, std::min<std::size_t>(
+                         36, key.alert.size() + (key.group.empty() ? 0 : key.group.size() + 3)));
+    label_width_ = static_cast<int>(10 + 6.2 * static_cast<double>(longest));
   }
 
   std::string render() const {
@@ -241,14 +251,7 @@ class ReplayReport {
     std::sort(signals.begin(), signals.end(), signal_before);
     const std::vector<std::string> ordered = rules_by_signal();
     for (const std::string& signal : signals) {
-      svg::BarChart c;
-      c.title = "Firings per week, signal " + signal_text(signal) + ", by rule";
-      c.categories = labels;
-      c.stacked = true;
-      c.min_step = 1;
-      c.unit = " firings";
-      c.legend = true;
-      std::size_t i = 0;
+      std::vector<svg::Series> series;
       std::size_t total = 0;
       for (const std::string& name : ordered) {
         const RuleStats& rs = rules_.at(name);
@@ -259,11 +262,37 @@ class ReplayReport {
           for (TimeMs t : it->second)
             if (const auto k = week_of(t); k >= 0) v[static_cast<std::size_t>(k)] += 1;
         total += rs.firings;
-        c.series.push_back({name, std::move(v), kPalette[i++ % kPaletteSize], {}, {}});
+        series.push_back({name, std::move(v), kPalette[series.size() % kPaletteSize], {}, {}});
       }
-      if (c.series.empty()) continue;
-      out += "<h3>" + E(signal_text(signal)) + " \xC2\xB7 " + E(count(total)) + (total == 1 ? " firing" : " firings") + "</h3>";
-      out += svg::bar_chart(c);
+      if (series.empty()) continue;
+      out += "<h3>" + E(signal_text(signal)) + " \xC2\xB7 " + E(count(total)) +
+             (total == 1 ? " firing" : " firings") + "</h3>";
+      // The legend is one line: rules go to as many stacked charts as their names need.
+      std::vector<std::vector<svg::Series>> charts(1);
+      double legend_width = 0;
+      for (svg::Series& ser : series) {
+        const double wd =
+            28 + 6.5 * static_cast<double>(std::min<std::size_t>(32, ser.name.size()));
+        if (!charts.back().empty() && legend_width + wd > kLegendWidth) {
+          charts.emplace_back();
+          legend_width = 0;
+        }
+        legend_width += wd;
+        charts.back().push_back(std::move(ser));
+      }
+      for (std::size_t k = 0; k < charts.size(); ++k) {
+        svg::BarChart c;
+        c.title = "Firings per week, signal " + signal_text(signal) + ", by rule";
+        if (charts.size() > 1)
+          c.title += " (" + std::to_string(k + 1) + " of " + std::to_string(charts.size()) + ")";
+        c.categories = labels;
+        c.stacked = true;
+        c.min_step = 1;
+        c.unit = " firings";
+        c.legend = true;
+        c.series = std::move(charts[k]);
+        out += svg::bar_chart(c);
+      }
     }
     out +=
         "<p class=\"note\">Weeks of 7 UTC days ending with the last event's day, labelled by "
@@ -388,6 +417,7 @@ class ReplayReport {
     out += "</h3>";
     svg::TimelineChart c;
     c.title = "Firing alerts of " + name;
+    c.label_width = label_width_;
     c.from = in_.from;
     c.to = std::max(in_.to, in_.from + kDayMs);
     std::vector<std::pair<const RowKey*, const Row*>> ordered;
@@ -434,6 +464,7 @@ class ReplayReport {
   std::map<std::string, const ScenarioWindow*> truth_;
   std::size_t firings_ = 0;
   std::size_t resolutions_ = 0;
+  int label_width_ = 0;  // px, of the timelines' row labels
 };
 
 }  // namespace

@@ -107,7 +107,10 @@ std::string timeline_chart(const TimelineChart& chart) {
   std::size_t longest = 4;
   for (const TimelineRow& r : chart.rows)
     longest = std::max(longest, label_chars(truncate_label(r.label, 36)));
-  const double left = std::min(w * 0.4, 10 + 6.2 * static_cast<double>(longest)) + 8;
+  const double left =
+      (chart.label_width > 0 ? std::min(w * 0.6, static_cast<double>(chart.label_width))
+                             : std::min(w * 0.4, 10 + 6.2 * static_cast<double>(longest))) +
+      8;
   const double right = 16;
   const double pw = w - left - right;
   const double ph = rh * static_cast<double>(n);
@@ -176,7 +179,7 @@ std::string timeline_chart(const TimelineChart& chart) {
   if (show_legend) {
     double x = left;
     for (const Span& s : chart.spans) {
-      const std::string label = truncate_label(s.label, 48);
+      const std::string label = truncate_label(s.label, 96);
       out += "<rect x=\"" + c(x) + "\" y=\"7\" width=\"10\" height=\"10\" fill=\"" +
              escape(s.color) + "\"/>";
       text(out, x + 14, 16, label, "start", "legend");

@@ -45,6 +45,7 @@ struct TimelineChart {
   int width = 720;
   int row_height = 22;
   int max_x_labels = 8;  // month ticks, thinned
+  int label_width = 0;   // of the row labels' column, px; 0: fits the labels (at most 40%)
 };
 // Empty rows or from >= to: a "No data" chart.
 [[nodiscard]] std::string timeline_chart(const TimelineChart& chart);

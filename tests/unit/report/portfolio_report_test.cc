@@ -87,9 +87,9 @@ TEST_F(PortfolioReportTest, RanksRiskBySeverityThenScore) {
   ASSERT_NE(b, std::string::npos);
   ASSERT_NE(a, std::string::npos);
   ASSERT_NE(c, std::string::npos);
-  EXPECT_LT(b, a);  // critical before warning
-  EXPECT_LT(a, c);  // an alert before none
-  EXPECT_THAT(risk, Not(HasSubstr("Delta")));  // green, no risk alert
+  EXPECT_LT(b, a);                              // critical before warning
+  EXPECT_LT(a, c);                              // an alert before none
+  EXPECT_THAT(risk, Not(HasSubstr("Delta")));   // green, no risk alert
   EXPECT_THAT(risk, Not(HasSubstr("upsell")));  // only churn and competitor alerts
 }
 

@@ -71,16 +71,24 @@ class ReplayReportTest : public ::testing::Test {
   BacktestScores scores() const {
     BacktestScores s;
     s.truth_accounts = 40;
-    ScoreRow risk{"risk (churn or competitor)", "churn|competitor", 12, 11, 13, 11, 11.0 / 12,
-                  11.0 / 13, 42.5, 11};
+    ScoreRow risk{"risk (churn or competitor)",
+                  "churn|competitor",
+                  12,
+                  11,
+                  13,
+                  11,
+                  11.0 / 12,
+                  11.0 / 13,
+                  42.5,
+                  11};
     ScoreRow churn{"churn", "churn", 8, 7, 9, 7, 0.875, 7.0 / 9, 37, 7};
     ScoreRow growth{"growth", "growth", 0, 0, 0, 0, NAN, NAN, NAN, 0};
     s.signals = {risk, churn, growth};
     ScoreRow silent{"churn_silent", "churn", 3, 2, 0, 0, 2.0 / 3, NAN, 58, 2};
     s.scenarios = {silent};
-    s.truth = {{"A-1", "churn_silent", "churn", at("2026-01-20T00:00:00Z"),
-                at("2026-05-01T00:00:00Z")},
-               {"D-4", "competitor_price", "competitor", at("2026-02-01T00:00:00Z"), 0}};
+    s.truth = {
+        {"A-1", "churn_silent", "churn", at("2026-01-20T00:00:00Z"), at("2026-05-01T00:00:00Z")},
+        {"D-4", "competitor_price", "competitor", at("2026-02-01T00:00:00Z"), 0}};
     return s;
   }
 
@@ -101,8 +109,8 @@ TEST_F(ReplayReportTest, HasEverySectionInOrderAndIsSelfContained) {
     last = p;
   }
   EXPECT_THAT(html, HasSubstr("</html>\n"));
-  for (const char* external : {"<script", "src=", "http://", "https://", "<link", "@import",
-                               "url("})
+  for (const char* external :
+       {"<script", "src=", "http://", "https://", "<link", "@import", "url("})
     EXPECT_THAT(html, Not(HasSubstr(external))) << external;
   // In-page links only.
   for (std::size_t p = html.find("href=\""); p != std::string::npos;
@@ -202,7 +210,7 @@ TEST(TimelineChart, DrawsIntervalsAndSpans) {
   const std::string svg = svg::timeline_chart(c);
   EXPECT_EQ(svg.rfind("<svg class=\"chart timeline-chart\"", 0), 0u);
   EXPECT_THAT(svg, HasSubstr("<title>t &lt;1&gt;</title>"));
-  EXPECT_EQ(count(svg, "class=\"interval"), 2u);
+  EXPECT_EQ(count(svg, "<rect class=\"interval"), 2u);
   EXPECT_EQ(count(svg, "class=\"interval open\""), 1u);
   EXPECT_THAT(svg, HasSubstr("<title>scenario</title>"));
   EXPECT_THAT(svg, HasSubstr(">Feb 2026<"));
