@@ -44,27 +44,6 @@ AccountSummary summarize(const model::AccountState& account, const rules::RuleSe
   return s;
 }
 
-void write_alert_json(JsonWriter& w, const engine::AlertTransition& t) {
-  w.begin_object()
-      .field("alert", t.alert)
-      .field("account", t.account)
-      .field("group", t.group)
-      .field("status", t.status_text());
-  w.key("labels").begin_object();
-  for (const auto& [k, v] : t.labels) w.field(k, v);
-  w.end_object();
-  w.key("annotations").begin_object();
-  for (const auto& [k, v] : t.annotations) w.field(k, v);
-  w.end_object();
-  w.field("starts_at", format_rfc3339(t.starts_at));
-  write_number_or_null(w, "value", t.value);
-  w.key("evidence").begin_object();
-  for (const auto& [k, v] : t.evidence) write_number_or_null(w, k, v);
-  w.end_object();
-  w.field("fingerprint", t.fingerprint);
-  w.end_object();
-}
-
 std::string account_view_json(const model::AccountState& account, const rules::RuleSet* rules,
                               const rules::AccountAttributes& attributes, TimeMs now,
                               const model::Retention& retention,
@@ -109,7 +88,7 @@ std::string account_view_json(const model::AccountState& account, const rules::R
   write_number_or_null(w, "expected_purchases_90d", attributes.expected_purchases);
   w.end_object();
   w.key("alerts").begin_array();
-  for (const auto& t : alerts) write_alert_json(w, t);
+  for (const auto& t : alerts) engine::write_transition_json(w, t);
   w.end_array();
   w.end_object();
   return w.take();

@@ -40,7 +40,4 @@ struct AccountSummary {
                                             const model::Retention& retention,
                                             const std::vector<engine::AlertTransition>& alerts);
 
-// The JSON object of one alert in the API (the alerts-topic schema).
-void write_alert_json(JsonWriter& w, const engine::AlertTransition& t);
-
 }  // namespace kamwatch::app

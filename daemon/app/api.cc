@@ -59,6 +59,16 @@ std::string label_of(const engine::AlertTransition& t, const char* key) {
   return it == t.labels.end() ? std::string() : it->second;
 }
 
+// Reads the account and hands it to fn; 404 when unknown, 500 when the store fails.
+Response with_account(const ApiContext& c, const std::string& id,
+                      const std::function<Response(const model::AccountState&)>& fn) {
+  auto account = c.store->get_account(id);
+  if (!account.ok())
+    return Response::error(500, "reading the account failed: " + account.error().message);
+  if (!account->has_value()) return Response::error(404, "account '" + id + "' not found");
+  return fn(**account);
+}
+
 }  // namespace
 
 void RuleStatus::loaded(std::shared_ptr<const rules::RuleSet> rules, std::string dir, TimeMs now) {
@@ -133,28 +143,24 @@ http::Router make_api_router(ApiContext ctx) {
 
   router.get("/api/v1/accounts/{id}", [c](const Request& req) {
     const std::string& id = req.params.at("id");
-    auto account = c->store->get_account(id);
-    if (!account.ok())
-      return Response::error(500, "reading the account failed: " + account.error().message);
-    if (!account->has_value()) return Response::error(404, "account '" + id + "' not found");
-    const RuleStatus::View rules = c->rules->get();
-    return Response::json(
-        200, account_view_json(**account, rules.rules.get(), c->attributes(id), c->now(),
-                               c->retention, c->alerts->of_account(id)));
+    return with_account(*c, id, [&](const model::AccountState& account) {
+      const RuleStatus::View rules = c->rules->get();
+      return Response::json(
+          200, account_view_json(account, rules.rules.get(), c->attributes(id), c->now(),
+                                 c->retention, c->alerts->of_account(id)));
+    });
   });
 
   router.get("/api/v1/accounts/{id}/report", [c](const Request& req) {
     const std::string& id = req.params.at("id");
-    auto account = c->store->get_account(id);
-    if (!account.ok())
-      return Response::error(500, "reading the account failed: " + account.error().message);
-    if (!account->has_value()) return Response::error(404, "account '" + id + "' not found");
-    const RuleStatus::View rules = c->rules->get();
-    report::AccountReportInput in(**account, rules.rules.get(), c->now());
-    in.attributes = c->attributes(id);
-    in.firing = c->alerts->of_account(id);
-    in.retention = c->retention;
-    return Response::text(200, report::render_account_report(in), "text/html; charset=utf-8");
+    return with_account(*c, id, [&](const model::AccountState& account) {
+      const RuleStatus::View rules = c->rules->get();
+      report::AccountReportInput in(account, rules.rules.get(), c->now());
+      in.attributes = c->attributes(id);
+      in.firing = c->alerts->of_account(id);
+      in.retention = c->retention;
+      return Response::text(200, report::render_account_report(in), "text/html; charset=utf-8");
+    });
   });
 
   router.get("/api/v1/accounts", [c](const Request& req) {
@@ -217,7 +223,7 @@ http::Router make_api_router(ApiContext ctx) {
         if (!want.empty() && label_of(t, k) != want) keep = false;
       }
       if (!keep) continue;
-      write_alert_json(w, t);
+      engine::write_transition_json(w, t);
       ++n;
     }
     w.end_array().field("count", static_cast<std::int64_t>(n)).end_object();

@@ -86,6 +86,11 @@ std::optional<AlertTransition::Status> step(model::AlertState& s, const rules::R
 
 std::string transition_json(const AlertTransition& t) {
   JsonWriter w;
+  write_transition_json(w, t);
+  return w.take();
+}
+
+void write_transition_json(JsonWriter& w, const AlertTransition& t) {
   w.begin_object()
       .field("status", t.status_text())
       .field("alert", t.alert)
@@ -105,7 +110,6 @@ std::string transition_json(const AlertTransition& t) {
   w.end_object();
   w.field("fingerprint", t.fingerprint);
   w.end_object();
-  return w.take();
 }
 
 Result<AlertTransition> parse_transition_json(std::string_view json) {

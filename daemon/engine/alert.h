@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/json_writer.h"
 #include "core/result.h"
 #include "core/time.h"
 #include "model/account_state.h"
@@ -49,6 +50,8 @@ std::optional<AlertTransition::Status> step(model::AlertState& state,
 // {"status","alert","account","group","labels","annotations","at","starts_at","value",
 //  "evidence","fingerprint"}.
 std::string transition_json(const AlertTransition& t);
+// The same object written into a larger document (the HTTP API's alert lists).
+void write_transition_json(JsonWriter& w, const AlertTransition& t);
 // Reads transition_json's output back (sinks read transitions from the outbox and the firing
 // index). Errors: "invalid_transition" with what is wrong.
 [[nodiscard]] Result<AlertTransition> parse_transition_json(std::string_view json);

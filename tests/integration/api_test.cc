@@ -122,7 +122,7 @@ TEST_F(Api, AccountViewHasProfileEventCountsHealthAndActiveAlerts) {
       << body;
   EXPECT_TRUE(contains(body, R"("health":{"score":)")) << body;
   EXPECT_TRUE(contains(body, R"("contributions":[{"measure":)")) << body;
-  EXPECT_TRUE(contains(body, R"("alerts":[{"alert":"CsatDecline")")) << body;
+  EXPECT_TRUE(contains(body, R"("alerts":[{"status":"firing","alert":"CsatDecline")")) << body;
 }
 
 TEST_F(Api, AccountReportIsASelfContainedHtmlPage) {
