@@ -59,6 +59,75 @@ int fail(const std::string& message) {
   return 1;
 }
 
+// The state directory (--data), read-only: works while the daemon runs.
+Result<std::unique_ptr<state::RocksDbStore>> open_store(const std::string& data) {
+  state::StoreOptions opts;
+  opts.path = data;
+  opts.read_only = true;
+  opts.create_if_missing = false;
+  auto store = state::RocksDbStore::open(opts);
+  if (!store.ok())
+    return Error{store.error().code,
+                 "cannot open state directory '" + data + "': " + store.error().message};
+  return store;
+}
+
+// The rule set of --rules (default "rules"); null when the default directory does not exist.
+Result<std::shared_ptr<const rules::RuleSet>> load_rule_set(const Args& args) {
+  const std::string dir = args.get("rules").value_or("rules");
+  if (std::filesystem::exists(dir)) {
+    auto loaded = rules::load_rules({dir});
+    if (!loaded.errors.empty()) return Error{"rules", loaded.errors.front().to_string()};
+    return loaded.rules;
+  }
+  if (args.get("rules")) return Error{"rules", "rules directory '" + dir + "' does not exist"};
+  return std::shared_ptr<const rules::RuleSet>();
+}
+
+// Every account in the store and the portfolio figures over all of them (key set, rank, CLV,
+// P(alive)): a page covering some accounts still ranks them within the whole portfolio.
+struct ScoredPortfolio {
+  std::vector<model::AccountState> states;
+  Result<scoring::Portfolio> figures = Error{};
+};
+
+Result<ScoredPortfolio> score_all(state::RocksDbStore& store, TimeMs now) {
+  ScoredPortfolio out;
+  if (auto r = store.for_each_account([&](const model::AccountState& s) {
+        out.states.push_back(s);
+        return true;
+      });
+      !r.ok())
+    return r.error();
+  std::vector<const model::AccountState*> ptrs;
+  for (const auto& s : out.states) ptrs.push_back(&s);
+  out.figures = scoring::score_portfolio(ptrs, now);
+  return out;
+}
+
+// The firing-alert index: every record that parses.
+Result<std::vector<engine::AlertTransition>> read_alert_index(state::RocksDbStore& store) {
+  auto records = store.active_alerts();
+  if (!records.ok()) return records.error();
+  std::vector<engine::AlertTransition> out;
+  for (const std::string& record : *records)
+    if (auto t = engine::parse_transition_json(record); t.ok()) out.push_back(std::move(t).value());
+  return out;
+}
+
+// Writes the page to --out (saying so, with `what` and its size, on stderr) or to stdout.
+int write_page(const Args& args, const std::string& html, const std::string& what) {
+  if (auto out = args.get("out")) {
+    std::ofstream f(*out);
+    if (!(f << html)) return fail("cannot write " + *out);
+    std::fprintf(stderr, "kamwatch: wrote %s (%s%zu bytes)\n", out->c_str(), what.c_str(),
+                 html.size());
+  } else {
+    std::fwrite(html.data(), 1, html.size(), stdout);
+  }
+  return 0;
+}
+
 int report_account(const Args& args) {
   if (args.positional.size() != 2) {
     std::fprintf(stderr, "kamwatch: report account needs one account ID\n\n%s", kReportHelp);
@@ -66,56 +135,26 @@ int report_account(const Args& args) {
   }
   const std::string& id = args.positional[1];
   const std::string data = args.get("data").value_or("kamwatch-data");
-  state::StoreOptions opts;
-  opts.path = data;
-  opts.read_only = true;
-  opts.create_if_missing = false;
-  auto store = state::RocksDbStore::open(opts);
-  if (!store.ok())
-    return fail("cannot open state directory '" + data + "': " + store.error().message);
+  auto store = open_store(data);
+  if (!store.ok()) return fail(store.error().message);
   auto account = (*store)->get_account(id);
   if (!account.ok()) return fail(account.error().message);
   if (!account->has_value()) return fail("no account '" + id + "' in " + data);
-
-  std::shared_ptr<const rules::RuleSet> rule_set;
-  const std::string dir = args.get("rules").value_or("rules");
-  if (std::filesystem::exists(dir)) {
-    auto loaded = rules::load_rules({dir});
-    if (!loaded.errors.empty()) return fail(loaded.errors.front().to_string());
-    rule_set = loaded.rules;
-  } else if (args.get("rules")) {
-    return fail("rules directory '" + dir + "' does not exist");
-  }
+  auto rule_set = load_rule_set(args);
+  if (!rule_set.ok()) return fail(rule_set.error().message);
 
   // Portfolio figures need every account (key set, CLV); firing alerts come from the index.
   const TimeMs now = SystemClock().now();
-  std::vector<model::AccountState> states;
-  if (auto r = (*store)->for_each_account([&](const model::AccountState& s) {
-        states.push_back(s);
-        return true;
-      });
-      !r.ok())
-    return fail(r.error().message);
-  std::vector<const model::AccountState*> ptrs;
-  for (const auto& s : states) ptrs.push_back(&s);
-  report::AccountReportInput in(**account, rule_set.get(), now);
-  if (auto p = scoring::score_portfolio(ptrs, now); p.ok())
-    if (const auto* f = p->find(id)) in.attributes = attributes_of(*f);
-  auto firing = (*store)->active_alerts();
+  auto portfolio = score_all(**store, now);
+  if (!portfolio.ok()) return fail(portfolio.error().message);
+  report::AccountReportInput in(**account, rule_set->get(), now);
+  if (portfolio->figures.ok())
+    if (const auto* f = portfolio->figures->find(id)) in.attributes = attributes_of(*f);
+  auto firing = read_alert_index(**store);
   if (!firing.ok()) return fail(firing.error().message);
-  for (const std::string& record : *firing) {
-    auto t = engine::parse_transition_json(record);
-    if (t.ok() && t->account == id) in.firing.push_back(std::move(t).value());
-  }
-  const std::string html = report::render_account_report(in);
-  if (auto out = args.get("out")) {
-    std::ofstream f(*out);
-    if (!(f << html)) return fail("cannot write " + *out);
-    std::fprintf(stderr, "kamwatch: wrote %s (%zu bytes)\n", out->c_str(), html.size());
-  } else {
-    std::fwrite(html.data(), 1, html.size(), stdout);
-  }
-  return 0;
+  for (engine::AlertTransition& t : *firing)
+    if (t.account == id) in.firing.push_back(std::move(t));
+  return write_page(args, report::render_account_report(in), "");
 }
 
 bool same_email(std::string_view a, std::string_view b) {
@@ -134,45 +173,24 @@ int report_portfolio(const Args& args) {
     return 2;
   }
   const std::string data = args.get("data").value_or("kamwatch-data");
-  state::StoreOptions opts;
-  opts.path = data;
-  opts.read_only = true;
-  opts.create_if_missing = false;
-  auto store = state::RocksDbStore::open(opts);
-  if (!store.ok())
-    return fail("cannot open state directory '" + data + "': " + store.error().message);
-
-  std::shared_ptr<const rules::RuleSet> rule_set;
-  const std::string dir = args.get("rules").value_or("rules");
-  if (std::filesystem::exists(dir)) {
-    auto loaded = rules::load_rules({dir});
-    if (!loaded.errors.empty()) return fail(loaded.errors.front().to_string());
-    rule_set = loaded.rules;
-  } else if (args.get("rules")) {
-    return fail("rules directory '" + dir + "' does not exist");
-  }
+  auto store = open_store(data);
+  if (!store.ok()) return fail(store.error().message);
+  auto rule_set = load_rule_set(args);
+  if (!rule_set.ok()) return fail(rule_set.error().message);
 
   // Key set, rank, CLV and P(alive) over every account; the page shows the KAM's.
   const TimeMs now = SystemClock().now();
-  std::vector<model::AccountState> states;
-  if (auto r = (*store)->for_each_account([&](const model::AccountState& s) {
-        states.push_back(s);
-        return true;
-      });
-      !r.ok())
-    return fail(r.error().message);
-  std::vector<const model::AccountState*> ptrs;
-  for (const auto& s : states) ptrs.push_back(&s);
-  auto portfolio = scoring::score_portfolio(ptrs, now);
+  auto scored = score_all(**store, now);
+  if (!scored.ok()) return fail(scored.error().message);
+  const std::vector<model::AccountState>& states = scored->states;
+  const auto& portfolio = scored->figures;
   if (!portfolio.ok()) return fail("portfolio: " + portfolio.error().message);
-  auto firing = (*store)->active_alerts();
+  auto firing = read_alert_index(**store);
   if (!firing.ok()) return fail(firing.error().message);
   std::map<std::string, std::vector<engine::AlertTransition>> alerts;
-  for (const std::string& record : *firing) {
-    auto t = engine::parse_transition_json(record);
-    if (t.ok() && t->status == engine::AlertTransition::Status::kFiring)
-      alerts[t->account].push_back(std::move(t).value());
-  }
+  for (engine::AlertTransition& t : *firing)
+    if (t.status == engine::AlertTransition::Status::kFiring)
+      alerts[t.account].push_back(std::move(t));
 
   report::PortfolioReportInput in;
   in.kam = args.get("kam").value_or("");
@@ -187,7 +205,7 @@ int report_portfolio(const Args& args) {
     if (!in.kam.empty() && !same_email(kam, in.kam)) continue;
     const scoring::AccountFigures* f = portfolio->find(s.id);
     const rules::AccountAttributes attributes = f ? attributes_of(*f) : rules::AccountAttributes{};
-    const AccountSummary sum = summarize(s, rule_set.get(), attributes, now, {}, nullptr);
+    const AccountSummary sum = summarize(s, rule_set->get(), attributes, now, {}, nullptr);
     report::PortfolioAccount a;
     a.id = s.id;
     a.name = sum.name;
@@ -217,16 +235,8 @@ int report_portfolio(const Args& args) {
   if (!in.kam.empty() && in.accounts.empty())
     std::fprintf(stderr, "kamwatch: no account in %s is managed by %s\n", data.c_str(),
                  in.kam.c_str());
-  const std::string html = report::render_portfolio_report(in);
-  if (auto out = args.get("out")) {
-    std::ofstream f(*out);
-    if (!(f << html)) return fail("cannot write " + *out);
-    std::fprintf(stderr, "kamwatch: wrote %s (%zu accounts, %zu bytes)\n", out->c_str(),
-                 in.accounts.size(), html.size());
-  } else {
-    std::fwrite(html.data(), 1, html.size(), stdout);
-  }
-  return 0;
+  return write_page(args, report::render_portfolio_report(in),
+                    std::to_string(in.accounts.size()) + " accounts, ");
 }
 
 }  // namespace

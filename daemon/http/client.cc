@@ -14,33 +14,17 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
-#include <cctype>
 #include <chrono>
+
+#include "http/detail.h"
 
 namespace kamwatch::http {
 namespace {
 
-namespace net = boost::asio;
-namespace ssl = boost::asio::ssl;
-namespace beast = boost::beast;
-namespace bhttp = boost::beast::http;
-using tcp = boost::asio::ip::tcp;
+using namespace detail;
 using Clock = std::chrono::steady_clock;
 
 constexpr std::uint64_t kMaxResponseBody = 16 << 20;
-
-std::string_view sv(beast::string_view s) { return {s.data(), s.size()}; }
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
-
-bool all_digits(std::string_view s) {
-  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
-}
 
 bool has_line_break(std::string_view s) {
   return s.find_first_of("\r\n") != std::string_view::npos;
@@ -91,8 +75,7 @@ class Exchange {
 
   Result<ClientResponse> run_tls(const tcp::resolver::results_type& endpoints) {
     ssl::context ctx(ssl::context::tls_client);
-    ctx.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
-                    ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+    ctx.set_options(kTlsOptions);
     beast::error_code ec;
     if (request_.verify_tls) {
       ctx.set_default_verify_paths(ec);
@@ -195,14 +178,7 @@ class Exchange {
     ClientResponse out;
     out.status = static_cast<int>(response.result_int());
     out.body = std::move(response.body());
-    for (const auto& field : response) {
-      auto [it, inserted] =
-          out.headers.try_emplace(lower(sv(field.name_string())), sv(field.value()));
-      if (!inserted) {
-        it->second += ", ";
-        it->second.append(field.value().data(), field.value().size());
-      }
-    }
+    add_headers(out.headers, response);
     return out;
   }
 

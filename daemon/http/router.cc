@@ -2,10 +2,10 @@
 // need no sockets.
 #include <algorithm>
 #include <boost/asio/ip/address.hpp>
-#include <cctype>
 #include <stdexcept>
 
 #include "core/json_writer.h"
+#include "http/detail.h"
 #include "http/server.h"
 
 namespace kamwatch::http {
@@ -168,12 +168,10 @@ bool is_loopback_host(std::string_view host) {
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
     host = host.substr(1, host.size() - 2);
   }
-  std::string lower(host);
-  std::transform(lower.begin(), lower.end(), lower.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  if (lower == "localhost" || lower == "localhost.") return true;
+  const std::string name = detail::lower(host);
+  if (name == "localhost" || name == "localhost.") return true;
   boost::system::error_code ec;
-  const auto address = boost::asio::ip::make_address(lower, ec);
+  const auto address = boost::asio::ip::make_address(name, ec);
   if (ec) return false;
   if (address.is_v6() && address.to_v6().is_v4_mapped()) {
     return boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, address.to_v6())

@@ -14,7 +14,6 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
-#include <cctype>
 #include <chrono>
 #include <condition_variable>
 #include <exception>
@@ -26,15 +25,12 @@
 #include <unordered_map>
 
 #include "core/log.h"
+#include "http/detail.h"
 
 namespace kamwatch::http {
 namespace {
 
-namespace net = boost::asio;
-namespace ssl = boost::asio::ssl;
-namespace beast = boost::beast;
-namespace bhttp = boost::beast::http;
-using tcp = boost::asio::ip::tcp;
+using namespace detail;
 
 // How long stop() lets in-flight requests finish, and how long a connection that is closed
 // after an error response keeps draining what the client still sends (so that the client
@@ -43,15 +39,6 @@ constexpr auto kStopGrace = std::chrono::seconds(2);
 constexpr auto kLingerTime = std::chrono::milliseconds(500);
 constexpr std::size_t kLingerMaxBytes = 4 << 20;
 constexpr std::uint32_t kHeaderLimit = 16 * 1024;
-
-std::string_view sv(beast::string_view s) { return {s.data(), s.size()}; }
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
 
 // Compares in time that depends only on the expected token's length.
 bool constant_time_equal(std::string_view given, std::string_view expected) {
@@ -139,14 +126,7 @@ Response dispatch(const State& state, bhttp::request<bhttp::string_body>& messag
       request.query[std::move(key)] = std::move(value);
     }
   }
-  for (const auto& field : message) {
-    std::string name = lower(sv(field.name_string()));
-    auto [it, inserted] = request.headers.try_emplace(std::move(name), sv(field.value()));
-    if (!inserted) {
-      it->second += ", ";
-      it->second.append(field.value().data(), field.value().size());
-    }
-  }
+  add_headers(request.headers, message);
   request.body = std::move(message.body());
 
   const Router::Match match = state.router.match(request);
@@ -454,10 +434,7 @@ Result<ListenAddress> parse_listen(std::string_view listen) {
     if (out.host.empty()) out.host = "0.0.0.0";
     port = listen.substr(colon + 1);
   }
-  if (port.empty() || port.size() > 5 ||
-      !std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-    return bad("the port must be a number");
-  }
+  if (!all_digits(port) || port.size() > 5) return bad("the port must be a number");
   const unsigned long value = std::stoul(std::string(port));
   if (value > 65535) return bad("the port must be at most 65535");
   out.port = static_cast<std::uint16_t>(value);
@@ -624,9 +601,7 @@ Result<std::unique_ptr<Server>> Server::start(ServerOptions options, Router rout
   }
   if (has_cert) {
     state->tls = std::make_unique<ssl::context>(ssl::context::tls_server);
-    state->tls->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
-                            ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
-                            ssl::context::no_tlsv1_1 | ssl::context::single_dh_use);
+    state->tls->set_options(kTlsOptions | ssl::context::single_dh_use);
     beast::error_code ec;
     state->tls->use_certificate_chain_file(options.tls_cert_file, ec);
     if (ec) {

@@ -23,6 +23,7 @@ a{color:#3b6ea5}
 .facts div{border-left:3px solid #e1e4e8;padding-left:8px}
 .facts dt{color:#666;font-size:12px}
 .facts dd{margin:0;font-weight:600}
+.score{font-size:44px;font-weight:700;line-height:1}
 .chip{display:inline-block;border-radius:10px;padding:1px 9px;color:#fff;font-size:12px;font-weight:600;vertical-align:middle}
 .band-red{background:#c0392b}.band-yellow{background:#d4a017}.band-green{background:#2e8b57}.band-unknown{background:#888}
 .sev-critical{background:#c0392b}.sev-warning{background:#d4a017}.sev-info{background:#3b6ea5}.sev-other{background:#888}
@@ -36,6 +37,10 @@ td.num{white-space:nowrap}
 tr.total td{font-weight:600;border-top:2px solid #ddd}
 .pos{color:#2e8b57}.neg{color:#c0392b}
 svg.chart{display:block;max-width:100%;height:auto;margin:6px 0}
+.meter{height:12px;background:#eee;border-radius:6px;overflow:hidden;max-width:420px}
+.meter span{display:block;height:100%;background:#3b6ea5}
+ol.steps li{margin:0 0 8px}
+.from{color:#666;font-size:12px}
 .timeline h3{margin-top:16px}
 footer{color:#777;font-size:12px;text-align:center;padding:0 0 24px}
 @media print{body{background:#fff}section{border-color:#ccc}nav{display:none}}

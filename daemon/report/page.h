@@ -1,7 +1,6 @@
 #pragma once
-// The page shell and small HTML builders shared by the replay and portfolio reports: the same
-// look as the account report (render_account_report), a self-contained HTML5 document with
-// inline CSS and no scripts or external assets.
+// The page shell and small HTML builders of every report (account, replay and portfolio): one
+// look, a self-contained HTML5 document with inline CSS and no scripts or external assets.
 // Thread-safety: pure functions.
 #include <string>
 #include <string_view>
@@ -10,7 +9,7 @@
 
 namespace kamwatch::report::page {
 
-// The reports' stylesheet.
+// The reports' stylesheet (one for every report).
 extern const char* const kStyle;
 
 // "<!DOCTYPE html>...<body><main>": head with charset, viewport, the escaped title and kStyle.

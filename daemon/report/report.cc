@@ -10,6 +10,7 @@
 
 #include "report/figures.h"
 #include "report/html.h"
+#include "report/page.h"
 #include "report/svg.h"
 #include "scoring/portfolio.h"
 
@@ -28,105 +29,13 @@ constexpr const char* kRed = "#c0392b";
 constexpr const char* kPalette[] = {"#3b6ea5", "#2a9d8f", "#e9c46a", "#f4a261",
                                     "#8e6fbf", "#5fa8d3", "#9aa0a6"};
 
-std::string band_color(std::string_view band) {
-  if (band == "red") return "#c0392b";
-  if (band == "yellow") return "#d4a017";
-  if (band == "green") return "#2e8b57";
-  return "#888888";
-}
-
-constexpr const char* kStyle = R"css(
-:root{color-scheme:light}
-*{box-sizing:border-box}
-body{margin:0;background:#f4f5f7;color:#222;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif}
-main{max-width:980px;margin:0 auto;padding:16px}
-section{background:#fff;border:1px solid #e1e4e8;border-radius:8px;padding:14px 18px;margin:0 0 14px;break-inside:avoid}
-h1{margin:0 0 4px;font-size:24px}
-h2{margin:0 0 10px;font-size:17px;border-bottom:1px solid #eee;padding-bottom:6px}
-h3{margin:12px 0 6px;font-size:14px}
-p{margin:6px 0}
-nav{font-size:12px;margin:6px 0 0}
-nav a{color:#3b6ea5;text-decoration:none;margin-right:10px}
-.muted,.note{color:#666;font-size:12px}
-.no-data{color:#777;font-style:italic;background:#fafafa;border:1px dashed #ddd;border-radius:6px;padding:8px 10px}
-.facts{display:grid;grid-template-columns:repeat(auto-fill,minmax(200px,1fr));gap:6px 16px;margin:6px 0 10px}
-.facts div{border-left:3px solid #e1e4e8;padding-left:8px}
-.facts dt{color:#666;font-size:12px}
-.facts dd{margin:0;font-weight:600}
-.score{font-size:44px;font-weight:700;line-height:1}
-.chip{display:inline-block;border-radius:10px;padding:1px 9px;color:#fff;font-size:12px;font-weight:600;vertical-align:middle}
-.band-red{background:#c0392b}.band-yellow{background:#d4a017}.band-green{background:#2e8b57}.band-unknown{background:#888}
-.sev-critical{background:#c0392b}.sev-warning{background:#d4a017}.sev-info{background:#3b6ea5}.sev-other{background:#888}
-.key{background:#6a4c93}
-table{border-collapse:collapse;width:100%;margin:6px 0 10px;font-size:13px}
-th,td{border-bottom:1px solid #eee;padding:4px 6px;text-align:left;vertical-align:top}
-th{background:#f7f8fa;font-weight:600}
-td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
-tr.total td{font-weight:600;border-top:2px solid #ddd}
-.pos{color:#2e8b57}.neg{color:#c0392b}
-svg.chart{display:block;max-width:100%;height:auto;margin:6px 0}
-.meter{height:12px;background:#eee;border-radius:6px;overflow:hidden;max-width:420px}
-.meter span{display:block;height:100%;background:#3b6ea5}
-ol.steps li{margin:0 0 8px}
-.from{color:#666;font-size:12px}
-footer{color:#777;font-size:12px;text-align:center;padding:0 0 24px}
-@media print{body{background:#fff}section{border-color:#ccc}nav{display:none}}
-)css";
-
-// ---- Small builders ----
-
 std::string E(std::string_view s) { return escape(s); }
-
-void open_section(std::string& out, std::string_view id, std::string_view heading) {
-  out += "<section id=\"";
-  out += id;
-  out += "\"><h2>" + E(heading) + "</h2>";
-}
-
-void no_data(std::string& out, std::string_view why) {
-  out += "<p class=\"no-data\">No data";
-  if (!why.empty()) out += ": " + E(why);
-  out += "</p>";
-}
-
-// <dl class="facts"> of (label, already-escaped HTML value).
-using Facts = std::vector<std::pair<std::string, std::string>>;
-void facts(std::string& out, const Facts& f) {
-  if (f.empty()) return;
-  out += "<dl class=\"facts\">";
-  for (const auto& [k, v] : f) out += "<div><dt>" + E(k) + "</dt><dd>" + v + "</dd></div>";
-  out += "</dl>";
-}
-
-std::string chip(std::string_view text, std::string_view cls) {
-  return "<span class=\"chip " + std::string(cls) + "\">" + E(text) + "</span>";
-}
-
-std::string band_chip(std::string_view band) {
-  const std::string b = band.empty() ? "unknown" : std::string(band);
-  const bool known = b == "red" || b == "yellow" || b == "green";
-  return chip(b, known ? "band-" + b : "band-unknown");
-}
-
-int severity_rank(std::string_view s) {
-  if (s == "critical" || s == "page" || s == "error") return 0;
-  if (s == "warning" || s == "high") return 1;
-  if (s == "info" || s == "low") return 2;
-  return 3;
-}
-
-std::string severity_chip(std::string_view s) {
-  static constexpr const char* kCls[] = {"sev-critical", "sev-warning", "sev-info", "sev-other"};
-  return chip(s.empty() ? "none" : s, kCls[severity_rank(s)]);
-}
 
 std::string profile_text(const model::AccountState& a, const char* field) {
   auto it = a.profile.find(field);
   if (it == a.profile.end() || it->second.kind == model::FieldValue::Kind::kNull) return {};
   return model::field_value_text(it->second);
 }
-
-std::string or_dash(const std::string& s) { return s.empty() ? "\xE2\x80\x94" : E(s); }
 
 std::string label_of(const std::map<std::string, std::string>& m, const char* key,
                      const std::string& fallback = {}) {
@@ -188,16 +97,9 @@ class Report {
   }
 
   std::string render() {
-    std::string out;
-    out.reserve(64 * 1024);
     const std::string name = display_name();
-    out +=
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-        "<meta name=\"generator\" content=\"kamwatch\"><title>Strategic Business Review: " +
-        E(name) + " (" + E(a_.id) + ")</title><style>";
-    out += kStyle;
-    out += "</style></head><body><main>";
+    std::string out = page::open("Strategic Business Review: " + name + " (" + a_.id + ")");
+    out.reserve(64 * 1024);
     account(out, name);
     health(out);
     health_trend(out);
@@ -211,8 +113,8 @@ class Report {
     alerts(out);
     value(out);
     next_steps(out);
-    out += "</main><footer>kamwatch Strategic Business Review \xC2\xB7 " + E(a_.id) +
-           " \xC2\xB7 as of " + E(format_datetime(in_.now)) + "</footer></body></html>\n";
+    out += page::close("kamwatch Strategic Business Review \xC2\xB7 " + a_.id + " \xC2\xB7 as of " +
+                       format_datetime(in_.now));
     return out;
   }
 
@@ -279,11 +181,11 @@ class Report {
     std::string tier = profile_text(a_, "tier");
     if (tier.empty()) tier = in_.attributes.key_account ? "key" : "standard";
     out += "<p>" + E(a_.id) + " \xC2\xB7 tier " + E(tier);
-    if (in_.attributes.key_account) out += " " + chip("key account", "key");
+    if (in_.attributes.key_account) out += " " + page::chip("key account", "key");
     out += "</p>";
-    Facts f;
+    page::Facts f;
     f.emplace_back("Account id", E(a_.id));
-    f.emplace_back("Key Account Manager", or_dash(profile_text(a_, "kam")));
+    f.emplace_back("Key Account Manager", page::or_dash(profile_text(a_, "kam")));
     f.emplace_back("Tier", E(tier));
     f.emplace_back("Key account", in_.attributes.key_account ? "yes" : "no");
     for (const auto& [field, label] :
@@ -301,32 +203,29 @@ class Report {
                        (a_.applied ? " (" + E(format_date(a_.first_time)) + " \xE2\x80\x93 " +
                                          E(format_date(a_.max_time)) + ")"
                                    : std::string()));
-    facts(out, f);
-    out += "<nav>";
+    page::facts(out, f);
     static constexpr const char* kNames[] = {
         "",        "Health",   "Trend",        "What moved it", "Revenue", "Usage",     "Seats",
         "Support", "NPS/CSAT", "Relationship", "Alerts",        "CLV",     "Next steps"};
     static_assert(std::size(kNames) == kSectionIds.size());
-    for (std::size_t i = 1; i < kSectionIds.size(); ++i) {
-      out += "<a href=\"#";
-      out += kSectionIds[i];
-      out += "\">";
-      out += kNames[i];
-      out += "</a>";
-    }
-    out += "</nav></section>";
+    std::vector<std::pair<std::string, std::string>> links;
+    for (std::size_t i = 1; i < kSectionIds.size(); ++i)
+      links.emplace_back(kSectionIds[i], kNames[i]);
+    page::nav(out, links);
+    out += "</section>";
   }
 
   void health(std::string& out) const {
-    open_section(out, "health", "Health score");
+    page::open_section(out, "health", "Health score");
     if (!has_scorecard() || a_.applied == 0) {
-      no_data(out, no_scorecard_reason());
+      page::no_data(out, no_scorecard_reason());
     } else if (!std::isfinite(now_.score)) {
-      no_data(out, "no measure of the scorecard has data for this account yet");
+      page::no_data(out, "no measure of the scorecard has data for this account yet");
     } else {
-      out += "<p><span class=\"score\" style=\"color:" + band_color(now_.band) + "\">" +
-             E(format_number(now_.score, 0)) + "</span> / 100 " + band_chip(now_.band) + "</p>";
-      Facts f;
+      out += "<p><span class=\"score\" style=\"color:" + page::band_color(now_.band) + "\">" +
+             E(format_number(now_.score, 0)) + "</span> / 100 " + page::band_chip(now_.band) +
+             "</p>";
+      page::Facts f;
       f.emplace_back("Trend", std::isfinite(now_.trend)
                                   ? E(format_signed(now_.trend, 1) + " points per week")
                                   : "n/a");
@@ -342,15 +241,15 @@ class Report {
       if (first && first != &history_.back())
         f.emplace_back("Change over " + std::to_string(history_.size()) + " weeks",
                        E(format_signed(now_.score - first->score, 1) + " points"));
-      facts(out, f);
+      page::facts(out, f);
     }
     out += "</section>";
   }
 
   void health_trend(std::string& out) const {
-    open_section(out, "health-trend", "Health score over time");
+    page::open_section(out, "health-trend", "Health score over time");
     if (!has_scorecard() || a_.applied == 0) {
-      no_data(out, no_scorecard_reason());
+      page::no_data(out, no_scorecard_reason());
       out += "</section>";
       return;
     }
@@ -363,7 +262,7 @@ class Report {
     for (std::size_t i = 0; i < history_.size(); ++i) {
       c.x_labels.push_back(format_date(history_at_[i]));
       s.values.push_back(history_[i].score);
-      s.point_colors.push_back(band_color(history_[i].band));
+      s.point_colors.push_back(page::band_color(history_[i].band));
       any |= std::isfinite(history_[i].score);
     }
     c.series.push_back(std::move(s));
@@ -373,7 +272,7 @@ class Report {
                {o_.red_below, o_.yellow_below, "#fcf1d2", "yellow band"},
                {o_.yellow_below, 100, "#e2f3e8", "green band"}};
     if (!any) {
-      no_data(out, "no measure of the scorecard has data for this account in these weeks");
+      page::no_data(out, "no measure of the scorecard has data for this account in these weeks");
     }
     out += svg::line_chart(c);
     out +=
@@ -383,14 +282,14 @@ class Report {
   }
 
   void health_drivers(std::string& out) const {
-    open_section(out, "health-drivers", "What moved it");
+    page::open_section(out, "health-drivers", "What moved it");
     if (!has_scorecard() || a_.applied == 0) {
-      no_data(out, no_scorecard_reason());
+      page::no_data(out, no_scorecard_reason());
       out += "</section>";
       return;
     }
     if (now_.contributions.empty()) {
-      no_data(out, "the scorecard reported no measures");
+      page::no_data(out, "the scorecard reported no measures");
       out += "</section>";
       return;
     }
@@ -462,12 +361,12 @@ class Report {
   }
 
   void revenue(std::string& out) const {
-    open_section(out, "revenue", "Revenue by category");
+    page::open_section(out, "revenue", "Revenue by category");
     const auto months = months_ending(in_.now, o_.months);
     const model::TypeStats* orders = type_stats(a_, "sales.order");
     const model::TypeStats* comp = type_stats(a_, "sales.competitor_activity");
     if (!orders && !comp) {
-      no_data(out, "no sales.order or sales.competitor_activity events");
+      page::no_data(out, "no sales.order or sales.competitor_activity events");
       out += "</section>";
       return;
     }
@@ -479,7 +378,7 @@ class Report {
       return s ? aggregate(*s, from, end).sum : 0.0;
     };
 
-    Facts f;
+    page::Facts f;
     f.emplace_back("Revenue, trailing 12 months", E(money(scoring::trailing_revenue(a_, in_.now))));
     f.emplace_back("Orders in the chart's months",
                    E(format_number(static_cast<double>(
@@ -490,7 +389,7 @@ class Report {
       f.emplace_back("Latest competitor mention", E((who.empty() ? std::string("unnamed") : who) +
                                                     ", " + days_ago(in_.now, comp->last_time)));
     }
-    facts(out, f);
+    page::facts(out, f);
 
     // Per category, when the rules keep orders (and competitor activity) by category.
     const model::DerivedSeries* by_cat = derived(a_, {"sales.order", {}, "category"});
@@ -597,11 +496,11 @@ class Report {
   }
 
   void usage(std::string& out) const {
-    open_section(out, "usage", "Usage");
+    page::open_section(out, "usage", "Usage");
     const model::TypeStats* ts = type_stats(a_, "usage.activity");
     const model::Series* users = field_series(ts, "active_users");
     if (!users) {
-      no_data(out, "no usage.activity events with active_users");
+      page::no_data(out, "no usage.activity events with active_users");
       out += "</section>";
       return;
     }
@@ -611,7 +510,7 @@ class Report {
       const TimeMs end = floor_to(in_.now, kDayMs) + kDayMs - 28 * kDayMs;
       return aggregate(*users, end - 84 * kDayMs, end);
     }();
-    Facts f;
+    page::Facts f;
     f.emplace_back("Daily active users, last 4 weeks (average)",
                    E(format_number(recent.mean(), 1)));
     f.emplace_back("The 12 weeks before (average)", E(format_number(base.mean(), 1)));
@@ -619,7 +518,7 @@ class Report {
                                    ? format_signed((recent.mean() / base.mean() - 1) * 100, 0) + "%"
                                    : std::string("n/a")));
     f.emplace_back("Last activity", E(days_ago(in_.now, ts->last_time)));
-    facts(out, f);
+    page::facts(out, f);
     svg::LineChart c;
     c.title = "Average daily active users per week, last " + std::to_string(o_.weeks) + " weeks";
     c.x_labels = labels_of(weeks);
@@ -633,7 +532,7 @@ class Report {
   }
 
   void seats(std::string& out) const {
-    open_section(out, "seats", "Seat utilisation");
+    page::open_section(out, "seats", "Seat utilisation");
     const model::TypeStats* ts = type_stats(a_, "usage.seats");
     const model::Series* used = field_series(ts, "used");
     const model::Series* licensed = field_series(ts, "licensed");
@@ -641,17 +540,17 @@ class Report {
     const double u = used ? last_value(*used, in_.now).value_or(NAN) : NAN;
     const double l = licensed ? last_value(*licensed, in_.now).value_or(NAN) : NAN;
     if (std::isnan(u) && std::isnan(l)) {
-      no_data(out, "no usage.seats events");
+      page::no_data(out, "no usage.seats events");
       out += "</section>";
       return;
     }
     const double util = !std::isnan(u) && l > 0 ? u / l : NAN;
-    Facts f;
+    page::Facts f;
     f.emplace_back("Seats used", std::isnan(u) ? "n/a" : E(format_number(u, 0)));
     f.emplace_back("Seats licensed", std::isnan(l) ? "n/a" : E(format_number(l, 0)));
     f.emplace_back("Utilisation", E(format_percent(util, 0)));
     f.emplace_back("Last report", E(days_ago(in_.now, ts->last_time)));
-    facts(out, f);
+    page::facts(out, f);
     if (std::isfinite(util))
       out += "<div class=\"meter\" title=\"" + E(format_percent(util, 0)) +
              " of licensed seats in use\"><span style=\"width:" +
@@ -679,11 +578,11 @@ class Report {
   }
 
   void support(std::string& out) const {
-    open_section(out, "support", "Support load");
+    page::open_section(out, "support", "Support load");
     const model::TypeStats* tickets = type_stats(a_, "support.ticket");
     const model::TypeStats* breaches = type_stats(a_, "support.sla_breach");
     if (!tickets && !breaches) {
-      no_data(out, "no support.ticket or support.sla_breach events");
+      page::no_data(out, "no support.ticket or support.sla_breach events");
       out += "</section>";
       return;
     }
@@ -691,7 +590,7 @@ class Report {
     const model::TypeStats* opened_ts = opened.kept ? opened.stats : tickets;
     const std::string opened_name = opened.kept ? "Tickets opened" : "Ticket events (all actions)";
     const auto weeks = weeks_ending(in_.now, o_.weeks);
-    Facts f;
+    page::Facts f;
     f.emplace_back(opened_name + ", last 30 days",
                    E(format_number(static_cast<double>(
                        last_days(opened_ts ? &opened_ts->events : nullptr, in_.now, 30).count))));
@@ -719,7 +618,7 @@ class Report {
     f.emplace_back("SLA breaches, last 90 days",
                    E(format_number(static_cast<double>(last_days(br, in_.now, 90).count))));
     f.emplace_back("Last SLA breach", E(days_ago(in_.now, breaches ? breaches->last_time : 0)));
-    facts(out, f);
+    page::facts(out, f);
     svg::BarChart c;
     c.title =
         opened_name + " and SLA breaches per week, last " + std::to_string(o_.weeks) + " weeks";
@@ -742,17 +641,17 @@ class Report {
   }
 
   void sentiment(std::string& out) const {
-    open_section(out, "sentiment", "NPS and CSAT");
+    page::open_section(out, "sentiment", "NPS and CSAT");
     const model::TypeStats* nps_ts = type_stats(a_, "survey.nps");
     const model::TypeStats* csat_ts = type_stats(a_, "support.csat");
     const model::Series* nps = field_series(nps_ts, "score");
     const model::Series* csat = field_series(csat_ts, "score");
     if (!nps && !csat) {
-      no_data(out, "no survey.nps or support.csat scores");
+      page::no_data(out, "no survey.nps or support.csat scores");
       out += "</section>";
       return;
     }
-    Facts f;
+    page::Facts f;
     if (nps) {
       f.emplace_back(
           "NPS score, last 180 days (average, 0\xE2\x80\x93"
@@ -767,7 +666,7 @@ class Report {
           "CSAT, last 60 days (average, 1\xE2\x80\x93"
           "5)",
           E(format_number(last_days(csat, in_.now, 60).mean(), 1)));
-    facts(out, f);
+    page::facts(out, f);
     out += "<h3>NPS per quarter</h3>";
     if (nps) {
       const auto quarters = quarters_ending(in_.now, o_.quarters);
@@ -780,7 +679,7 @@ class Report {
       c.value_labels = true;
       out += svg::bar_chart(c);
     } else {
-      no_data(out, "no survey.nps responses");
+      page::no_data(out, "no survey.nps responses");
     }
     out += "<h3>CSAT per month</h3>";
     if (csat) {
@@ -796,17 +695,17 @@ class Report {
       c.max_x_labels = 12;
       out += svg::line_chart(c);
     } else {
-      no_data(out, "no support.csat scores");
+      page::no_data(out, "no support.csat scores");
     }
     out += "</section>";
   }
 
   void relationship(std::string& out) const {
-    open_section(out, "relationship", "Relationship");
+    page::open_section(out, "relationship", "Relationship");
     const model::TypeStats* meetings = type_stats(a_, "relationship.meeting");
     const model::TypeStats* contacts = type_stats(a_, "relationship.contact_change");
     if (!meetings && !contacts) {
-      no_data(out, "no relationship.meeting or relationship.contact_change events");
+      page::no_data(out, "no relationship.meeting or relationship.contact_change events");
       out += "</section>";
       return;
     }
@@ -820,7 +719,7 @@ class Report {
         return days_ago(in_.now, meetings->last_time);
       return "unknown (not tracked by the loaded rules)";
     };
-    Facts f;
+    page::Facts f;
     const model::DerivedSeries* by_level = derived(a_, {"relationship.meeting", {}, "level"});
     if (meetings) {
       f.emplace_back("Meetings, last 12 months",
@@ -870,7 +769,7 @@ class Report {
         f.emplace_back(std::string("Champion last ") + change_kind, E(days_ago(in_.now, t)));
       }
     }
-    facts(out, f);
+    page::facts(out, f);
 
     out += "<h3>Meetings per month</h3>";
     if (meetings) {
@@ -891,7 +790,7 @@ class Report {
       }
       out += svg::bar_chart(c);
     } else {
-      no_data(out, "no relationship.meeting events");
+      page::no_data(out, "no relationship.meeting events");
     }
 
     out += "<h3>Contacts</h3>";
@@ -925,7 +824,7 @@ class Report {
           "loaded rule groups relationship.contact_change by role (e.g. "
           "distinct(relationship.contact_change.role, 365d)). Latest change shown above.</p>";
     } else {
-      no_data(out, "no relationship.contact_change events");
+      page::no_data(out, "no relationship.contact_change events");
     }
     out += "</section>";
   }
@@ -935,8 +834,8 @@ class Report {
     for (const auto& t : in_.firing)
       if (t.status == engine::AlertTransition::Status::kFiring) v.push_back(&t);
     std::stable_sort(v.begin(), v.end(), [](const auto* x, const auto* y) {
-      const int rx = severity_rank(label_of(x->labels, "severity"));
-      const int ry = severity_rank(label_of(y->labels, "severity"));
+      const int rx = page::severity_rank(label_of(x->labels, "severity"));
+      const int ry = page::severity_rank(label_of(y->labels, "severity"));
       if (rx != ry) return rx < ry;
       if (x->starts_at != y->starts_at) return x->starts_at < y->starts_at;
       return x->alert < y->alert;
@@ -951,10 +850,10 @@ class Report {
   }
 
   void alerts(std::string& out) const {
-    open_section(out, "alerts", "Active alerts");
+    page::open_section(out, "alerts", "Active alerts");
     const auto firing = firing_sorted();
     if (firing.empty()) {
-      no_data(out, "no alert is firing for this account");
+      page::no_data(out, "no alert is firing for this account");
       out += "</section>";
       return;
     }
@@ -963,19 +862,19 @@ class Report {
         "<th>Summary</th></tr></thead><tbody>";
     for (const auto* t : firing) {
       out += "<tr><td>" + E(alert_name(*t)) + "</td><td>" +
-             severity_chip(label_of(t->labels, "severity")) + "</td><td>" +
-             or_dash(label_of(t->labels, "signal")) + "</td><td>" +
+             page::severity_chip(label_of(t->labels, "severity")) + "</td><td>" +
+             page::or_dash(label_of(t->labels, "signal")) + "</td><td>" +
              E(days_ago(in_.now, t->starts_at)) + "</td><td>" +
-             or_dash(label_of(t->annotations, "summary")) + "</td></tr>";
+             page::or_dash(label_of(t->annotations, "summary")) + "</td></tr>";
     }
     out += "</tbody></table></section>";
   }
 
   void value(std::string& out) const {
-    open_section(out, "value", "Customer lifetime value and P(alive)");
+    page::open_section(out, "value", "Customer lifetime value and P(alive)");
     const rules::AccountAttributes& at = in_.attributes;
     const std::string na = "not available (not enough order history)";
-    Facts f;
+    page::Facts f;
     f.emplace_back("Customer lifetime value (CLV)", E(std::isfinite(at.clv) ? money(at.clv) : na));
     f.emplace_back("P(alive): still an active buyer",
                    E(std::isfinite(at.p_alive) ? format_percent(at.p_alive, 0) : na));
@@ -989,7 +888,7 @@ class Report {
     f.emplace_back("Orders, all time",
                    E(format_number(static_cast<double>(orders ? orders->count : 0))));
     if (orders) f.emplace_back("First order", E(format_date(orders->first_time)));
-    facts(out, f);
+    page::facts(out, f);
     out +=
         "<p class=\"note\">BG/NBD model over the portfolio's order history (purchase days); "
         "CLV discounts expected purchases at the account's shrunk value per purchase day."
@@ -997,10 +896,10 @@ class Report {
   }
 
   void next_steps(std::string& out) const {
-    open_section(out, "next-steps", "Suggested next steps");
+    page::open_section(out, "next-steps", "Suggested next steps");
     const auto firing = firing_sorted();
     if (firing.empty()) {
-      no_data(out, "no alert is firing, so no playbook applies");
+      page::no_data(out, "no alert is firing, so no playbook applies");
       out += "</section>";
       return;
     }
@@ -1023,7 +922,7 @@ class Report {
       }
     }
     if (steps.empty()) {
-      no_data(out, "the firing alerts carry no playbook");
+      page::no_data(out, "the firing alerts carry no playbook");
       out += "</section>";
       return;
     }
@@ -1031,8 +930,8 @@ class Report {
     for (const Step& s : steps) {
       std::string from;
       for (const std::string& n : s.from) from += (from.empty() ? "" : ", ") + n;
-      out += "<li>" + severity_chip(s.severity) + " " + E(s.text) + " <span class=\"from\">(" +
-             E(from) + ")</span></li>";
+      out += "<li>" + page::severity_chip(s.severity) + " " + E(s.text) +
+             " <span class=\"from\">(" + E(from) + ")</span></li>";
     }
     out += "</ol></section>";
   }

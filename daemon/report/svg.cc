@@ -5,110 +5,16 @@
 #include <string_view>
 
 #include "report/html.h"
+#include "report/svg_detail.h"
 
 namespace kamwatch::report::svg {
+
+using namespace detail;
+
 namespace {
 
-constexpr const char* kTextColor = "#555";
-constexpr const char* kGridColor = "#e3e3e3";
-constexpr const char* kAxisColor = "#888";
-
-std::string c(double v) { return format_coord(v); }
-
-// Smallest number of decimals that shows every multiple of step exactly (up to 6).
-int decimals_for(double step) {
-  for (int d = 0; d < 6; ++d) {
-    const double scaled = step * std::pow(10.0, d);
-    if (std::fabs(scaled - std::round(scaled)) < 1e-6 * std::max(1.0, scaled)) return d;
-  }
-  return 6;
-}
-
-// At most max_chars code points, "…" marking a cut.
-std::string truncate_label(std::string_view s, std::size_t max_chars) {
-  std::size_t chars = 0;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if ((static_cast<unsigned char>(s[i]) & 0xC0) == 0x80) continue;
-    if (chars == max_chars) return std::string(s.substr(0, i)) + "\xE2\x80\xA6";
-    ++chars;
-  }
-  return std::string(s);
-}
-
-std::size_t label_chars(std::string_view s) {
-  std::size_t n = 0;
-  for (char ch : s) n += (static_cast<unsigned char>(ch) & 0xC0) != 0x80;
-  return n;
-}
-
-// Approximate width of a label at font-size 11.
-double text_width(std::string_view s) { return 6.2 * static_cast<double>(label_chars(s)); }
-
-// x of a centred label moved inside [0, width] when it would stick out.
-double fit_x(double x, std::string_view label, double width) {
-  const double half = text_width(label) / 2 + 2;
-  return std::clamp(x, std::min(half, width / 2), std::max(width - half, width / 2));
-}
-
-// Left margin that fits the y tick labels.
-double left_margin(const Scale& s, int decimals) {
-  double w = 0;
-  for (double t : s.ticks) w = std::max(w, text_width(format_number(t, decimals)));
-  return std::max(40.0, w + 14);
-}
-
-void open_svg(std::string& out, std::string_view kind, int w, int h, std::string_view title) {
-  const std::string t = escape(title);
-  out += "<svg class=\"chart ";
-  out += kind;
-  out += "\" viewBox=\"0 0 " + std::to_string(w) + " " + std::to_string(h) + "\" width=\"" +
-         std::to_string(w) + "\" height=\"" + std::to_string(h) + "\" role=\"img\" aria-label=\"" +
-         t + "\" font-family=\"system-ui, sans-serif\" font-size=\"11\"><title>" + t + "</title>";
-}
-
-void text(std::string& out, double x, double y, std::string_view s, std::string_view anchor,
-          std::string_view cls = "") {
-  out += "<text x=\"" + c(x) + "\" y=\"" + c(y) + "\" text-anchor=\"";
-  out += anchor;
-  out += "\" fill=\"";
-  out += kTextColor;
-  out += "\"";
-  if (!cls.empty()) {
-    out += " class=\"";
-    out += cls;
-    out += "\"";
-  }
-  out += ">";
-  append_escaped(out, s);
-  out += "</text>";
-}
-
-void line(std::string& out, double x1, double y1, double x2, double y2, std::string_view color,
-          double width = 1) {
-  out += "<line x1=\"" + c(x1) + "\" y1=\"" + c(y1) + "\" x2=\"" + c(x2) + "\" y2=\"" + c(y2) +
-         "\" stroke=\"";
-  out += color;
-  out += "\" stroke-width=\"" + c(width) + "\"/>";
-}
-
-std::string no_data_svg(std::string_view kind, int w, int h, std::string_view title) {
-  std::string out;
-  open_svg(out, kind, w, h, title);
-  out += "<rect x=\"0.5\" y=\"0.5\" width=\"" + std::to_string(w - 1) + "\" height=\"" +
-         std::to_string(h - 1) + "\" fill=\"#fafafa\" stroke=\"" + kGridColor + "\"/>";
-  text(out, w / 2.0, h / 2.0 + 4, "No data", "middle", "no-data");
-  out += "</svg>";
-  return out;
-}
-
 void legend(std::string& out, const std::vector<Series>& series, double x, double y) {
-  for (const Series& s : series) {
-    out += "<rect x=\"" + c(x) + "\" y=\"" + c(y - 9) + "\" width=\"10\" height=\"10\" fill=\"" +
-           escape(s.color) + "\"/>";
-    const std::string name = truncate_label(s.name, 32);
-    text(out, x + 14, y, name, "start", "legend");
-    x += 14 + 6.5 * static_cast<double>(label_chars(name)) + 14;
-  }
+  for (const Series& s : series) x = legend_entry(out, x, y, s.color, s.name);
 }
 
 std::string value_text(double v, int decimals, std::string_view unit) {
@@ -213,16 +119,12 @@ std::string line_chart(const LineChart& chart) {
            "</title></rect>";
   }
   out += "</g><g class=\"grid\">";
-  for (double t : s.ticks) {
-    line(out, left, py(t), left + pw, py(t), kGridColor);
-    text(out, left - 6, py(t) + 4, format_number(t, tick_decimals), "end");
-  }
+  y_grid(out, s, tick_decimals, left, pw, py);
   line(out, left, top + ph, left + pw, top + ph, kAxisColor);
   out += "</g><g class=\"x-labels\">";
-  const std::size_t max_labels = static_cast<std::size_t>(std::max(1, chart.max_x_labels));
-  const std::size_t label_step = (n + max_labels - 1) / max_labels;
+  const std::size_t step = label_step(n, chart.max_x_labels);
   for (std::size_t i = 0; i < n && i < chart.x_labels.size(); ++i) {
-    if ((n - 1 - i) % label_step != 0) continue;
+    if ((n - 1 - i) % step != 0) continue;
     const std::string label = truncate_label(chart.x_labels[i], 14);
     text(out, fit_x(px(i), label, w), top + ph + 16, label, "middle");
   }
@@ -335,10 +237,7 @@ std::string bar_chart(const BarChart& chart) {
     const double group = slot * 0.8;
     const double bw = chart.stacked ? group : group / static_cast<double>(m);
     out += "<g class=\"grid\">";
-    for (double t : s.ticks) {
-      line(out, left, py(t), left + pw, py(t), kGridColor);
-      text(out, left - 6, py(t) + 4, format_number(t, tick_decimals), "end");
-    }
+    y_grid(out, s, tick_decimals, left, pw, py);
     out += "</g><g class=\"bars\">";
     for (std::size_t i = 0; i < n; ++i) {
       for (std::size_t j = 0; j < m; ++j) {
@@ -360,12 +259,10 @@ std::string bar_chart(const BarChart& chart) {
     out += "</g>";
     line(out, left, py(0), left + pw, py(0), kAxisColor);
     out += "<g class=\"x-labels\">";
-    const std::size_t max_labels = static_cast<std::size_t>(std::max(1, chart.max_x_labels));
-    const std::size_t label_step = (n + max_labels - 1) / max_labels;
-    const std::size_t max_chars =
-        std::max<std::size_t>(3, static_cast<std::size_t>(slot * label_step / 6.5));
+    const std::size_t step = label_step(n, chart.max_x_labels);
+    const std::size_t max_chars = label_chars_for(slot, step);
     for (std::size_t i = 0; i < n; ++i) {
-      if ((n - 1 - i) % label_step != 0) continue;
+      if ((n - 1 - i) % step != 0) continue;
       const std::string label = truncate_label(chart.categories[i], max_chars);
       text(out, fit_x(left + slot * (static_cast<double>(i) + 0.5), label, w), top + ph + 16, label,
            "middle");

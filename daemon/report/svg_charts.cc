@@ -8,90 +8,11 @@
 #include "report/figures.h"
 #include "report/html.h"
 #include "report/svg.h"
+#include "report/svg_detail.h"
 
 namespace kamwatch::report::svg {
-namespace {
 
-constexpr const char* kTextColor = "#555";
-constexpr const char* kGridColor = "#e3e3e3";
-constexpr const char* kAxisColor = "#888";
-
-std::string c(double v) { return format_coord(v); }
-
-std::size_t label_chars(std::string_view s) {
-  std::size_t n = 0;
-  for (char ch : s) n += (static_cast<unsigned char>(ch) & 0xC0) != 0x80;
-  return n;
-}
-
-std::string truncate_label(std::string_view s, std::size_t max_chars) {
-  std::size_t chars = 0;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if ((static_cast<unsigned char>(s[i]) & 0xC0) == 0x80) continue;
-    if (chars == max_chars) return std::string(s.substr(0, i)) + "\xE2\x80\xA6";
-    ++chars;
-  }
-  return std::string(s);
-}
-
-double text_width(std::string_view s) { return 6.2 * static_cast<double>(label_chars(s)); }
-
-double fit_x(double x, std::string_view label, double width) {
-  const double half = text_width(label) / 2 + 2;
-  return std::clamp(x, std::min(half, width / 2), std::max(width - half, width / 2));
-}
-
-void open_svg(std::string& out, std::string_view kind, int w, int h, std::string_view title) {
-  const std::string t = escape(title);
-  out += "<svg class=\"chart ";
-  out += kind;
-  out += "\" viewBox=\"0 0 " + std::to_string(w) + " " + std::to_string(h) + "\" width=\"" +
-         std::to_string(w) + "\" height=\"" + std::to_string(h) + "\" role=\"img\" aria-label=\"" +
-         t + "\" font-family=\"system-ui, sans-serif\" font-size=\"11\"><title>" + t + "</title>";
-}
-
-void text(std::string& out, double x, double y, std::string_view s, std::string_view anchor,
-          std::string_view cls = "") {
-  out += "<text x=\"" + c(x) + "\" y=\"" + c(y) + "\" text-anchor=\"";
-  out += anchor;
-  out += "\" fill=\"";
-  out += kTextColor;
-  out += "\"";
-  if (!cls.empty()) {
-    out += " class=\"";
-    out += cls;
-    out += "\"";
-  }
-  out += ">";
-  append_escaped(out, s);
-  out += "</text>";
-}
-
-void line(std::string& out, double x1, double y1, double x2, double y2, std::string_view color,
-          double width = 1, std::string_view dash = "") {
-  out += "<line x1=\"" + c(x1) + "\" y1=\"" + c(y1) + "\" x2=\"" + c(x2) + "\" y2=\"" + c(y2) +
-         "\" stroke=\"";
-  out += color;
-  out += "\" stroke-width=\"" + c(width) + "\"";
-  if (!dash.empty()) {
-    out += " stroke-dasharray=\"";
-    out += dash;
-    out += "\"";
-  }
-  out += "/>";
-}
-
-std::string no_data_svg(std::string_view kind, int w, int h, std::string_view title) {
-  std::string out;
-  open_svg(out, kind, w, h, title);
-  out += "<rect x=\"0.5\" y=\"0.5\" width=\"" + std::to_string(w - 1) + "\" height=\"" +
-         std::to_string(h - 1) + "\" fill=\"#fafafa\" stroke=\"" + kGridColor + "\"/>";
-  text(out, w / 2.0, h / 2.0 + 4, "No data", "middle", "no-data");
-  out += "</svg>";
-  return out;
-}
-
-}  // namespace
+using namespace detail;
 
 std::string timeline_chart(const TimelineChart& chart) {
   const int w = chart.width;
@@ -140,14 +61,13 @@ std::string timeline_chart(const TimelineChart& chart) {
                        static_cast<std::int64_t>(first.month)) +
       1;
   const std::vector<Period> periods = months_ending(chart.to, months);
-  const std::size_t max_labels = static_cast<std::size_t>(std::max(1, chart.max_x_labels));
-  const std::size_t label_step = (periods.size() + max_labels - 1) / max_labels;
+  const std::size_t step = label_step(periods.size(), chart.max_x_labels);
   for (std::size_t i = 0; i < periods.size(); ++i) {
     const TimeMs t = periods[i].start;
     if (t < chart.from) continue;
     const double x = px(t);
     line(out, x, top, x, top + ph, kGridColor);
-    if ((periods.size() - 1 - i) % label_step == 0)
+    if ((periods.size() - 1 - i) % step == 0)
       text(out, fit_x(x, periods[i].label, w), top + ph + 16, periods[i].label, "middle");
   }
   for (std::size_t i = 1; i < n; ++i)
@@ -178,13 +98,7 @@ std::string timeline_chart(const TimelineChart& chart) {
   out += "</g>";
   if (show_legend) {
     double x = left;
-    for (const Span& s : chart.spans) {
-      const std::string label = truncate_label(s.label, 96);
-      out += "<rect x=\"" + c(x) + "\" y=\"7\" width=\"10\" height=\"10\" fill=\"" +
-             escape(s.color) + "\"/>";
-      text(out, x + 14, 16, label, "start", "legend");
-      x += 14 + 6.5 * static_cast<double>(label_chars(label)) + 14;
-    }
+    for (const Span& s : chart.spans) x = legend_entry(out, x, 16, s.color, s.label, 96);
   }
   out += "</svg>";
   return out;
@@ -204,12 +118,8 @@ std::string pareto_chart(const ParetoChart& chart) {
   if (n == 0 || total <= 0) return no_data_svg("pareto-chart", w, h, chart.title);
 
   const Scale s = nice_scale(0, hi, 5, true, false);
-  int tick_decimals = 0;
-  while (tick_decimals < 6 && std::fabs(s.step * std::pow(10.0, tick_decimals) -
-                                        std::round(s.step * std::pow(10.0, tick_decimals))) > 1e-6)
-    ++tick_decimals;
-  double left = 40;
-  for (double t : s.ticks) left = std::max(left, text_width(format_number(t, tick_decimals)) + 14);
+  const int tick_decimals = decimals_for(s.step);
+  const double left = left_margin(s, tick_decimals);
   const double right = 44;
   const double top = 28;
   const double bottom = 24;
@@ -223,10 +133,7 @@ std::string pareto_chart(const ParetoChart& chart) {
   std::string out;
   open_svg(out, "pareto-chart", w, h, chart.title);
   out += "<g class=\"grid\">";
-  for (double t : s.ticks) {
-    line(out, left, py(t), left + pw, py(t), kGridColor);
-    text(out, left - 6, py(t) + 4, format_number(t, tick_decimals), "end");
-  }
+  y_grid(out, s, tick_decimals, left, pw, py);
   for (int k = 0; k <= 4; ++k) {
     const double share = k / 4.0;
     text(out, left + pw + 6, py_share(share) + 4, format_percent(share, 0), "start", "share");
@@ -272,22 +179,16 @@ std::string pareto_chart(const ParetoChart& chart) {
   out += "<path class=\"line\" d=\"" + d + "\" fill=\"none\" stroke=\"" +
          escape(chart.curve_color) + "\" stroke-width=\"2\" stroke-linejoin=\"round\"/>" + points +
          "</g><g class=\"x-labels\">";
-  const std::size_t max_labels = static_cast<std::size_t>(std::max(1, chart.max_x_labels));
-  const std::size_t label_step = (n + max_labels - 1) / max_labels;
-  const std::size_t max_chars = std::max<std::size_t>(
-      3, static_cast<std::size_t>(slot * static_cast<double>(label_step) / 6.5));
-  for (std::size_t i = 0; i < n && i < chart.categories.size(); i += label_step) {
+  const std::size_t step = label_step(n, chart.max_x_labels);
+  const std::size_t max_chars = label_chars_for(slot, step);
+  for (std::size_t i = 0; i < n && i < chart.categories.size(); i += step) {
     const std::string label = truncate_label(chart.categories[i], max_chars);
     text(out, fit_x(left + slot * (static_cast<double>(i) + 0.5), label, w), top + ph + 16, label,
          "middle");
   }
   out += "</g>";
   // Legend: bars and the curve.
-  out += "<rect x=\"" + c(left) + "\" y=\"7\" width=\"10\" height=\"10\" fill=\"" +
-         escape(chart.color) + "\"/>";
-  const std::string name = truncate_label(chart.value_name, 32);
-  text(out, left + 14, 16, name, "start", "legend");
-  const double lx = left + 28 + 6.5 * static_cast<double>(label_chars(name));
+  const double lx = legend_entry(out, left, 16, chart.color, chart.value_name);
   line(out, lx, 12, lx + 14, 12, chart.curve_color, 2);
   text(out, lx + 18, 16, "cumulative share", "start", "legend");
   out += "</svg>";

@@ -157,6 +157,15 @@ class Tls : public ::testing::Test {
     server_ = std::move(started).value();
   }
 
+  // A request to the server over HTTPS that does not verify its self-signed certificate.
+  ClientRequest https(std::string method, std::string_view target) const {
+    ClientRequest req;
+    req.method = std::move(method);
+    req.url = url(server_->port(), target, "https");
+    req.verify_tls = false;
+    return req;
+  }
+
   static inline testing::TempDir* dir_ = nullptr;
   static inline std::string cert_;
   static inline std::string key_;
@@ -165,17 +174,12 @@ class Tls : public ::testing::Test {
 };
 
 TEST_F(Tls, ServesHttpsWithASelfSignedCertificate) {
-  ClientRequest req;
-  req.method = "GET";
-  req.url = url(server_->port(), "/healthz", "https");
-  req.verify_tls = false;
-  auto r = request(req);
+  auto r = request(https("GET", "/healthz"));
   ASSERT_TRUE(r.ok()) << r.error().to_string();
   EXPECT_EQ(r->status, 200);
   EXPECT_EQ(r->body, "ok");
 
-  req.method = "POST";
-  req.url = url(server_->port(), "/rules/reload", "https");
+  ClientRequest req = https("POST", "/rules/reload");
   req.body = R"({"x":1})";
   req.headers = {{"Authorization", "Bearer tok"}};
   auto post = request(req);
@@ -199,11 +203,7 @@ TEST_F(Tls, PlainHttpToTheTlsPortGetsNoResponse) {
   ASSERT_TRUE(c.send("GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n"));
   EXPECT_EQ(c.read_response().status, 0);
   // And the server still serves HTTPS.
-  ClientRequest req;
-  req.method = "GET";
-  req.url = url(server_->port(), "/healthz", "https");
-  req.verify_tls = false;
-  auto r = request(req);
+  auto r = request(https("GET", "/healthz"));
   ASSERT_TRUE(r.ok()) << r.error().to_string();
   EXPECT_EQ(r->status, 200);
 }

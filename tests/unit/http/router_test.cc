@@ -17,19 +17,22 @@ Request make(std::string method, std::string target) {
   return r;
 }
 
+// The body of the answer of the handler the router picks for r (which fills in r's params), or
+// "(no handler)" when it picks none.
+std::string answer(const Router& router, Request& r) {
+  const Router::Match m = router.match(r);
+  return m.handler ? (*m.handler)(r).body : "(no handler)";
+}
+
 TEST(Router, MatchesLiteralsAndFillsPathParameters) {
   Router router;
   router.get("/healthz", returns("health"));
   router.get("/api/v1/accounts/{id}/alerts/{rule}", returns("alerts"));
   Request health = make("GET", "/healthz");
-  const auto m1 = router.match(health);
-  ASSERT_NE(m1.handler, nullptr);
-  EXPECT_EQ((*m1.handler)(health).body, "health");
+  EXPECT_EQ(answer(router, health), "health");
 
   Request alerts = make("GET", "/api/v1/accounts/acme/alerts/churn?x=1");
-  const auto m2 = router.match(alerts);
-  ASSERT_NE(m2.handler, nullptr);
-  EXPECT_EQ((*m2.handler)(alerts).body, "alerts");
+  EXPECT_EQ(answer(router, alerts), "alerts");
   EXPECT_EQ(alerts.params, (std::map<std::string, std::string>{{"id", "acme"}, {"rule", "churn"}}));
 }
 
@@ -38,9 +41,7 @@ TEST(Router, LiteralSegmentBeatsParameter) {
   router.get("/accounts/{id}", returns("by id"));
   router.get("/accounts/search", returns("search"));
   Request r = make("GET", "/accounts/search");
-  const auto m = router.match(r);
-  ASSERT_NE(m.handler, nullptr);
-  EXPECT_EQ((*m.handler)(r).body, "search");
+  EXPECT_EQ(answer(router, r), "search");
 }
 
 TEST(Router, EncodedSlashStaysInsideItsParameter) {
@@ -127,30 +128,21 @@ TEST(Response, ErrorIsJsonWithEscapedMessage) {
 }
 
 TEST(ParseUrl, SplitsAndDefaults) {
-  auto a = parse_url("http://example.com");
-  ASSERT_TRUE(a.ok()) << a.error().to_string();
-  EXPECT_EQ(a->scheme, "http");
-  EXPECT_EQ(a->host, "example.com");
-  EXPECT_EQ(a->port, "80");
-  EXPECT_EQ(a->target, "/");
-
-  auto b = parse_url("HTTPS://hooks.example.com/services/T1?x=1#frag");
-  ASSERT_TRUE(b.ok());
-  EXPECT_EQ(b->scheme, "https");
-  EXPECT_EQ(b->port, "443");
-  EXPECT_EQ(b->target, "/services/T1?x=1");
-
-  auto c = parse_url("http://[::1]:8080?q=2");
-  ASSERT_TRUE(c.ok()) << c.error().to_string();
-  EXPECT_EQ(c->host, "::1");
-  EXPECT_EQ(c->port, "8080");
-  EXPECT_EQ(c->target, "/?q=2");
-
-  auto d = parse_url("http://127.0.0.1:9470/metrics");
-  ASSERT_TRUE(d.ok());
-  EXPECT_EQ(d->host, "127.0.0.1");
-  EXPECT_EQ(d->port, "9470");
-  EXPECT_EQ(d->target, "/metrics");
+  const std::pair<const char*, Url> cases[] = {
+      {"http://example.com", {"http", "example.com", "80", "/"}},
+      {"HTTPS://hooks.example.com/services/T1?x=1#frag",
+       {"https", "hooks.example.com", "443", "/services/T1?x=1"}},
+      {"http://[::1]:8080?q=2", {"http", "::1", "8080", "/?q=2"}},
+      {"http://127.0.0.1:9470/metrics", {"http", "127.0.0.1", "9470", "/metrics"}},
+  };
+  for (const auto& [text, want] : cases) {
+    auto u = parse_url(text);
+    ASSERT_TRUE(u.ok()) << text << ": " << u.error().to_string();
+    EXPECT_EQ(u->scheme, want.scheme) << text;
+    EXPECT_EQ(u->host, want.host) << text;
+    EXPECT_EQ(u->port, want.port) << text;
+    EXPECT_EQ(u->target, want.target) << text;
+  }
 }
 
 TEST(ParseUrl, ErrorsNameTheProblem) {

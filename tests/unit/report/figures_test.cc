@@ -2,10 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include "test_util.h"
+
 namespace kamwatch::report {
 namespace {
-
-TimeMs at(const char* s) { return *parse_rfc3339(s); }
 
 model::Event event(const std::string& id, const std::string& type, TimeMs t,
                    std::vector<model::Field> data) {

@@ -6,19 +6,13 @@
 #include <string>
 #include <vector>
 
+#include "test_util.h"
+
 namespace kamwatch::report {
 namespace {
 
 using ::testing::HasSubstr;
 using ::testing::Not;
-
-std::string section(const std::string& page, std::string_view id) {
-  const std::string open = "<section id=\"" + std::string(id) + "\"";
-  const std::size_t a = page.find(open);
-  if (a == std::string::npos) return {};
-  const std::size_t b = page.find("</section>", a);
-  return page.substr(a, b == std::string::npos ? std::string::npos : b - a);
-}
 
 engine::AlertTransition firing(std::string alert, std::string signal, std::string severity) {
   engine::AlertTransition t;

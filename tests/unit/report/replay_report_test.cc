@@ -7,29 +7,13 @@
 #include <vector>
 
 #include "report/svg_charts.h"
+#include "test_util.h"
 
 namespace kamwatch::report {
 namespace {
 
 using ::testing::HasSubstr;
 using ::testing::Not;
-
-TimeMs at(const char* s) { return *parse_rfc3339(s); }
-
-std::size_t count(const std::string& s, const std::string& what) {
-  std::size_t n = 0;
-  for (std::size_t p = s.find(what); p != std::string::npos; p = s.find(what, p + 1)) ++n;
-  return n;
-}
-
-// The text between <section id="id"> and its </section>.
-std::string section(const std::string& page, std::string_view id) {
-  const std::string open = "<section id=\"" + std::string(id) + "\"";
-  const std::size_t a = page.find(open);
-  if (a == std::string::npos) return {};
-  const std::size_t b = page.find("</section>", a);
-  return page.substr(a, b == std::string::npos ? std::string::npos : b - a);
-}
 
 engine::AlertTransition transition(engine::AlertTransition::Status status, std::string alert,
                                    std::string account, std::string signal, std::string severity,

@@ -14,6 +14,7 @@
 
 #include "engine/replay.h"
 #include "report/html.h"
+#include "test_util.h"
 
 namespace kamwatch::report {
 namespace {
@@ -21,7 +22,6 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-TimeMs at(const char* s) { return *parse_rfc3339(s); }
 const TimeMs kNow = at("2026-06-15T12:00:00Z");
 
 model::FieldValue num(double v) { return model::FieldValue::of_number(v); }
@@ -189,18 +189,6 @@ model::AccountState build(const std::string& id, const std::string& name,
   return s;
 }
 
-std::string section(const std::string& html, const std::string& id) {
-  const auto b = html.find("<section id=\"" + id + "\"");
-  if (b == std::string::npos) return {};
-  return html.substr(b, html.find("</section>", b) - b);
-}
-
-std::size_t count(const std::string& s, const std::string& what) {
-  std::size_t n = 0;
-  for (std::size_t p = s.find(what); p != std::string::npos; p = s.find(what, p + 1)) ++n;
-  return n;
-}
-
 AccountReportInput input(const model::AccountState& s, const rules::RuleSet* rules,
                          const rules::AccountAttributes& attrs,
                          std::vector<engine::AlertTransition> alerts) {
@@ -221,6 +209,29 @@ engine::AlertTransition firing(std::string alert, std::string severity, std::str
   t.annotations = {{"summary", alert + " summary <i>escaped</i>"}};
   if (!playbook.empty()) t.annotations["playbook"] = playbook;
   return t;
+}
+
+// The story's account as the shipped rules keep it, built once: "ACME-0042", "Acme".
+const model::AccountState& acme() {
+  static const model::AccountState s = build("ACME-0042", "Acme", shipped_rules().get());
+  return s;
+}
+
+// acme()'s page with the shipped rules.
+std::string acme_page(const rules::AccountAttributes& attrs = {},
+                      std::vector<engine::AlertTransition> alerts = {}) {
+  return render_account_report(input(acme(), shipped_rules().get(), attrs, std::move(alerts)));
+}
+
+// Portfolio figures of a key account ranked 7th.
+rules::AccountAttributes key_account_figures(double clv, double p_alive, double purchases) {
+  rules::AccountAttributes a;
+  a.key_account = true;
+  a.revenue_rank = 7;
+  a.clv = clv;
+  a.p_alive = p_alive;
+  a.expected_purchases = purchases;
+  return a;
 }
 
 // Structural checks every page must pass.
@@ -266,8 +277,8 @@ TEST(AccountReport, EverySectionWithTheShippedRules) {
 
 TEST(AccountReport, HealthTrendHasOnePointPerWeekFromHistory) {
   auto rules = shipped_rules();
-  const model::AccountState s = build("ACME-0042", "Acme", rules.get());
-  const std::string html = render_account_report(input(s, rules.get(), {}, {}));
+  const model::AccountState& s = acme();
+  const std::string html = acme_page();
   const std::string trend = section(html, "health-trend");
   EXPECT_EQ(count(trend, "<svg class=\"chart line-chart\""), 1u);
   EXPECT_EQ(count(trend, "class=\"point\""), 26u);
@@ -293,10 +304,7 @@ TEST(AccountReport, HealthTrendHasOnePointPerWeekFromHistory) {
 }
 
 TEST(AccountReport, WhatMovedItListsEveryMeasure) {
-  auto rules = shipped_rules();
-  const model::AccountState s = build("ACME-0042", "Acme", rules.get());
-  const std::string drivers =
-      section(render_account_report(input(s, rules.get(), {}, {})), "health-drivers");
+  const std::string drivers = section(acme_page(), "health-drivers");
   for (const char* m : {"usage_vs_baseline", "seat_utilisation", "support_load", "sla_breaches",
                         "sentiment", "relationship", "payments"})
     EXPECT_THAT(drivers, HasSubstr("<td>" + std::string(m) + "</td>")) << m;
@@ -306,11 +314,8 @@ TEST(AccountReport, WhatMovedItListsEveryMeasure) {
 }
 
 TEST(AccountReport, RevenueByCategoryWithCompetitorShare) {
-  auto rules = shipped_rules();
-  const model::AccountState s = build("ACME-0042", "Acme", rules.get());
-  ASSERT_TRUE(s.derived.count("sales.order by category"));
-  const std::string revenue =
-      section(render_account_report(input(s, rules.get(), {}, {})), "revenue");
+  ASSERT_TRUE(acme().derived.count("sales.order by category"));
+  const std::string revenue = section(acme_page(), "revenue");
   EXPECT_THAT(revenue, HasSubstr("Revenue by category per month"));
   for (const char* c : {"sensors", "gateways", "software", "services"})
     EXPECT_THAT(revenue, HasSubstr("<td>" + std::string(c) + "</td>")) << c;
@@ -348,19 +353,11 @@ TEST(AccountReport, EscapesEverythingFromTheAccountAndAlerts) {
 }
 
 TEST(AccountReport, ClvNotAvailableWithoutOrderHistory) {
-  auto rules = shipped_rules();
-  const model::AccountState s = build("ACME-0042", "Acme", rules.get());
-  const std::string na = section(render_account_report(input(s, rules.get(), {}, {})), "value");
+  const std::string na = section(acme_page(), "value");
   EXPECT_THAT(na, HasSubstr("not available (not enough order history)"));
   EXPECT_THAT(na, HasSubstr("unknown"));  // revenue rank
 
-  rules::AccountAttributes attrs;
-  attrs.key_account = true;
-  attrs.revenue_rank = 7;
-  attrs.clv = 184250.4;
-  attrs.p_alive = 0.62;
-  attrs.expected_purchases = 3.14;
-  const std::string v = section(render_account_report(input(s, rules.get(), attrs, {})), "value");
+  const std::string v = section(acme_page(key_account_figures(184250.4, 0.62, 3.14)), "value");
   EXPECT_THAT(v, Not(HasSubstr("not available")));
   EXPECT_THAT(v, HasSubstr("EUR 184,250"));
   EXPECT_THAT(v, HasSubstr("62%"));
@@ -369,8 +366,6 @@ TEST(AccountReport, ClvNotAvailableWithoutOrderHistory) {
 }
 
 TEST(AccountReport, FiringAlertsAndTheirPlaybooksMostSevereFirst) {
-  auto rules = shipped_rules();
-  const model::AccountState s = build("ACME-0042", "Acme", rules.get());
   std::vector<engine::AlertTransition> alerts = {
       firing("SeatUnderuse", "warning", "Offer an adoption workshop.", kNow - 20 * kDayMs),
       firing("CompetitorMentionsSurge", "info", "", kNow - 2 * kDayMs),
@@ -381,7 +376,7 @@ TEST(AccountReport, FiringAlertsAndTheirPlaybooksMostSevereFirst) {
   engine::AlertTransition resolved = firing("Gone", "critical", "Should not show.", kNow);
   resolved.status = engine::AlertTransition::Status::kResolved;
   alerts.push_back(resolved);
-  const std::string html = render_account_report(input(s, rules.get(), {}, alerts));
+  const std::string html = acme_page({}, alerts);
 
   const std::string list = section(html, "alerts");
   EXPECT_EQ(count(list, "<tr><td>"), 4u);
@@ -446,14 +441,9 @@ TEST(AccountReport, SamplePageFromAReplayedAccount) {
   for (const auto& [fp, t] : active) firing_now.push_back(t);
   ASSERT_FALSE(firing_now.empty());
 
-  rules::AccountAttributes attrs;
-  attrs.key_account = true;
-  attrs.revenue_rank = 7;
-  attrs.clv = 184250;
-  attrs.p_alive = 0.41;
-  attrs.expected_purchases = 2.3;
   const model::AccountState& s = replay.accounts().at("ACME-0042");
-  const std::string html = render_account_report(input(s, rules.get(), attrs, firing_now));
+  const std::string html = render_account_report(
+      input(s, rules.get(), key_account_figures(184250, 0.41, 2.3), firing_now));
   expect_well_formed(html);
   const std::string list = section(html, "alerts");
   const std::string steps = section(html, "next-steps");

@@ -6,14 +6,10 @@
 #include <cmath>
 #include <string>
 
+#include "test_util.h"
+
 namespace kamwatch::report::svg {
 namespace {
-
-std::size_t count(const std::string& s, const std::string& what) {
-  std::size_t n = 0;
-  for (std::size_t p = s.find(what); p != std::string::npos; p = s.find(what, p + 1)) ++n;
-  return n;
-}
 
 TEST(NiceScale, RoundsOutwardToNiceSteps) {
   const Scale s = nice_scale(3, 97, 5);
