@@ -375,14 +375,31 @@ Result<void> RocksDbStore::commit(CommitBatch& batch) {
   if (!s.ok()) return status_error("commit: building write batch", s);
   if (wb.Count() == 0) return ok();
 
-  rocksdb::WriteOptions wo;
-  wo.sync = options_.sync_writes;
-  s = db_->Write(wo, &wb);
-  if (!s.ok()) return status_error("commit", s);
+  if (auto w = write(wb, "commit"); !w.ok()) return w;
   next_seq_.store(seq);
   if (!batch.outbox.empty()) {
     std::lock_guard lock(depths_mu_);
     for (const OutboxRecord& rec : batch.outbox) ++depths_[rec.sink];
+  }
+  return ok();
+}
+
+Result<void> RocksDbStore::write(rocksdb::WriteBatch& wb, std::string_view what) {
+  // One writer at a time (the pipeline's commits, the forwarders' removals). After a failed
+  // write (e.g. no space left) RocksDB must be resumed before the next one: writing on would
+  // hit the failed WAL writer again. When the cause persists Resume fails and the caller
+  // retries later.
+  std::lock_guard lock(write_mu_);
+  if (needs_resume_) {
+    if (auto r = db_->Resume(); !r.ok())
+      return status_error(std::string(what) + ": resuming after a write error", r);
+    needs_resume_ = false;
+  }
+  rocksdb::WriteOptions wo;
+  wo.sync = options_.sync_writes;
+  if (auto s = db_->Write(wo, &wb); !s.ok()) {
+    needs_resume_ = true;
+    return status_error(what, s);
   }
   return ok();
 }
@@ -455,9 +472,7 @@ Result<void> RocksDbStore::outbox_remove(std::string_view sink,
       return status_error("outbox_remove", s);
     }
   }
-  rocksdb::WriteOptions wo;
-  wo.sync = options_.sync_writes;
-  if (auto s = db_->Write(wo, &wb); !s.ok()) return status_error("outbox_remove", s);
+  if (auto w = write(wb, "outbox_remove"); !w.ok()) return w;
   std::lock_guard lock(depths_mu_);
   auto& n = depths_[std::string(sink)];
   n -= std::min<std::uint64_t>(n, seqs.size());

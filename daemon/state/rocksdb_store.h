@@ -106,6 +106,8 @@ class RocksDbStore final : public StateStore {
   [[nodiscard]] Result<void> init();
   [[nodiscard]] Result<void> load_meta();
   [[nodiscard]] rocksdb::ColumnFamilyHandle* cf_by_name(std::string_view name) const;
+  // Every write goes through here (see the .cc for error handling).
+  [[nodiscard]] Result<void> write(rocksdb::WriteBatch& batch, std::string_view what);
 
   StoreOptions options_;
   std::string secondary_dir_to_remove_;  // a temp dir we created for a read-only handle
@@ -121,6 +123,8 @@ class RocksDbStore final : public StateStore {
   std::mutex depths_mu_;
   std::map<std::string, std::uint64_t> depths_;  // outbox records per sink
   std::atomic<std::uint64_t> next_seq_{1};
+  std::mutex write_mu_;        // serialises write()
+  bool needs_resume_ = false;  // a write failed: Resume() before the next one (under write_mu_)
   // commit()'s reusable buffers: steady-state commits allocate nothing for encoding.
   std::unique_ptr<rocksdb::WriteBatch> batch_;
   std::string scratch_;
