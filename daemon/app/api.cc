@@ -40,7 +40,8 @@ std::string query(const Request& r, const char* key) {
 // Query parameters a route does not know are errors: a typo must not silently widen a filter.
 std::optional<Response> unknown_parameter(const Request& r,
                                           std::initializer_list<const char*> known) {
-  for (const auto& [k, _] : r.query) {
+  for (const auto& kv : r.query) {
+    const std::string& k = kv.first;  // (a named reference: clang 14 cannot capture bindings)
     if (std::none_of(known.begin(), known.end(), [&](const char* n) { return k == n; })) {
       std::string list;
       for (const char* n : known) list += (list.empty() ? "" : ", ") + std::string(n);
