@@ -1,26 +1,73 @@
 #!/usr/bin/env bash
-# Runs the whole test suite: installs dependencies, builds (release preset), starts the real
-# Kafka broker (scripts/kafka.sh), runs unit then integration tests with ctest, stops the broker.
-#   scripts/test.sh [preset]        preset: release (default), debug, asan, tsan
-# Env: KAMWATCH_TEST_BROKERS=host:port uses an existing broker instead of starting one.
+# Runs the whole test suite: installs dependencies, builds, starts the real Kafka broker
+# (scripts/kafka.sh), runs unit, backtest and integration tests with ctest, stops the broker.
+#   scripts/test.sh [preset...]     presets: release (default), debug, asan, tsan
+# Without a preset and with CI=true (.ci/run), the release suite is followed by the asan
+# (AddressSanitizer+UBSan, LeakSanitizer) and tsan (ThreadSanitizer) suites, each in
+# build/<preset>.
+# Env: KAMWATCH_TEST_BROKERS=host:port uses an existing broker instead of starting one
+#      (KAMWATCH_KAFKA_PORT picks the port of the one started here, default 19092).
+#      KAMWATCH_SANITIZER_SUITES=1 adds the sanitizer suites outside CI, =0 skips them in CI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-preset=${1:-release}
-scripts/build.sh "$preset"
+root=$(pwd)
+if [ $# -gt 0 ]; then
+  presets=("$@")
+else
+  presets=(release)
+  if [ "${KAMWATCH_SANITIZER_SUITES:-$([ "${CI:-}" = true ] && echo 1 || echo 0)}" = 1 ]; then
+    presets+=(asan tsan)
+  fi
+fi
+
 started_broker=0
-if [ -z "${KAMWATCH_TEST_BROKERS:-}" ]; then
+cleanup() { [ "$started_broker" = 1 ] && scripts/kafka.sh stop || true; }
+trap cleanup EXIT
+ensure_broker() {
+  [ -n "${KAMWATCH_TEST_BROKERS:-}" ] && return
   if ! scripts/kafka.sh status >/dev/null 2>&1; then
     KAMWATCH_KAFKA_FRESH=1 scripts/kafka.sh start
     started_broker=1
   fi
   KAMWATCH_TEST_BROKERS=$(scripts/kafka.sh bootstrap)
   export KAMWATCH_TEST_BROKERS
-fi
-cleanup() { [ "$started_broker" = 1 ] && scripts/kafka.sh stop || true; }
-trap cleanup EXIT
-echo "test.sh: unit tests"
-ctest --preset "$preset" -L unit -j "$(nproc)"
-echo "test.sh: demo smoke test and backtest of the shipped rules on a simulated portfolio"
-ctest --preset "$preset" -L backtest
-echo "test.sh: integration tests against Kafka at $KAMWATCH_TEST_BROKERS"
-ctest --preset "$preset" -L integration
+}
+
+# Sanitizer runtime options for the tests and every kamwatch process they start (the daemon
+# inherits the environment). Errors already stop the process: -fno-sanitize-recover=all for
+# ASan/UBSan, halt_on_error for TSan, so a report in a daemon that a test later SIGKILLs still
+# fails that test (the daemon exits 66 first). tests/sanitizers/tsan.supp explains each
+# suppression.
+sanitizer_env() {
+  case "$1" in
+    asan)
+      echo "ASAN_OPTIONS=detect_leaks=1:${ASAN_OPTIONS:-}"
+      echo "UBSAN_OPTIONS=print_stacktrace=1:${UBSAN_OPTIONS:-}"
+      ;;
+    tsan)
+      echo "TSAN_OPTIONS=suppressions=$root/tests/sanitizers/tsan.supp halt_on_error=1" \
+        "second_deadlock_stack=1 ${TSAN_OPTIONS:-}"
+      ;;
+  esac
+}
+
+suite() {
+  local preset=$1 start=$SECONDS
+  echo "test.sh: [$preset] build"
+  scripts/build.sh "$preset"
+  ensure_broker
+  local -a env_args=()
+  mapfile -t env_args < <(sanitizer_env "$preset")
+  run() { env "${env_args[@]}" ctest --preset "$preset" "$@"; }
+  echo "test.sh: [$preset] unit tests"
+  run -L unit -j "$(nproc)"
+  echo "test.sh: [$preset] demo smoke test and backtest of the shipped rules on a simulated portfolio"
+  run -L backtest
+  echo "test.sh: [$preset] integration tests against Kafka at $KAMWATCH_TEST_BROKERS"
+  run -L integration
+  echo "test.sh: [$preset] passed in $(((SECONDS - start) / 60))m$(((SECONDS - start) % 60))s"
+}
+
+for preset in "${presets[@]}"; do
+  suite "$preset"
+done
