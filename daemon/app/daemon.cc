@@ -13,10 +13,12 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <random>
 #include <set>
 #include <thread>
 
 #include "app/api.h"
+#include "app/ownership.h"
 #include "app/pipeline.h"
 #include "app/portfolio_attributes.h"
 #include "app/registries.h"
@@ -225,6 +227,51 @@ void refresh_portfolio_gauges(metrics::Metrics& m, const AccountDirectory& direc
 
 }  // namespace
 
+namespace {
+
+// Several instances: the input topics must be co-partitioned (an account's events all on the
+// same partition number), and the changelog gets one partition per input partition.
+Result<void> prepare_cluster(const config::Config& config, const ingest::KafkaOptions& kafka) {
+  int partitions = -1;
+  for (const std::string& topic : config.kafka.topics) {
+    auto n = ingest::partition_count(kafka, topic);
+    if (!n.ok()) return n.error();
+    if (partitions >= 0 && *n != partitions)
+      return Error{"config_invalid",
+                   "with cluster.changelog_topic the input topics must have the same number of "
+                   "partitions (co-partitioned by account): " +
+                       config.kafka.topics.front() + " has " + std::to_string(partitions) + ", " +
+                       topic + " has " + std::to_string(*n)};
+    partitions = *n;
+  }
+  return ingest::ensure_topic(kafka, config.cluster.changelog_topic, partitions,
+                              {{"cleanup.policy", "compact"},
+                               {"max.message.bytes", "16777216"},
+                               {"min.compaction.lag.ms", "0"},
+                               {"segment.bytes", "67108864"}});
+}
+
+// The changelog producer's transactional id: stable across restarts of this instance (its
+// state directory), different for every instance.
+std::string transactional_id(const config::Config& config) {
+  std::string id = config.cluster.instance_id;
+  if (id.empty()) {
+    const std::string path = config.state.data_dir + "/instance-id";
+    std::ifstream in(path);
+    std::getline(in, id);
+    if (id.empty()) {
+      std::random_device rd;
+      char buf[17];
+      std::snprintf(buf, sizeof buf, "%08x%08x", rd(), rd());
+      id = buf;
+      std::ofstream(path) << id << "\n";
+    }
+  }
+  return "kamwatch-" + config.kafka.group + "-" + id;
+}
+
+}  // namespace
+
 Result<void> run_daemon(const config::Config& config, const std::atomic<bool>& stop,
                         const DaemonHooks& hooks) {
   SystemClock clock;
@@ -264,6 +311,10 @@ Result<void> run_daemon(const config::Config& config, const std::atomic<bool>& s
               {{"bootstrap", brokers}});
   }
   ingest::KafkaOptions kafka{brokers, config.kafka.properties};
+  const bool clustered = !config.cluster.changelog_topic.empty();
+  if (clustered && embedded)
+    return Error{"config_invalid",
+                 "cluster.changelog_topic needs a real Kafka cluster (kafka.brokers is embedded)"};
 
   // Step 3: rules (a bad rule set refuses to start: the operator must see it).
   RuleStatus rule_status;
@@ -368,12 +419,18 @@ Result<void> run_daemon(const config::Config& config, const std::atomic<bool>& s
 
   // Step 6: metrics read at scrape time, and the HTTP server.
   std::atomic<bool> catching_up_flag{true}, write_failed{false}, started{false};
+  std::unique_ptr<Ownership> ownership;
+  if (clustered)
+    ownership = std::make_unique<Ownership>(st, kafka, config.cluster.changelog_topic, pipeline,
+                                            active, directory);
   std::atomic<TimeMs> loop_turned{clock.now()};
   auto readiness = [&]() {
     Readiness r;
     r.loop_age = clock.now() - loop_turned.load();
     if (!started.load())
       r.reason = "starting";
+    else if (ownership && ownership->restoring())
+      r.reason = "restoring";
     else if (write_failed.load())
       r.reason = "state_write_failed";
     else if (catching_up_flag.load())
@@ -469,11 +526,42 @@ Result<void> run_daemon(const config::Config& config, const std::atomic<bool>& s
     }
     return *o;
   };
-  auto source = ingest::open_kafka_source(copts);
-  if (!source.ok()) {
+  std::unique_ptr<ingest::ChangelogWriter> changelog;
+  auto cleanup = [&] {
     (*server)->stop();
     stop_forwarders(0);
+  };
+  if (clustered) {
+    auto prepared = prepare_cluster(config, kafka);
+    if (!prepared.ok()) {
+      cleanup();
+      return prepared.error();
+    }
+    copts.instance_id = config.cluster.instance_id;
+    copts.on_assigned = [&](const std::vector<ingest::TopicPartition>& tps) {
+      return ownership->assigned(tps);
+    };
+    copts.on_revoked = [&](const std::vector<ingest::TopicPartition>& tps, bool lost) {
+      ownership->revoked(tps, lost);
+    };
+  }
+  auto source = ingest::open_kafka_source(copts);
+  if (!source.ok()) {
+    cleanup();
     return source.error();
+  }
+  if (clustered) {
+    // Before the first poll: initialising the transactions also aborts one this instance's
+    // previous run left open, which would otherwise hold back the restores.
+    auto writer = ingest::open_changelog_writer(kafka, config.cluster.changelog_topic,
+                                                transactional_id(config), **source);
+    if (!writer.ok()) {
+      cleanup();
+      return writer.error();
+    }
+    changelog = std::move(*writer);
+    pipeline.set_changelog(changelog.get(),
+                           [&](std::int32_t partition) { return ownership->owns(partition); });
   }
   log::info("kamwatch consuming",
             {{"topics", static_cast<std::int64_t>(config.kafka.topics.size())}});

@@ -5,6 +5,7 @@
 #include <map>
 #include <unordered_map>
 
+#include "app/changelog.h"
 #include "core/log.h"
 #include "engine/evaluator.h"
 
@@ -55,6 +56,7 @@ void Pipeline::evaluate(model::AccountState& account, const std::vector<std::str
     std::string json = engine::transition_json(t);
     const bool firing = t.status == engine::AlertTransition::Status::kFiring;
     active.push_back({t.fingerprint, firing ? json : std::string()});
+    if (changelog_) changelog_records_.push_back(alert_record(account.partition, active.back()));
     for (const std::string& sink : options_.alert_sinks) {
       state::OutboxRecord r;
       r.sink = sink;
@@ -75,8 +77,23 @@ void Pipeline::evaluate(model::AccountState& account, const std::vector<std::str
   }
 }
 
+Result<void> Pipeline::replicate(state::CommitBatch& commit,
+                                 const std::vector<ingest::TopicPartitionOffset>& positions) {
+  if (!changelog_) return ok();
+  for (const model::AccountState* a : commit.accounts)
+    changelog_records_.push_back(account_record(*a));
+  for (const ingest::TopicPartitionOffset& p : positions)
+    changelog_records_.push_back(position_record(p));
+  auto ends = changelog_->commit(changelog_records_, positions);
+  changelog_records_.clear();
+  if (!ends.ok()) return ends.error();
+  for (const auto& [partition, next] : *ends) commit.changelog.push_back({partition, next});
+  return ok();
+}
+
 Result<Pipeline::SweepStats> Pipeline::sweep(std::size_t max) {
   SweepStats out;
+  changelog_records_.clear();
   auto ids = store_.account_ids_after(sweep_cursor_, max);
   if (!ids.ok()) return ids.error();
   out.done = ids->size() < max;
@@ -90,6 +107,7 @@ Result<Pipeline::SweepStats> Pipeline::sweep(std::size_t max) {
       cache_.clear();
       return account.error();
     }
+    if (owned_ && !owned_((*account)->partition)) continue;  // another instance's account
     if (rules_) {
       const auto alerts_before = (*account)->alerts;
       evaluate(**account, nullptr, now, out.batch, outbox, active);
@@ -105,6 +123,10 @@ Result<Pipeline::SweepStats> Pipeline::sweep(std::size_t max) {
     commit.accounts = std::move(changed);
     commit.outbox = std::move(outbox);
     commit.active_alerts = std::move(active);
+    if (auto r = replicate(commit, {}); !r.ok()) {
+      cache_.clear();
+      return r.error();
+    }
     if (auto r = store_.commit(commit); !r.ok()) {
       cache_.clear();
       return r.error();
@@ -123,6 +145,7 @@ Result<BatchStats> Pipeline::process(const ingest::MessageBatch& batch) {
   const std::size_t n = batch.messages.size();
   if (events_.size() < n) events_.resize(n);
   keys_.clear();
+  changelog_records_.clear();
   std::vector<state::OutboxRecord> outbox;
   std::vector<state::ActiveAlertUpdate> active;
   std::vector<int> valid(n, 0);  // 1 when events_[i] decoded fine
@@ -155,6 +178,10 @@ Result<BatchStats> Pipeline::process(const ingest::MessageBatch& batch) {
   std::vector<std::string> new_keys;
   std::vector<model::AccountState*> changed;
   std::unordered_map<model::AccountState*, std::vector<std::string_view>> changed_types;
+  // With a changelog: the applied events' dedup keys per input partition, and the first offset.
+  std::map<std::pair<std::string_view, std::int32_t>,
+           std::pair<std::int64_t, std::vector<std::string_view>>>
+      seen_by_partition;
   std::size_t k = 0;
   for (std::size_t i = 0; i < n; ++i) {
     if (!valid[i]) continue;
@@ -182,7 +209,14 @@ Result<BatchStats> Pipeline::process(const ingest::MessageBatch& batch) {
       continue;
     }
     model::apply(s, e, options_.retention, rules_ ? &rules_->series_specs() : nullptr);
+    s.partition = batch.messages[i].partition;
     new_keys.push_back(key);
+    if (changelog_) {
+      const ingest::RawMessage& m = batch.messages[i];
+      auto [sp, fresh] = seen_by_partition.try_emplace({m.topic, m.partition}, m.offset,
+                                                       std::vector<std::string_view>());
+      sp->second.second.push_back(key);
+    }
     auto [it, first_change] = changed_types.try_emplace(&s);
     if (first_change) changed.push_back(&s);
     if (std::find(it->second.begin(), it->second.end(), e.type) == it->second.end())
@@ -226,7 +260,15 @@ Result<BatchStats> Pipeline::process(const ingest::MessageBatch& batch) {
     stats.positions.push_back({std::string(tp.first), tp.second, offset});
   }
 
-  // 5. One atomic write.
+  // 5. With several instances, the changelog transaction first (it fails for a member that
+  // lost the partitions: then nothing is written here either); then one atomic local write.
+  for (const auto& [tp, seen_keys] : seen_by_partition)
+    changelog_records_.push_back(
+        seen_record(tp.first, tp.second, seen_keys.first, seen_keys.second));
+  if (auto r = replicate(commit, stats.positions); !r.ok()) {
+    cache_.clear();
+    return r.error();
+  }
   if (auto r = store_.commit(commit); !r.ok()) {
     cache_.clear();  // cached states hold changes that were not stored
     return r.error();

@@ -16,6 +16,7 @@
 #include "engine/alert.h"
 #include "ingest/decoder.h"
 #include "ingest/event_source.h"
+#include "ingest/kafka.h"
 #include "model/account_state.h"
 #include "rules/rules.h"
 #include "state/account_cache.h"
@@ -69,6 +70,17 @@ class Pipeline {
   [[nodiscard]] const std::shared_ptr<const rules::RuleSet>& rules() const { return rules_; }
   void set_attributes(AttributesLookup lookup) { attributes_ = std::move(lookup); }
 
+  // Several instances: every commit first writes its changes to the state changelog (with the
+  // input positions, in one Kafka transaction); the local store is written only when that
+  // succeeded. Sweeps evaluate only accounts of partitions `owned` says this instance owns.
+  void set_changelog(ingest::ChangelogWriter* changelog,
+                     std::function<bool(std::int32_t partition)> owned) {
+    changelog_ = changelog;
+    owned_ = std::move(owned);
+  }
+  // Drops cached account states (after a restore replaced stored ones).
+  void forget_cached() { cache_.clear(); }
+
   // Timer evaluation: evaluates every rule (when there are rules) for up to max accounts after
   // the sweep cursor, commits their alert states and transitions, and summarises them. Returns
   // stats; done is true when the sweep reached the last account (the next call starts over).
@@ -92,6 +104,9 @@ class Pipeline {
                 TimeMs now, BatchStats& stats, std::vector<state::OutboxRecord>& outbox,
                 std::vector<state::ActiveAlertUpdate>& active);
   [[nodiscard]] const rules::AccountAttributes& attributes_of(const std::string& id) const;
+  // Writes the changelog records of a commit (no-op without a changelog).
+  [[nodiscard]] Result<void> replicate(state::CommitBatch& commit,
+                                       const std::vector<ingest::TopicPartitionOffset>& positions);
 
   state::StateStore& store_;
   const Clock& clock_;
@@ -104,6 +119,9 @@ class Pipeline {
   std::shared_ptr<const rules::RuleSet> rules_;
   AttributesLookup attributes_;
   std::string sweep_cursor_;
+  ingest::ChangelogWriter* changelog_ = nullptr;
+  std::function<bool(std::int32_t)> owned_;
+  std::vector<ingest::ChangelogRecord> changelog_records_;  // of the commit being built
 };
 
 }  // namespace kamwatch::app

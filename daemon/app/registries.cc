@@ -77,6 +77,11 @@ void AccountDirectory::update(std::vector<AccountSummary> summaries) {
   }
 }
 
+void AccountDirectory::remove_if(const std::function<bool(const AccountSummary&)>& pred) {
+  std::unique_lock lock(mu_);
+  std::erase_if(by_id_, [&](const auto& kv) { return pred(kv.second); });
+}
+
 std::optional<AccountSummary> AccountDirectory::get(std::string_view id) const {
   std::shared_lock lock(mu_);
   auto it = by_id_.find(id);

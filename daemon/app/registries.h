@@ -51,6 +51,8 @@ class AccountDirectory {
                           std::string_view after, std::size_t limit) const;
   [[nodiscard]] std::vector<AccountSummary> all() const;
   [[nodiscard]] std::size_t size() const;
+  // Drops the accounts pred selects (their partition moved to another instance).
+  void remove_if(const std::function<bool(const AccountSummary&)>& pred);
 
  private:
   mutable std::shared_mutex mu_;

@@ -247,6 +247,18 @@ Config parse(const YAML::Node& root, const std::string& name) {
                        }},
                   });
            }},
+          {"cluster",
+           [&](const YAML::Node& n) {
+             walk(name, n, "cluster",
+                  {
+                      {"changelog_topic",
+                       [&](auto& v) {
+                         c.cluster.changelog_topic = scalar(name, v, "changelog_topic");
+                       }},
+                      {"instance_id",
+                       [&](auto& v) { c.cluster.instance_id = scalar(name, v, "instance_id"); }},
+                  });
+           }},
           {"metrics",
            [&](const YAML::Node& n) {
              walk(name, n, "metrics", {{"key_account_series_cap", [&](auto& v) {
@@ -375,6 +387,9 @@ alerting:
   resend_interval: 1m          # firing alerts are re-sent this often (endsAt = 4 x this ahead)
   timeout: 10s                 # one request to an Alertmanager
   webhooks: []                 # - {name: crm, url: https://..., secret_file: /etc/kamwatch/crm.key, timeout: 5s}
+cluster:
+  changelog_topic: ""          # set to run several instances: state follows its partition (docs/scaling.md)
+  instance_id: ""              # static group membership and changelog producer id; default: kept in the state
 metrics:
   key_account_series_cap: 500  # at most this many per-account health series (key accounts, worst first)
 log:

@@ -75,8 +75,16 @@ struct MetricsConfig {
   std::size_t key_account_series_cap = 500;  // per-account health series, key accounts only
 };
 
+// Several instances in one consumer group (docs/scaling.md).
+struct ClusterConfig {
+  std::string changelog_topic;  // empty = one instance, state only local
+  std::string instance_id;      // group.instance.id (static membership); also names the
+                                // changelog producer; default: a random id kept in the state
+};
+
 struct Config {
   KafkaConfig kafka;
+  ClusterConfig cluster;
   StateConfig state;
   IngestConfig ingest;
   RulesConfig rules;

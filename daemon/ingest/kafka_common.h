@@ -6,6 +6,7 @@
 #include <string>
 
 #include "core/result.h"
+#include "ingest/event_source.h"
 
 namespace kamwatch::ingest::detail {
 
@@ -14,6 +15,9 @@ namespace kamwatch::ingest::detail {
 [[nodiscard]] Result<rd_kafka_conf_t*> make_conf(const std::string& brokers,
                                                  const std::map<std::string, std::string>& defaults,
                                                  const std::map<std::string, std::string>& user);
+
+// The consumer handle of a Kafka EventSource (nullptr for other sources).
+[[nodiscard]] rd_kafka_t* consumer_handle(EventSource& source);
 
 // Routes librdkafka's own log lines into kamwatch's JSON log.
 void log_cb(const rd_kafka_t* rk, int level, const char* fac, const char* buf);

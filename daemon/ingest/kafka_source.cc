@@ -36,6 +36,7 @@ class KafkaSource final : public EventSource {
         {"client.id", "kamwatch"},
         {"queued.max.messages.kbytes", "262144"},
     };
+    if (!options_.instance_id.empty()) defaults["group.instance.id"] = options_.instance_id;
     auto conf = detail::make_conf(options_.kafka.brokers, defaults, options_.kafka.properties);
     if (!conf.ok()) return conf.error();
     rd_kafka_conf_set_opaque(*conf, this);
@@ -64,6 +65,7 @@ class KafkaSource final : public EventSource {
   Result<void> poll(MessageBatch& batch) override {
     batch.clear();
     if (closed_) return ok();
+    if (failed_) return *failed_;
     revoked_during_poll_ = false;
     const auto deadline =
         std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.batch_wait);
@@ -83,8 +85,14 @@ class KafkaSource final : public EventSource {
       if (n == 0 && !batch.messages.empty()) break;  // nothing more buffered: go with it
     }
     if (revoked_during_poll_) drop_revoked(batch);
+    if (failed_) {
+      batch.clear();
+      return *failed_;
+    }
     return ok();
   }
+
+  rd_kafka_t* handle() const { return rk_; }
 
   Result<void> rewind(const std::vector<TopicPartitionOffset>& offsets) override {
     if (offsets.empty()) return ok();
@@ -203,15 +211,24 @@ class KafkaSource final : public EventSource {
                     rd_kafka_topic_partition_list_t* parts) {
     const bool cooperative = std::strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+      std::vector<TopicPartition> fresh;
+      for (int i = 0; i < parts->cnt; ++i)
+        fresh.push_back({parts->elems[i].topic, parts->elems[i].partition});
+      if (options_.on_assigned && !failed_) {
+        if (auto r = options_.on_assigned(fresh); !r.ok()) failed_ = r.error();
+      }
       for (int i = 0; i < parts->cnt; ++i) {
         auto& p = parts->elems[i];
         const auto stored = options_.offset_lookup(p.topic, p.partition);
         p.offset = stored ? *stored : RD_KAFKA_OFFSET_BEGINNING;
+      }
+      for (int i = 0; i < parts->cnt; ++i) {
+        const auto& p = parts->elems[i];
         assigned_.push_back({p.topic, p.partition});
         log::info("partition assigned", {{"topic", p.topic},
                                          {"partition", p.partition},
-                                         {"offset", stored ? *stored : std::int64_t{0}},
-                                         {"from_store", stored.has_value()}});
+                                         {"offset", std::max<std::int64_t>(p.offset, 0)},
+                                         {"from_start", p.offset == RD_KAFKA_OFFSET_BEGINNING}});
       }
       rd_kafka_error_t* e = nullptr;
       if (cooperative) {
@@ -226,6 +243,12 @@ class KafkaSource final : public EventSource {
       }
     } else if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
       const bool lost = rd_kafka_assignment_lost(rk);
+      if (options_.on_revoked) {
+        std::vector<TopicPartition> gone;
+        for (int i = 0; i < parts->cnt; ++i)
+          gone.push_back({parts->elems[i].topic, parts->elems[i].partition});
+        options_.on_revoked(gone, lost);
+      }
       for (int i = 0; i < parts->cnt; ++i) {
         const auto& p = parts->elems[i];
         std::erase(assigned_, TopicPartition{p.topic, p.partition});
@@ -248,6 +271,7 @@ class KafkaSource final : public EventSource {
   }
 
   ConsumerOptions options_;
+  std::optional<Error> failed_;
   rd_kafka_t* rk_ = nullptr;
   rd_kafka_queue_t* queue_ = nullptr;
   std::vector<TopicPartition> assigned_;
@@ -256,6 +280,13 @@ class KafkaSource final : public EventSource {
 };
 
 }  // namespace
+
+namespace detail {
+rd_kafka_t* consumer_handle(EventSource& source) {
+  auto* kafka = dynamic_cast<KafkaSource*>(&source);
+  return kafka ? kafka->handle() : nullptr;
+}
+}  // namespace detail
 
 Result<std::unique_ptr<EventSource>> open_kafka_source(ConsumerOptions options) {
   if (!options.offset_lookup) return Error{"kafka_consumer", "offset_lookup is required"};

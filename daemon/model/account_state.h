@@ -76,6 +76,9 @@ struct AccountState {
   std::int64_t applied = 0;                      // events applied, all types
   TimeMs first_time = 0;                         // earliest event time applied
   TimeMs max_time = 0;  // latest event time applied (the account's watermark)
+  // The input partition the account's events arrive on (-1 before the first). With several
+  // instances it decides which instance owns the account (input topics are co-partitioned).
+  std::int32_t partition = -1;
   bool operator==(const AccountState&) const = default;
 };
 

@@ -381,6 +381,8 @@ void encode_account_to(const AccountState& state, std::string& out) {
       put_str(out, v);
     }
   }
+  // Version 3: the input partition.
+  put_svarint(out, state.partition);
 }
 
 std::string encode_account(const AccountState& state) {
@@ -394,7 +396,7 @@ Result<AccountState> decode_account(std::string_view bytes) {
   Reader r(bytes, kWhat);
   std::uint8_t version = 0;
   if (!r.u8(version)) return r.error();
-  if (version != kAccountCodecVersion && version != 1)
+  if (version > kAccountCodecVersion || version == 0)
     return version_error(kWhat, version, kAccountCodecVersion);
   AccountState s;
   bool ok = r.str(s.id) && r.svarint(s.applied) && r.svarint(s.first_time) &&
@@ -414,6 +416,12 @@ Result<AccountState> decode_account(std::string_view bytes) {
                   rd.f64(a.value) &&
                   get_map(rd, a.labels, 2, [](Reader& r2, std::string& v) { return r2.str(v); });
          });
+  }
+  if (ok && version >= 3) {
+    std::int64_t partition = 0;
+    ok = r.svarint(partition);
+    if (ok && (partition < -1 || partition > INT32_MAX)) ok = r.corrupt("partition out of range");
+    s.partition = static_cast<std::int32_t>(partition);
   }
   if (!ok) return r.error();
   if (r.remaining() != 0) {

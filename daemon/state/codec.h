@@ -32,9 +32,11 @@ namespace kamwatch::state {
 //   map alerts{str -> u8 phase, i64 since, i64 fired_at, i64 cleared_at, f64 value,
 //   map labels{str -> str}}.
 //   Version 1 records decode with both maps empty.
+// Version 3 appends: i64 partition (the input partition; -1 unknown). Older records decode
+//   with -1.
 // The flags elide doubles that are bit-identical to one derived from the others: an event
 // count series (every value 1) then costs ~8 bytes per bucket instead of ~40.
-inline constexpr std::uint8_t kAccountCodecVersion = 2;
+inline constexpr std::uint8_t kAccountCodecVersion = 3;
 inline constexpr std::uint8_t kOutboxCodecVersion = 1;
 
 // Appends the encoding of state to out (keeps out's capacity: reuse one buffer per batch).

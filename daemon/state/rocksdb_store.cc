@@ -68,6 +68,13 @@ void outbox_key(std::string& out, std::string_view sink, std::uint64_t seq) {
 }
 constexpr std::size_t kSeqBytes = 8;
 
+// meta key of a changelog partition's checkpoint.
+std::string changelog_key(std::int32_t partition) {
+  std::string k = "changelog_checkpoint/";
+  put_be(k, static_cast<std::uint32_t>(partition), 4);
+  return k;
+}
+
 std::string be64(std::uint64_t v) {
   std::string s;
   put_be(s, v, 8);
@@ -372,6 +379,8 @@ Result<void> RocksDbStore::commit(CommitBatch& batch) {
     s = a.record.empty() ? wb.Delete(alerts_, slice(a.fingerprint))
                          : wb.Put(alerts_, slice(a.fingerprint), slice(a.record));
   }
+  for (const ChangelogCheckpoint& c : batch.changelog)
+    put(meta_, changelog_key(c.partition), be64(static_cast<std::uint64_t>(c.next_offset)));
   if (!s.ok()) return status_error("commit: building write batch", s);
   if (wb.Count() == 0) return ok();
 
@@ -382,6 +391,50 @@ Result<void> RocksDbStore::commit(CommitBatch& batch) {
     for (const OutboxRecord& rec : batch.outbox) ++depths_[rec.sink];
   }
   return ok();
+}
+
+Result<std::optional<std::int64_t>> RocksDbStore::changelog_checkpoint(std::int32_t partition) {
+  std::string value;
+  const rocksdb::Status s =
+      db_->Get(rocksdb::ReadOptions(), meta_, changelog_key(partition), &value);
+  if (s.IsNotFound()) return std::optional<std::int64_t>();
+  if (!s.ok()) return status_error("reading changelog checkpoint", s);
+  if (value.size() != 8) return corrupt("changelog checkpoint has a bad length");
+  return std::optional<std::int64_t>(static_cast<std::int64_t>(get_be(value)));
+}
+
+Result<void> RocksDbStore::restore(const RestoreBatch& batch) {
+  if (options_.read_only) return Error{"rocksdb_read_only", "restore on a read-only store"};
+  rocksdb::WriteBatch wb;
+  rocksdb::Status s;
+  for (const auto& [id, encoded] : batch.accounts) {
+    auto decoded = decode_account(encoded);
+    if (!decoded.ok())
+      return Error{decoded.error().code,
+                   "restoring account '" + id + "' from the changelog: " + decoded.error().message};
+    if (decoded->id != id)
+      return Error{"state_invalid", "restoring from the changelog: record key '" + id +
+                                        "' holds account '" + decoded->id + "'"};
+    if (s.ok()) s = wb.Put(accounts_, slice(id), slice(encoded));
+  }
+  for (const std::string& key : batch.seen_ids)
+    if (s.ok()) s = wb.Put(seen_, slice(key), rocksdb::Slice());
+  for (const ActiveAlertUpdate& a : batch.active_alerts) {
+    if (!s.ok()) break;
+    s = a.record.empty() ? wb.Delete(alerts_, slice(a.fingerprint))
+                         : wb.Put(alerts_, slice(a.fingerprint), slice(a.record));
+  }
+  for (const PartitionOffset& o : batch.offsets) {
+    if (!s.ok()) break;
+    std::string key;
+    offset_key(key, o.topic, o.partition);
+    s = wb.Put(offsets_, slice(key), be64(static_cast<std::uint64_t>(o.next_offset)));
+  }
+  if (s.ok())
+    s = wb.Put(meta_, changelog_key(batch.checkpoint.partition),
+               be64(static_cast<std::uint64_t>(batch.checkpoint.next_offset)));
+  if (!s.ok()) return status_error("restore: building write batch", s);
+  return write(wb, "restore");
 }
 
 Result<void> RocksDbStore::write(rocksdb::WriteBatch& wb, std::string_view what) {

@@ -65,6 +65,9 @@ class RocksDbStore final : public StateStore {
   // Assigns batch.outbox[i].seq (ascending, never reused, even after the outbox drained and the
   // store reopened). On error nothing was written and the seqs will be assigned again.
   [[nodiscard]] Result<void> commit(CommitBatch& batch) override;
+  [[nodiscard]] Result<std::optional<std::int64_t>> changelog_checkpoint(
+      std::int32_t partition) override;
+  [[nodiscard]] Result<void> restore(const RestoreBatch& batch) override;
   [[nodiscard]] Result<std::vector<OutboxRecord>> outbox_peek(std::string_view sink,
                                                               std::size_t max) override;
   [[nodiscard]] Result<void> outbox_remove(std::string_view sink,

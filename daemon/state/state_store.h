@@ -38,6 +38,13 @@ struct ActiveAlertUpdate {
   std::string record;  // the firing transition (engine::transition_json); empty = remove
 };
 
+// How far this store reflects one partition of the state changelog (several instances): every
+// changelog record before next_offset is in the store.
+struct ChangelogCheckpoint {
+  std::int32_t partition = 0;
+  std::int64_t next_offset = 0;
+};
+
 // Everything one processed input batch changes, committed atomically.
 struct CommitBatch {
   std::vector<const model::AccountState*> accounts;  // full new state of each changed account
@@ -45,6 +52,17 @@ struct CommitBatch {
   std::vector<PartitionOffset> offsets;
   std::vector<OutboxRecord> outbox;              // seq is assigned on commit
   std::vector<ActiveAlertUpdate> active_alerts;  // applied in order
+  std::vector<ChangelogCheckpoint> changelog;    // the changelog records of this batch
+};
+
+// A slice of a changelog partition read back into the store (restore on assignment), written
+// atomically with the checkpoint after it.
+struct RestoreBatch {
+  std::vector<std::pair<std::string, std::string>> accounts;  // id -> encoded state (codec.h)
+  std::vector<std::string> seen_ids;
+  std::vector<ActiveAlertUpdate> active_alerts;  // applied in order
+  std::vector<PartitionOffset> offsets;          // input positions the states correspond to
+  ChangelogCheckpoint checkpoint;
 };
 
 // The dedup key of an event: source and id, which CloudEvents makes unique together.
@@ -62,6 +80,12 @@ class StateStore {
                                                                        std::int32_t partition) = 0;
   [[nodiscard]] virtual Result<std::vector<PartitionOffset>> all_offsets() = 0;
   [[nodiscard]] virtual Result<void> commit(CommitBatch& batch) = 0;
+
+  // Changelog (several instances): the stored checkpoint of a partition (nullopt = never
+  // restored), and writing a restored slice. restore() checks every account decodes.
+  [[nodiscard]] virtual Result<std::optional<std::int64_t>> changelog_checkpoint(
+      std::int32_t partition) = 0;
+  [[nodiscard]] virtual Result<void> restore(const RestoreBatch& batch) = 0;
 
   // Outbox: oldest-first records of one sink, and their removal after delivery.
   [[nodiscard]] virtual Result<std::vector<OutboxRecord>> outbox_peek(std::string_view sink,

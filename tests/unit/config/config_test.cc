@@ -72,7 +72,7 @@ TEST(Config, EveryKeyTheParserKnowsIsInTheReference) {
   for (const std::string& k : known_keys("nonsense_key: 1\n"))
     EXPECT_NE(ref.find("\n" + k + ":"), std::string::npos) << "section " << k;
   for (const char* section :
-       {"kafka", "state", "ingest", "rules", "http", "alerting", "metrics", "log"}) {
+       {"kafka", "state", "ingest", "rules", "http", "alerting", "cluster", "metrics", "log"}) {
     const std::size_t at = ref.find(std::string("\n") + section + ":\n");
     ASSERT_NE(at, std::string::npos) << section;
     // The section's block: indented lines after its header.

@@ -60,6 +60,10 @@ class FakeStore final : public StateStore {
     return std::vector<std::string>{};
   }
   std::map<std::string, std::uint64_t> outbox_depths() override { return {}; }
+  Result<std::optional<std::int64_t>> changelog_checkpoint(std::int32_t) override {
+    return std::optional<std::int64_t>();
+  }
+  Result<void> restore(const RestoreBatch&) override { return ok(); }
   Result<std::vector<std::string>> active_alerts() override { return std::vector<std::string>{}; }
 };
 

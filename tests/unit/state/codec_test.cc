@@ -26,6 +26,7 @@ Event event(std::string type, TimeMs t, std::vector<Field> data) {
 // A state touching every field kind, many buckets of both widths, and awkward doubles.
 AccountState rich_state() {
   AccountState s;
+  s.partition = 11;
   const model::Retention retention{8 * kDayMs, 800 * kDayMs};  // many hourly buckets
   model::apply(s,
                event("account.profile", kT0,
@@ -142,7 +143,7 @@ TEST(Codec, TrailingBytesAreCorrupt) {
 
 TEST(Codec, UnknownVersionIsRefused) {
   std::string bytes = encode_account(rich_state());
-  for (std::uint8_t v : {0, 3, 255}) {
+  for (std::uint8_t v : {0, 4, 255}) {
     bytes[0] = static_cast<char>(v);
     auto r = decode_account(bytes);
     ASSERT_FALSE(r.ok());
@@ -192,7 +193,8 @@ TEST(Codec, RejectsUnknownKindAndUnsortedKeys) {
   s.id = "a";
   s.profile["k"] = FieldValue::null();
   std::string bytes = encode_account(s);
-  bytes[bytes.size() - 4] = 9;  // the kind byte of profile["k"] (then 0 types, 0 derived, 0 alerts)
+  // The kind byte of profile["k"] (then 0 types, 0 derived, 0 alerts, partition -1).
+  bytes[bytes.size() - 5] = 9;
   EXPECT_EQ(decode_account(bytes).error().code, "codec_corrupt");
 
   s.profile["j"] = FieldValue::null();
@@ -269,10 +271,25 @@ TEST(Codec, Version1RecordsStillDecode) {
   s.profile["k"] = FieldValue::of_string("v");
   std::string bytes = encode_account(s);
   bytes[0] = 1;
-  bytes.resize(bytes.size() - 2);  // version 1 had no derived and alerts maps
+  bytes.resize(bytes.size() - 3);  // version 1 had no derived, alerts and partition
   auto decoded = decode_account(bytes);
   ASSERT_TRUE(decoded.ok()) << decoded.error().to_string();
   EXPECT_EQ(*decoded, s);
+}
+
+TEST(Codec, Version2RecordsDecodeWithoutAPartition) {
+  AccountState s;
+  s.id = "a";
+  s.partition = 7;
+  std::string bytes = encode_account(s);
+  auto v3 = decode_account(bytes);
+  ASSERT_TRUE(v3.ok()) << v3.error().to_string();
+  EXPECT_EQ(v3->partition, 7);
+  bytes[0] = 2;
+  bytes.resize(bytes.size() - 1);  // version 2 ended before the partition
+  auto v2 = decode_account(bytes);
+  ASSERT_TRUE(v2.ok()) << v2.error().to_string();
+  EXPECT_EQ(v2->partition, -1);
 }
 
 }  // namespace
