@@ -137,6 +137,15 @@ Config parse(const YAML::Node& root, const std::string& name) {
                        }},
                   });
            }},
+          {"cluster",
+           [&](const YAML::Node& n) {
+             walk(
+                 name, n, "cluster",
+                 {
+                     {"summary_topic",
+                      [&](auto& v) { c.cluster.summary_topic = scalar(name, v, "summary_topic"); }},
+                 });
+           }},
           {"state",
            [&](const YAML::Node& n) {
              walk(
@@ -303,6 +312,13 @@ Result<void> validate(const Config& c) {
     return Error{"config_invalid", "kafka.dead_letter_topic must not be one of kafka.topics"};
   if (c.kafka.batch_max_events == 0)
     return Error{"config_invalid", "kafka.batch_max_events must be at least 1"};
+  if (const std::string& t = c.cluster.summary_topic; !t.empty()) {
+    if (std::find(c.kafka.topics.begin(), c.kafka.topics.end(), t) != c.kafka.topics.end() ||
+        t == c.kafka.dead_letter_topic || t == c.kafka.alerts_topic)
+      return Error{"config_invalid",
+                   "cluster.summary_topic must be a topic of its own, not an input, dead-letter or "
+                   "alerts topic"};
+  }
   if (c.state.data_dir.empty()) return Error{"config_invalid", "state.data_dir must not be empty"};
   if (c.state.cache_accounts == 0)
     return Error{"config_invalid", "state.cache_accounts must be at least 1"};
@@ -349,6 +365,8 @@ kafka:
   batch_max_events: 10000      # events per processing batch (one RocksDB write each)
   batch_max_wait: 100ms        # how long to wait for a batch to fill
   properties: {}               # any librdkafka property, e.g. security.protocol: SASL_SSL
+cluster:
+  summary_topic: ""            # compacted topic where instances share portfolio summaries; "" = one instance
 state:
   data_dir: kamwatch-data      # RocksDB directory
   cache_accounts: 100000       # accounts kept decoded in memory (LRU)

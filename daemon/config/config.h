@@ -25,6 +25,14 @@ struct KafkaConfig {
   std::map<std::string, std::string> properties;
 };
 
+// Several instances in one consumer group, each owning the accounts of its input partitions.
+struct ClusterConfig {
+  // Compacted topic on which instances share what each input partition contributes to the
+  // portfolio-wide figures (key accounts, portfolio rates, BG/NBD), so those cover the whole
+  // portfolio. Empty = single-instance mode: the figures cover the accounts in this store.
+  std::string summary_topic;
+};
+
 struct StateConfig {
   std::string data_dir = "kamwatch-data";
   std::size_t cache_accounts = 100000;
@@ -77,6 +85,7 @@ struct MetricsConfig {
 
 struct Config {
   KafkaConfig kafka;
+  ClusterConfig cluster;
   StateConfig state;
   IngestConfig ingest;
   RulesConfig rules;
