@@ -18,7 +18,7 @@
 
 #include "app/api.h"
 #include "app/pipeline.h"
-#include "app/portfolio_attributes.h"
+#include "app/portfolio_refresher.h"
 #include "app/registries.h"
 #include "core/clock.h"
 #include "core/log.h"
@@ -62,70 +62,6 @@ Result<std::shared_ptr<const rules::RuleSet>> load_rule_dir(const config::RulesC
                              {"hash", loaded.rules->hash()}});
   return loaded.rules;
 }
-
-// What the portfolio refresher publishes: every account's rule attributes and the
-// portfolio-wide figures (metrics).
-struct PortfolioSnapshot {
-  std::map<std::string, rules::AccountAttributes> attributes;
-  scoring::PortfolioSummary summary;
-};
-
-// Portfolio attributes (key accounts, CLV, P(alive)) recomputed in the background over all
-// accounts in the store; the pipeline thread and the API read the latest snapshot.
-class PortfolioRefresher {
- public:
-  PortfolioRefresher(state::StateStore& store, TimeMs every) : store_(store), every_(every) {}
-  ~PortfolioRefresher() { stop(); }
-  void start() {
-    if (thread_.joinable()) return;
-    thread_ = std::thread([this] {
-      while (!stop_.load()) {
-        refresh();
-        std::unique_lock lock(mu_);
-        cv_.wait_for(lock, std::chrono::milliseconds(every_), [this] { return stop_.load(); });
-      }
-    });
-  }
-  void stop() {
-    stop_.store(true);
-    cv_.notify_all();
-    if (thread_.joinable()) thread_.join();
-  }
-  std::shared_ptr<const PortfolioSnapshot> snapshot() const {
-    std::lock_guard lock(mu_);
-    return snapshot_;
-  }
-
- private:
-  void refresh() {
-    std::vector<model::AccountState> states;
-    auto r = store_.for_each_account([&](const model::AccountState& s) {
-      states.push_back(s);
-      return !stop_.load();
-    });
-    if (!r.ok()) {
-      log::error("portfolio refresh failed", {{"error", r.error().message}});
-      return;
-    }
-    std::vector<const model::AccountState*> ptrs;
-    for (const auto& s : states) ptrs.push_back(&s);
-    auto p = scoring::score_portfolio(ptrs, SystemClock().now());
-    if (!p.ok()) return;
-    auto snap = std::make_shared<PortfolioSnapshot>();
-    for (const auto& f : p->accounts) snap->attributes[f.account] = attributes_of(f);
-    snap->summary = p->summary;
-    std::lock_guard lock(mu_);
-    snapshot_ = std::move(snap);
-  }
-
-  state::StateStore& store_;
-  TimeMs every_;
-  std::thread thread_;
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::atomic<bool> stop_{false};
-  std::shared_ptr<const PortfolioSnapshot> snapshot_;
-};
 
 // A cheap fingerprint of the rule files (names, sizes, modification times): a change triggers
 // a reload, as SIGHUP does.
@@ -342,7 +278,28 @@ Result<void> run_daemon(const config::Config& config, const std::atomic<bool>& s
   auto stop_forwarders = [&](TimeMs drain) {
     for (auto& f : forwarders) f->stop(drain);
   };
-  PortfolioRefresher portfolio(st, config.rules.portfolio_refresh);
+  PortfolioRefresherOptions portfolio_options;
+  portfolio_options.every = config.rules.portfolio_refresh;
+  portfolio_options.metrics = &metrics;
+  if (!config.cluster.summary_topic.empty()) {
+    auto exchange = ingest::open_summary_exchange({kafka, config.cluster.summary_topic});
+    if (!exchange.ok()) {
+      stop_forwarders(0);
+      return exchange.error();
+    }
+    portfolio_options.exchange = std::move(*exchange);
+    // PLACEHOLDER for the lead (multi-instance): every account counts as owned, in partition 0.
+    // Replace partition_of with the account's input partition when this instance owns it
+    // (nullopt when another instance does), e.g. `return owns(s.partition) ?
+    // std::optional(s.partition) : std::nullopt;`, owned_partitions with the assigned input
+    // partitions, and set input_partitions to the input partition count. Until then two
+    // instances on one summary topic overwrite each other's partition 0.
+    portfolio_options.partition_of = [](const model::AccountState&) {
+      return std::optional<std::int32_t>(0);
+    };
+    portfolio_options.owned_partitions = [] { return std::vector<std::int32_t>{0}; };
+  }
+  PortfolioRefresher portfolio(st, std::move(portfolio_options));
   portfolio.start();
 
   // Step 5: pipeline.
