@@ -2,7 +2,8 @@
 //   fuzz_state_codec/  encoded accounts (empty, small, version 1, a year with derived series
 //                      and alert states) and outbox records;
 //   fuzz_decode_binary/ protobuf CloudEvents and binary-mode messages in the input layout of
-//                      fuzz_decode_binary.cc.
+//                      fuzz_decode_binary.cc;
+//   fuzz_portfolio_partial/ encoded portfolio partials (empty, small, many summaries).
 // Usage: fuzz_make_seeds CORPUS_DIR
 #include <cmath>
 #include <cstdio>
@@ -20,6 +21,7 @@
 #include "proto/cloudevents.pb.h"
 #include "proto/events.pb.h"
 #include "rules/rules.h"
+#include "scoring/portfolio_partial.h"
 #include "state/codec.h"
 
 namespace {
@@ -201,6 +203,42 @@ void decode_binary_seeds(const std::string& dir) {
                      ""));
 }
 
+void partial_seeds(const std::string& dir) {
+  write(dir + "/partial_empty", scoring::encode_partial(scoring::PortfolioPartial{}));
+  scoring::PortfolioPartial p;
+  p.partition = 7;
+  p.as_of = 1'782'777'600'000;  // 2026-06-30
+  p.basis = scoring::partial_basis();
+  p.accounts = 6;
+  p.revenues = {{1500.25, 1}, {300, 2}, {0, 2}, {-12.5, 1}};
+  p.retained = 3;
+  p.churned = 1;
+  p.new_accounts = 1;
+  p.order_accounts = 4;
+  p.incomplete_summaries = 1;
+  p.bucket_days = 40;
+  p.day_amount = 2100.75;
+  p.customers = {{0, 0, 30, 1}, {3, 200, 400, 2}, {12, 380, 900, 1}};
+  write(dir + "/partial_small", scoring::encode_partial(p));
+  scoring::PortfolioPartial many;
+  many.partition = 0;
+  many.as_of = p.as_of;
+  many.basis = p.basis;
+  for (std::int64_t i = 0; i < 200; ++i) {
+    many.revenues.push_back({250000.0 - 1234.5 * static_cast<double>(i), 1 + i % 3});
+    many.accounts += 1 + i % 3;
+    const std::int64_t x = i / 10;
+    many.customers.push_back({x, x == 0 ? 0 : 7 * x + i % 10, 7 * x + 400 + i % 10, 1});
+  }
+  many.order_accounts = 200;
+  many.retained = 150;
+  many.churned = 20;
+  many.new_accounts = 10;
+  many.bucket_days = 4000;
+  many.day_amount = 1.25e6;
+  write(dir + "/partial_many", scoring::encode_partial(many));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -211,6 +249,7 @@ int main(int argc, char** argv) {
   const std::string dir = argv[1];
   state_seeds(dir + "/fuzz_state_codec");
   decode_binary_seeds(dir + "/fuzz_decode_binary");
+  partial_seeds(dir + "/fuzz_portfolio_partial");
   std::cout << "seeds written under " << dir << "\n";
   return 0;
 }

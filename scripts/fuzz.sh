@@ -14,7 +14,8 @@
 # result ("ok", or "crash <artifact>"). Exits 1 when any target found something.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-ALL_TARGETS=(fuzz_decode_json fuzz_decode_binary fuzz_rules_loader fuzz_expression fuzz_state_codec)
+ALL_TARGETS=(fuzz_decode_json fuzz_decode_binary fuzz_rules_loader fuzz_expression fuzz_state_codec
+             fuzz_portfolio_partial)
 
 SECONDS_PER_TARGET=600
 if [ "${1:-}" = "--short" ]; then

@@ -20,7 +20,7 @@
 #include "app/api.h"
 #include "app/ownership.h"
 #include "app/pipeline.h"
-#include "app/portfolio_attributes.h"
+#include "app/portfolio_refresher.h"
 #include "app/registries.h"
 #include "core/clock.h"
 #include "core/log.h"
@@ -64,70 +64,6 @@ Result<std::shared_ptr<const rules::RuleSet>> load_rule_dir(const config::RulesC
                              {"hash", loaded.rules->hash()}});
   return loaded.rules;
 }
-
-// What the portfolio refresher publishes: every account's rule attributes and the
-// portfolio-wide figures (metrics).
-struct PortfolioSnapshot {
-  std::map<std::string, rules::AccountAttributes> attributes;
-  scoring::PortfolioSummary summary;
-};
-
-// Portfolio attributes (key accounts, CLV, P(alive)) recomputed in the background over all
-// accounts in the store; the pipeline thread and the API read the latest snapshot.
-class PortfolioRefresher {
- public:
-  PortfolioRefresher(state::StateStore& store, TimeMs every) : store_(store), every_(every) {}
-  ~PortfolioRefresher() { stop(); }
-  void start() {
-    if (thread_.joinable()) return;
-    thread_ = std::thread([this] {
-      while (!stop_.load()) {
-        refresh();
-        std::unique_lock lock(mu_);
-        cv_.wait_for(lock, std::chrono::milliseconds(every_), [this] { return stop_.load(); });
-      }
-    });
-  }
-  void stop() {
-    stop_.store(true);
-    cv_.notify_all();
-    if (thread_.joinable()) thread_.join();
-  }
-  std::shared_ptr<const PortfolioSnapshot> snapshot() const {
-    std::lock_guard lock(mu_);
-    return snapshot_;
-  }
-
- private:
-  void refresh() {
-    std::vector<model::AccountState> states;
-    auto r = store_.for_each_account([&](const model::AccountState& s) {
-      states.push_back(s);
-      return !stop_.load();
-    });
-    if (!r.ok()) {
-      log::error("portfolio refresh failed", {{"error", r.error().message}});
-      return;
-    }
-    std::vector<const model::AccountState*> ptrs;
-    for (const auto& s : states) ptrs.push_back(&s);
-    auto p = scoring::score_portfolio(ptrs, SystemClock().now());
-    if (!p.ok()) return;
-    auto snap = std::make_shared<PortfolioSnapshot>();
-    for (const auto& f : p->accounts) snap->attributes[f.account] = attributes_of(f);
-    snap->summary = p->summary;
-    std::lock_guard lock(mu_);
-    snapshot_ = std::move(snap);
-  }
-
-  state::StateStore& store_;
-  TimeMs every_;
-  std::thread thread_;
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::atomic<bool> stop_{false};
-  std::shared_ptr<const PortfolioSnapshot> snapshot_;
-};
 
 // A cheap fingerprint of the rule files (names, sizes, modification times): a change triggers
 // a reload, as SIGHUP does.
@@ -231,7 +167,8 @@ namespace {
 
 // Several instances: the input topics must be co-partitioned (an account's events all on the
 // same partition number), and the changelog gets one partition per input partition.
-Result<void> prepare_cluster(const config::Config& config, const ingest::KafkaOptions& kafka) {
+// Returns the input partition count.
+Result<int> prepare_cluster(const config::Config& config, const ingest::KafkaOptions& kafka) {
   int partitions = -1;
   for (const std::string& topic : config.kafka.topics) {
     auto n = ingest::partition_count(kafka, topic);
@@ -244,11 +181,15 @@ Result<void> prepare_cluster(const config::Config& config, const ingest::KafkaOp
                        topic + " has " + std::to_string(*n)};
     partitions = *n;
   }
-  return ingest::ensure_topic(kafka, config.cluster.changelog_topic, partitions,
-                              {{"cleanup.policy", "compact"},
-                               {"max.message.bytes", "16777216"},
-                               {"min.compaction.lag.ms", "0"},
-                               {"segment.bytes", "67108864"}});
+  if (config.cluster.changelog_topic.empty()) return partitions;
+  if (auto r = ingest::ensure_topic(kafka, config.cluster.changelog_topic, partitions,
+                                    {{"cleanup.policy", "compact"},
+                                     {"max.message.bytes", "16777216"},
+                                     {"min.compaction.lag.ms", "0"},
+                                     {"segment.bytes", "67108864"}});
+      !r.ok())
+    return r.error();
+  return partitions;
 }
 
 // The changelog producer's transactional id: stable across restarts of this instance (its
@@ -315,6 +256,27 @@ Result<void> run_daemon(const config::Config& config, const std::atomic<bool>& s
   if (clustered && embedded)
     return Error{"config_invalid",
                  "cluster.changelog_topic needs a real Kafka cluster (kafka.brokers is embedded)"};
+  int input_partitions = 0;
+  if (clustered || !config.cluster.summary_topic.empty()) {
+    auto n = prepare_cluster(config, kafka);
+    if (!n.ok()) return n.error();
+    input_partitions = *n;
+  }
+  if (clustered && config.cluster.summary_topic.empty())
+    log::warn(
+        "cluster.changelog_topic without cluster.summary_topic: key accounts, retention "
+        "and CLV figures cover only this instance's accounts");
+  // Which partitions this instance owns (several instances); the pipeline, the portfolio
+  // refresher and the registries follow it.
+  Pipeline* pipeline_ptr = nullptr;
+  std::unique_ptr<Ownership> ownership;
+  if (clustered)
+    ownership = std::make_unique<Ownership>(
+        st, kafka, config.cluster.changelog_topic,
+        [&pipeline_ptr] {
+          if (pipeline_ptr) pipeline_ptr->forget_cached();
+        },
+        active, directory);
 
   // Step 3: rules (a bad rule set refuses to start: the operator must see it).
   RuleStatus rule_status;
@@ -393,7 +355,33 @@ Result<void> run_daemon(const config::Config& config, const std::atomic<bool>& s
   auto stop_forwarders = [&](TimeMs drain) {
     for (auto& f : forwarders) f->stop(drain);
   };
-  PortfolioRefresher portfolio(st, config.rules.portfolio_refresh);
+  PortfolioRefresherOptions portfolio_options;
+  portfolio_options.every = config.rules.portfolio_refresh;
+  portfolio_options.metrics = &metrics;
+  if (!config.cluster.summary_topic.empty()) {
+    auto exchange = ingest::open_summary_exchange({kafka, config.cluster.summary_topic});
+    if (!exchange.ok()) {
+      stop_forwarders(0);
+      return exchange.error();
+    }
+    portfolio_options.exchange = std::move(*exchange);
+    // Every instance publishes the partials of the partitions it owns; one instance with a
+    // summary topic owns them all.
+    portfolio_options.partition_of =
+        [&ownership](const model::AccountState& s) -> std::optional<std::int32_t> {
+      const std::int32_t p = std::max(s.partition, 0);
+      if (ownership && !ownership->owns(p)) return std::nullopt;
+      return p;
+    };
+    portfolio_options.owned_partitions = [&ownership, input_partitions] {
+      if (ownership) return ownership->owned();
+      std::vector<std::int32_t> all(static_cast<std::size_t>(input_partitions));
+      for (int i = 0; i < input_partitions; ++i) all[static_cast<std::size_t>(i)] = i;
+      return all;
+    };
+    portfolio_options.input_partitions = [input_partitions] { return input_partitions; };
+  }
+  PortfolioRefresher portfolio(st, std::move(portfolio_options));
   portfolio.start();
 
   // Step 5: pipeline.
@@ -404,6 +392,7 @@ Result<void> run_daemon(const config::Config& config, const std::atomic<bool>& s
   popts.cache_accounts = config.state.cache_accounts;
   popts.alert_sinks = alert_sinks;
   Pipeline pipeline(st, clock, popts);
+  pipeline_ptr = &pipeline;
   pipeline.set_rules(*rule_set);
   std::shared_ptr<const PortfolioSnapshot> attrs;
   pipeline.set_attributes([&attrs](const std::string& id) -> const rules::AccountAttributes& {
@@ -419,10 +408,6 @@ Result<void> run_daemon(const config::Config& config, const std::atomic<bool>& s
 
   // Step 6: metrics read at scrape time, and the HTTP server.
   std::atomic<bool> catching_up_flag{true}, write_failed{false}, started{false};
-  std::unique_ptr<Ownership> ownership;
-  if (clustered)
-    ownership = std::make_unique<Ownership>(st, kafka, config.cluster.changelog_topic, pipeline,
-                                            active, directory);
   std::atomic<TimeMs> loop_turned{clock.now()};
   auto readiness = [&]() {
     Readiness r;
@@ -532,11 +517,6 @@ Result<void> run_daemon(const config::Config& config, const std::atomic<bool>& s
     stop_forwarders(0);
   };
   if (clustered) {
-    auto prepared = prepare_cluster(config, kafka);
-    if (!prepared.ok()) {
-      cleanup();
-      return prepared.error();
-    }
     copts.instance_id = config.cluster.instance_id;
     copts.on_assigned = [&](const std::vector<ingest::TopicPartition>& tps) {
       return ownership->assigned(tps);

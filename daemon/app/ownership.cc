@@ -39,7 +39,7 @@ Result<void> Ownership::assigned(const std::vector<ingest::TopicPartition>& part
                {"seconds",
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()}});
   }
-  pipeline_.forget_cached();
+  moved_();
   return active_.load(store_);
 }
 
@@ -77,10 +77,17 @@ void Ownership::revoked(const std::vector<ingest::TopicPartition>& partitions, b
     auto account = store_.get_account(s.id);
     return account.ok() && account->has_value() && gone.count((*account)->partition) > 0;
   });
-  pipeline_.forget_cached();
+  moved_();
   for (std::int32_t p : gone)
     log::info(lost ? "partition lost: its state stays with the new owner" : "partition handed over",
               {{"partition", p}});
+}
+
+std::vector<std::int32_t> Ownership::owned() const {
+  std::lock_guard lock(mu_);
+  std::vector<std::int32_t> out;
+  for (const auto& [p, n] : owned_) out.push_back(p);
+  return out;
 }
 
 bool Ownership::owns(std::int32_t partition) const {

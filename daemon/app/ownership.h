@@ -7,12 +7,12 @@
 // EventSource::poll); owns() and restoring() from any thread.
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
 #include <vector>
 
-#include "app/pipeline.h"
 #include "app/registries.h"
 #include "core/result.h"
 #include "ingest/kafka.h"
@@ -22,12 +22,14 @@ namespace kamwatch::app {
 
 class Ownership {
  public:
+  // moved: called on the pipeline thread after partitions changed hands (cached account states
+  // must be dropped).
   Ownership(state::StateStore& store, ingest::KafkaOptions kafka, std::string changelog_topic,
-            Pipeline& pipeline, ActiveAlerts& active, AccountDirectory& directory)
+            std::function<void()> moved, ActiveAlerts& active, AccountDirectory& directory)
       : store_(store),
         kafka_(std::move(kafka)),
         topic_(std::move(changelog_topic)),
-        pipeline_(pipeline),
+        moved_(std::move(moved)),
         active_(active),
         directory_(directory) {}
 
@@ -35,6 +37,7 @@ class Ownership {
   void revoked(const std::vector<ingest::TopicPartition>& partitions, bool lost);
 
   [[nodiscard]] bool owns(std::int32_t partition) const;
+  [[nodiscard]] std::vector<std::int32_t> owned() const;
   [[nodiscard]] bool restoring() const { return restoring_.load(); }
   // Changelog records restored since start (metrics).
   [[nodiscard]] std::uint64_t restored_records() const { return restored_.load(); }
@@ -43,7 +46,7 @@ class Ownership {
   state::StateStore& store_;
   ingest::KafkaOptions kafka_;
   std::string topic_;
-  Pipeline& pipeline_;
+  std::function<void()> moved_;
   ActiveAlerts& active_;
   AccountDirectory& directory_;
   mutable std::mutex mu_;

@@ -137,6 +137,21 @@ Config parse(const YAML::Node& root, const std::string& name) {
                        }},
                   });
            }},
+          {"cluster",
+           [&](const YAML::Node& n) {
+             walk(
+                 name, n, "cluster",
+                 {
+                     {"summary_topic",
+                      [&](auto& v) { c.cluster.summary_topic = scalar(name, v, "summary_topic"); }},
+                     {"changelog_topic",
+                      [&](auto& v) {
+                        c.cluster.changelog_topic = scalar(name, v, "changelog_topic");
+                      }},
+                     {"instance_id",
+                      [&](auto& v) { c.cluster.instance_id = scalar(name, v, "instance_id"); }},
+                 });
+           }},
           {"state",
            [&](const YAML::Node& n) {
              walk(
@@ -247,18 +262,6 @@ Config parse(const YAML::Node& root, const std::string& name) {
                        }},
                   });
            }},
-          {"cluster",
-           [&](const YAML::Node& n) {
-             walk(name, n, "cluster",
-                  {
-                      {"changelog_topic",
-                       [&](auto& v) {
-                         c.cluster.changelog_topic = scalar(name, v, "changelog_topic");
-                       }},
-                      {"instance_id",
-                       [&](auto& v) { c.cluster.instance_id = scalar(name, v, "instance_id"); }},
-                  });
-           }},
           {"metrics",
            [&](const YAML::Node& n) {
              walk(name, n, "metrics", {{"key_account_series_cap", [&](auto& v) {
@@ -315,6 +318,13 @@ Result<void> validate(const Config& c) {
     return Error{"config_invalid", "kafka.dead_letter_topic must not be one of kafka.topics"};
   if (c.kafka.batch_max_events == 0)
     return Error{"config_invalid", "kafka.batch_max_events must be at least 1"};
+  if (const std::string& t = c.cluster.summary_topic; !t.empty()) {
+    if (std::find(c.kafka.topics.begin(), c.kafka.topics.end(), t) != c.kafka.topics.end() ||
+        t == c.kafka.dead_letter_topic || t == c.kafka.alerts_topic)
+      return Error{"config_invalid",
+                   "cluster.summary_topic must be a topic of its own, not an input, dead-letter or "
+                   "alerts topic"};
+  }
   if (c.state.data_dir.empty()) return Error{"config_invalid", "state.data_dir must not be empty"};
   if (c.state.cache_accounts == 0)
     return Error{"config_invalid", "state.cache_accounts must be at least 1"};
@@ -361,6 +371,10 @@ kafka:
   batch_max_events: 10000      # events per processing batch (one RocksDB write each)
   batch_max_wait: 100ms        # how long to wait for a batch to fill
   properties: {}               # any librdkafka property, e.g. security.protocol: SASL_SSL
+cluster:
+  summary_topic: ""            # compacted topic where instances share portfolio summaries; "" = one instance
+  changelog_topic: ""          # set to run several instances: state follows its partition (docs/scaling.md)
+  instance_id: ""              # static group membership and changelog producer id; default: kept in the state
 state:
   data_dir: kamwatch-data      # RocksDB directory
   cache_accounts: 100000       # accounts kept decoded in memory (LRU)
@@ -387,9 +401,6 @@ alerting:
   resend_interval: 1m          # firing alerts are re-sent this often (endsAt = 4 x this ahead)
   timeout: 10s                 # one request to an Alertmanager
   webhooks: []                 # - {name: crm, url: https://..., secret_file: /etc/kamwatch/crm.key, timeout: 5s}
-cluster:
-  changelog_topic: ""          # set to run several instances: state follows its partition (docs/scaling.md)
-  instance_id: ""              # static group membership and changelog producer id; default: kept in the state
 metrics:
   key_account_series_cap: 500  # at most this many per-account health series (key accounts, worst first)
 log:

@@ -25,6 +25,17 @@ struct KafkaConfig {
   std::map<std::string, std::string> properties;
 };
 
+// Several instances in one consumer group, each owning the accounts of its input partitions.
+struct ClusterConfig {
+  // Compacted topic on which instances share what each input partition contributes to the
+  // portfolio-wide figures (key accounts, portfolio rates, BG/NBD), so those cover the whole
+  // portfolio. Empty = single-instance mode: the figures cover the accounts in this store.
+  std::string summary_topic;
+  std::string changelog_topic;  // empty = one instance, state only local (docs/scaling.md)
+  std::string instance_id;      // group.instance.id (static membership); also names the
+                                // changelog producer; default: a random id kept in the state
+};
+
 struct StateConfig {
   std::string data_dir = "kamwatch-data";
   std::size_t cache_accounts = 100000;
@@ -73,13 +84,6 @@ struct AlertingConfig {
 
 struct MetricsConfig {
   std::size_t key_account_series_cap = 500;  // per-account health series, key accounts only
-};
-
-// Several instances in one consumer group (docs/scaling.md).
-struct ClusterConfig {
-  std::string changelog_topic;  // empty = one instance, state only local
-  std::string instance_id;      // group.instance.id (static membership); also names the
-                                // changelog producer; default: a random id kept in the state
 };
 
 struct Config {

@@ -171,6 +171,12 @@ Metrics::Metrics(const std::string& version, const std::string& revision)
       portfolio_refresh_timestamp(gauge(*registry_, declared_,
                                         "kamwatch_portfolio_refresh_timestamp_seconds",
                                         "When the portfolio figures were last computed.")),
+      portfolio_partials(gauge(*registry_, declared_, "kamwatch_portfolio_partials",
+                               "Cluster mode: input partitions whose summaries the portfolio "
+                               "figures were computed from (0 in single-instance mode).")),
+      portfolio_oldest_partial_timestamp(
+          gauge(*registry_, declared_, "kamwatch_portfolio_oldest_partial_timestamp_seconds",
+                "Cluster mode: when the least fresh partition summary was computed.")),
       key_account_health(gauges(*registry_, declared_, "kamwatch_key_account_health_score",
                                 "Health score (0-100) of key accounts, lowest first up to "
                                 "metrics.key_account_series_cap.")),

@@ -104,7 +104,9 @@ class Metrics {
   Gauge& portfolio_retention;
   Gauge& portfolio_churn;
   Gauge& portfolio_refresh_timestamp;
-  Family<Gauge>& key_account_health;  // {account, kam}
+  Gauge& portfolio_partials;                  // cluster mode: partitions the figures cover
+  Gauge& portfolio_oldest_partial_timestamp;  // cluster mode: as_of of the least fresh one
+  Family<Gauge>& key_account_health;          // {account, kam}
 
   // Raises a cumulative counter to `total` (for totals kept elsewhere, e.g. RocksDB tickers).
   static void advance_to(Counter& counter, double total);

@@ -223,11 +223,9 @@ double log_likelihood(const BgNbdParams& p, std::span<const CustomerSummary> s) 
 
 Result<BgNbdFit> fit_bgnbd(std::span<const CustomerSummary> customers, const FitOptions& options) {
   std::size_t repeaters = 0;
-  double rate_sum = 0;  // of x / T, for a data-driven starting alpha
   for (const CustomerSummary& s : customers) {
     if (auto v = validate(s); !v) return v.error();
     if (s.x > 0) ++repeaters;
-    if (s.T > 0) rate_sum += s.x / s.T;
   }
   if (customers.size() < options.min_customers) {
     return Error{"too_few_customers", "BG/NBD needs at least " +
@@ -240,6 +238,12 @@ Result<BgNbdFit> fit_bgnbd(std::span<const CustomerSummary> customers, const Fit
                      " customers with a repeat purchase, got " + std::to_string(repeaters)};
   }
   const Data data = group(customers);
+  // Summed over the grouped data, not in input order, so the fit does not depend on the order
+  // of the customers (a portfolio assembled from partitions fits exactly as the whole one).
+  double rate_sum = 0;  // of x / T, for a data-driven starting alpha
+  for (const Data::Group& g : data.groups) {
+    if (g.T > 0) rate_sum += g.weight * (data.xs[g.xi] / g.T);
+  }
   // Minimise the mean negative log-likelihood, so tolerances do not depend on portfolio size.
   // Parameters beyond e^+-30 are refused to keep lgamma and pow finite.
   const auto objective = [&](const Point& v) {

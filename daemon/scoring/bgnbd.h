@@ -55,7 +55,8 @@ struct BgNbdFit {
 // Maximum-likelihood estimate (Nelder-Mead in log-parameter space, several starts, restarted
 // until it no longer improves). Errors: "invalid_summary", "too_few_customers",
 // "too_few_repeaters", "fit_failed" (no finite optimum or parameters running off to 0 or
-// infinity, which happens when the data cannot identify the model).
+// infinity, which happens when the data cannot identify the model). The result depends only on
+// the multiset of summaries, not on their order.
 [[nodiscard]] Result<BgNbdFit> fit_bgnbd(std::span<const CustomerSummary> customers,
                                          const FitOptions& options = {});
 

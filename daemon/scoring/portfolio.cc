@@ -4,6 +4,8 @@
 #include <cmath>
 #include <utility>
 
+#include "scoring/portfolio_detail.h"
+
 namespace kamwatch::scoring {
 namespace {
 
@@ -208,6 +210,46 @@ Result<double> clv(const BgNbdParams& params, const CustomerSummary& summary, Ti
 
 // ---- The portfolio ----
 
+namespace detail {
+
+Result<void> check_options(const PortfolioOptions& options) {
+  if (options.summary.unit <= 0 || options.expected_horizon < 0 ||
+      options.retention_period < kDayMs) {
+    return Error{"invalid_argument",
+                 "need summary unit > 0, expected_horizon >= 0, retention_period >= 1 day"};
+  }
+  return ok();
+}
+
+RetentionPeriods retention_periods(TimeMs now, const PortfolioOptions& options) {
+  const TimeMs later_end = floor_to(now, kDayMs) + kDayMs;
+  const Period later{later_end - options.retention_period, later_end};
+  const Period earlier{later.start - options.retention_period, later.start};
+  return {earlier, later};
+}
+
+void order_figures(AccountFigures& f, const PortfolioSummary& sum,
+                   const PortfolioOptions& options) {
+  if (!f.orders) return;
+  f.day_value = shrunk_day_value(f.orders->mean_day_value(), f.orders->bucket_days,
+                                 sum.mean_day_value, options.clv.prior_days);
+  if (!sum.bgnbd) return;
+  const BgNbdParams& params = sum.bgnbd->params;
+  const double unit = static_cast<double>(options.summary.unit);
+  const CustomerSummary& c = f.orders->bgnbd;
+  f.p_alive = p_alive(params, c);
+  if (Result<double> e =
+          expected_purchases(params, c, static_cast<double>(options.expected_horizon) / unit);
+      e) {
+    f.expected_purchases = *e;
+  }
+  if (Result<double> v = clv(params, c, options.summary.unit, f.day_value, options.clv); v) {
+    f.clv = *v;
+  }
+}
+
+}  // namespace detail
+
 const AccountFigures* Portfolio::find(std::string_view account) const {
   const auto it = index.find(account);
   return it == index.end() ? nullptr : &accounts[it->second];
@@ -215,11 +257,7 @@ const AccountFigures* Portfolio::find(std::string_view account) const {
 
 Result<Portfolio> score_portfolio(std::span<const model::AccountState* const> accounts, TimeMs now,
                                   const PortfolioOptions& options) {
-  if (options.summary.unit <= 0 || options.expected_horizon < 0 ||
-      options.retention_period < kDayMs) {
-    return Error{"invalid_argument",
-                 "need summary unit > 0, expected_horizon >= 0, retention_period >= 1 day"};
-  }
+  if (Result<void> valid = detail::check_options(options); !valid) return valid.error();
   std::vector<const model::AccountState*> states;
   states.reserve(accounts.size());
   for (const model::AccountState* s : accounts)
@@ -279,28 +317,12 @@ Result<Portfolio> score_portfolio(std::span<const model::AccountState* const> ac
     sum.bgnbd_error = fit.error();
   }
 
-  const double unit = static_cast<double>(options.summary.unit);
-  for (AccountFigures& f : p.accounts) {
-    if (!f.orders) continue;
-    f.day_value = shrunk_day_value(f.orders->mean_day_value(), f.orders->bucket_days,
-                                   sum.mean_day_value, options.clv.prior_days);
-    if (!fit) continue;
-    const CustomerSummary& c = f.orders->bgnbd;
-    f.p_alive = p_alive(fit->params, c);
-    if (Result<double> e = expected_purchases(fit->params, c,
-                                              static_cast<double>(options.expected_horizon) / unit);
-        e) {
-      f.expected_purchases = *e;
-    }
-    if (Result<double> v = clv(fit->params, c, options.summary.unit, f.day_value, options.clv); v) {
-      f.clv = *v;
-    }
-  }
+  for (AccountFigures& f : p.accounts) detail::order_figures(f, sum, options);
 
-  const TimeMs later_end = floor_to(now, kDayMs) + kDayMs;
-  const Period later{later_end - options.retention_period, later_end};
-  const Period earlier{later.start - options.retention_period, later.start};
-  if (Result<RetentionRates> r = retention_rates(states, earlier, later, options.activity); r) {
+  const detail::RetentionPeriods periods = detail::retention_periods(now, options);
+  if (Result<RetentionRates> r =
+          retention_rates(states, periods.earlier, periods.later, options.activity);
+      r) {
     sum.retention = *r;
   }
   return p;

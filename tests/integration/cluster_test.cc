@@ -187,8 +187,11 @@ TEST(Cluster, ZombieThatResumesAfterLosingItsPartitionsWritesNothing) {
       eventually([&] { return progress(a.dir, c.topic) > 0 && progress(b.dir, c.topic) > 0; },
                  std::chrono::seconds(120)))
       << "both instances should consume; see " << da.log_path() << " and " << db.log_path();
-  produce(c.topic, parts[1]);  // a backlog: a is mid-batch when it stops
+  // a stops while events stream in, most likely in the middle of a batch's transaction.
+  std::thread producer([&] { produce(c.topic, parts[1]); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
   da.signal(SIGSTOP);
+  producer.join();
   const std::int64_t a_frozen = progress(a.dir, c.topic);
   produce(c.topic, parts[2]);
   // b takes over once a's session (6 s) expires and a's open transaction is aborted (10 s).

@@ -43,18 +43,25 @@ std::string profile_event(const std::string& id, const std::string& account,
 }
 
 KamwatchProcess::KamwatchProcess(const std::string& name, std::string extra_yaml,
-                                 std::string listen_host) {
+                                 std::string listen_host, const KamwatchProcess* join) {
   dir_ = temp_dir(name);
-  topic_ = unique_name(name);
-  alerts_topic_ = topic_ + ".alerts";
-  create_topic(topic_, 2);
-  create_topic(alerts_topic_, 1);
-  create_topic(topic_ + ".dlq", 1);
+  if (join) {
+    topic_ = join->topic_;
+    alerts_topic_ = join->alerts_topic_;
+    group_ = join->group_;
+  } else {
+    topic_ = unique_name(name);
+    alerts_topic_ = topic_ + ".alerts";
+    group_ = topic_;
+    create_topic(topic_, 2);
+    create_topic(alerts_topic_, 1);
+    create_topic(topic_ + ".dlq", 1);
+  }
   port_ = free_port();
   listen_ = listen_host + ":" + std::to_string(port_);
   config_path_ = dir_ + "/kamwatch.yaml";
   std::ofstream f(config_path_);
-  f << "kafka:\n  brokers: " << broker() << "\n  topics: [" << topic_ << "]\n  group: " << topic_
+  f << "kafka:\n  brokers: " << broker() << "\n  topics: [" << topic_ << "]\n  group: " << group_
     << "\n  alerts_topic: " << alerts_topic_ << "\n  dead_letter_topic: " << topic_
     << ".dlq\n  batch_max_wait: 50ms\n"
     << "state:\n  data_dir: " << dir_ << "/data\n"

@@ -25,8 +25,11 @@ class KamwatchProcess {
  public:
   // extra_yaml is appended to the generated config (e.g. an `alerting:` section); rules
   // defaults to the shipped rule packs.
+  // With `join`, the instance consumes join's topics in join's consumer group (several
+  // instances of one cluster).
   explicit KamwatchProcess(const std::string& name, std::string extra_yaml = "",
-                           std::string listen_host = "127.0.0.1");
+                           std::string listen_host = "127.0.0.1",
+                           const KamwatchProcess* join = nullptr);
   ~KamwatchProcess();
 
   void start();
@@ -49,7 +52,7 @@ class KamwatchProcess {
   bool wait_ready(std::chrono::seconds timeout) const;
 
  private:
-  std::string dir_, topic_, alerts_topic_, config_path_, listen_;
+  std::string dir_, topic_, alerts_topic_, group_, config_path_, listen_;
   int port_ = 0;
   std::unique_ptr<Daemon> daemon_;
 };

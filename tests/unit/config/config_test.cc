@@ -19,6 +19,7 @@ TEST(Config, ReferenceYamlLoadsToTheCodeDefaults) {
   EXPECT_EQ(loaded->kafka.dead_letter_topic, defaults.kafka.dead_letter_topic);
   EXPECT_EQ(loaded->kafka.batch_max_events, defaults.kafka.batch_max_events);
   EXPECT_EQ(loaded->kafka.batch_max_wait, defaults.kafka.batch_max_wait);
+  EXPECT_EQ(loaded->cluster.summary_topic, defaults.cluster.summary_topic);
   EXPECT_EQ(loaded->state.data_dir, defaults.state.data_dir);
   EXPECT_EQ(loaded->state.cache_accounts, defaults.state.cache_accounts);
   EXPECT_EQ(loaded->state.block_cache_bytes, defaults.state.block_cache_bytes);
@@ -72,7 +73,7 @@ TEST(Config, EveryKeyTheParserKnowsIsInTheReference) {
   for (const std::string& k : known_keys("nonsense_key: 1\n"))
     EXPECT_NE(ref.find("\n" + k + ":"), std::string::npos) << "section " << k;
   for (const char* section :
-       {"kafka", "state", "ingest", "rules", "http", "alerting", "cluster", "metrics", "log"}) {
+       {"kafka", "cluster", "state", "ingest", "rules", "http", "alerting", "metrics", "log"}) {
     const std::size_t at = ref.find(std::string("\n") + section + ":\n");
     ASSERT_NE(at, std::string::npos) << section;
     // The section's block: indented lines after its header.
@@ -148,6 +149,19 @@ TEST(Config, CrossFieldValidation) {
   EXPECT_NE(c.error().message.find("dead_letter_topic"), std::string::npos);
   auto l = load_string("log:\n  level: loud\n", "l.yaml");
   ASSERT_FALSE(l.ok());
+}
+
+TEST(Config, ClusterSummaryTopic) {
+  EXPECT_EQ(Config{}.cluster.summary_topic, "");  // single-instance mode
+  auto c = load_string("cluster:\n  summary_topic: kamwatch.portfolio\n", "c.yaml");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->cluster.summary_topic, "kamwatch.portfolio");
+  // It must be a topic of its own.
+  for (const char* taken : {"kamwatch.events", "kamwatch.alerts", "kamwatch.deadletter"}) {
+    auto bad = load_string(std::string("cluster:\n  summary_topic: ") + taken + "\n", "c.yaml");
+    ASSERT_FALSE(bad.ok()) << taken;
+    EXPECT_NE(bad.error().message.find("cluster.summary_topic"), std::string::npos);
+  }
 }
 
 TEST(Config, MissingFileIsAClearError) {

@@ -1,0 +1,176 @@
+#include "app/portfolio_refresher.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include "app/portfolio_attributes.h"
+#include "core/log.h"
+#include "scoring/portfolio_partial.h"
+
+namespace kamwatch::app {
+
+PortfolioRefresher::PortfolioRefresher(state::StateStore& store, PortfolioRefresherOptions options)
+    : store_(store),
+      options_(std::move(options)),
+      clock_(options_.clock ? *options_.clock : static_cast<const Clock&>(system_clock_)) {}
+
+PortfolioRefresher::~PortfolioRefresher() { stop(); }
+
+void PortfolioRefresher::start() {
+  if (thread_.joinable()) return;
+  thread_ = std::thread([this] {
+    while (!stop_.load()) {
+      TimeMs wait = options_.every;
+      if (Result<void> r = refresh(); !r.ok()) {
+        wait = std::min(options_.retry, options_.every);
+        log::error("portfolio refresh failed; the previous figures stay",
+                   {{"error", r.error().to_string()}, {"retry_in_ms", wait}});
+      }
+      std::unique_lock lock(mu_);
+      cv_.wait_for(lock, std::chrono::milliseconds(wait), [this] { return stop_.load(); });
+    }
+  });
+}
+
+void PortfolioRefresher::stop() {
+  stop_.store(true);
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+std::shared_ptr<const PortfolioSnapshot> PortfolioRefresher::snapshot() const {
+  std::lock_guard lock(mu_);
+  return snapshot_;
+}
+
+Result<void> PortfolioRefresher::refresh() {
+  std::vector<model::AccountState> states;
+  auto r = store_.for_each_account([&](const model::AccountState& s) {
+    states.push_back(s);
+    return !stop_.load();
+  });
+  if (!r.ok()) return r.error();
+  if (stop_.load()) return ok();
+  std::vector<const model::AccountState*> ptrs;
+  ptrs.reserve(states.size());
+  for (const auto& s : states) ptrs.push_back(&s);
+  const TimeMs now = clock_.now();
+  auto snap = options_.exchange ? cluster(ptrs, now) : single_instance(ptrs, now);
+  if (!snap.ok()) return snap.error();
+  if (options_.metrics != nullptr) {
+    options_.metrics->portfolio_partials.Set(static_cast<double>((*snap)->partitions));
+    options_.metrics->portfolio_oldest_partial_timestamp.Set(
+        static_cast<double>((*snap)->oldest_partial) / 1000.0);
+  }
+  std::lock_guard lock(mu_);
+  snapshot_ = std::move(*snap);
+  return ok();
+}
+
+Result<std::shared_ptr<PortfolioSnapshot>> PortfolioRefresher::single_instance(
+    const std::vector<const model::AccountState*>& states, TimeMs now) {
+  auto p = scoring::score_portfolio(states, now, options_.scoring);
+  if (!p.ok()) return p.error();
+  auto snap = std::make_shared<PortfolioSnapshot>();
+  for (const auto& f : p->accounts) snap->attributes[f.account] = attributes_of(f);
+  snap->summary = p->summary;
+  return snap;
+}
+
+Result<std::shared_ptr<PortfolioSnapshot>> PortfolioRefresher::cluster(
+    const std::vector<const model::AccountState*>& states, TimeMs now) {
+  if (!options_.partition_of) {
+    return Error{"invalid_argument", "cluster mode needs partition_of (which accounts are owned)"};
+  }
+  // The owned accounts, by partition.
+  std::map<std::int32_t, std::vector<const model::AccountState*>> owned;
+  if (options_.owned_partitions)
+    for (const std::int32_t p : options_.owned_partitions()) owned[p];
+  std::vector<const model::AccountState*> local;
+  for (const model::AccountState* s : states) {
+    const std::optional<std::int32_t> p = options_.partition_of(*s);
+    if (!p) continue;
+    owned[*p].push_back(s);
+    local.push_back(s);
+  }
+
+  // This instance's partials: published, and used as they are (fresher than a read-back).
+  std::map<std::int32_t, scoring::PortfolioPartial> partials;
+  for (const auto& [p, accounts] : owned) {
+    auto partial = scoring::portfolio_partial(accounts, p, now, options_.scoring);
+    if (!partial.ok()) return partial.error();
+    if (auto sent = options_.exchange->publish(p, scoring::encode_partial(*partial)); !sent.ok())
+      log::warn("portfolio summary not published; other instances keep the previous one",
+                {{"partition", static_cast<std::int64_t>(p)}, {"error", sent.error().to_string()}});
+    partials.emplace(p, std::move(*partial));
+  }
+
+  // Everything the other instances published, read to the topic's end (in slices, so stop()
+  // does not wait for the whole timeout).
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.exchange_timeout);
+  Result<void> synced = ok();
+  do {
+    synced = options_.exchange->sync(500);
+  } while (!synced.ok() && !stop_.load() && std::chrono::steady_clock::now() < deadline);
+  if (!synced.ok()) {
+    if (!synced_once_) return synced.error();  // never read it all: figures would be partial
+    log::warn("portfolio summaries not read to the end; using those read so far",
+              {{"error", synced.error().to_string()}});
+  } else {
+    synced_once_ = true;
+  }
+  for (const auto& [p, bytes] : options_.exchange->latest()) {
+    if (partials.count(p) != 0) continue;
+    auto partial = scoring::decode_partial(bytes);
+    if (!partial.ok()) {
+      return Error{partial.error().code, "the portfolio summary of partition " + std::to_string(p) +
+                                             ": " + partial.error().message};
+    }
+    if (partial->partition != p) {
+      return Error{"partial_inconsistent", "the summary keyed by partition " + std::to_string(p) +
+                                               " is partition " +
+                                               std::to_string(partial->partition) + "'s"};
+    }
+    partials.emplace(p, std::move(*partial));
+  }
+
+  if (options_.input_partitions) {
+    const std::int32_t n = options_.input_partitions();
+    std::string missing;
+    std::int32_t count = 0;
+    for (std::int32_t p = 0; p < n; ++p) {
+      if (partials.count(p) != 0) continue;
+      if (++count <= 10) missing += (missing.empty() ? "" : ", ") + std::to_string(p);
+    }
+    if (count > 0) {
+      return Error{"partials_missing",
+                   std::to_string(count) + " of " + std::to_string(n) +
+                       " input partitions have no portfolio summary yet (partitions " + missing +
+                       (count > 10 ? ", ..." : "") + ")"};
+    }
+  }
+  std::vector<scoring::PortfolioPartial> all;
+  all.reserve(partials.size());
+  TimeMs oldest = now;
+  for (auto& [p, partial] : partials) {
+    oldest = std::min(oldest, partial.as_of);
+    all.push_back(std::move(partial));
+  }
+  auto portfolio = scoring::score_portfolio_from_partials(all, local, now, options_.scoring);
+  if (!portfolio.ok()) return portfolio.error();
+  auto snap = std::make_shared<PortfolioSnapshot>();
+  for (const auto& f : portfolio->accounts) snap->attributes[f.account] = attributes_of(f);
+  snap->summary = portfolio->summary;
+  snap->partitions = all.size();
+  snap->oldest_partial = all.empty() ? 0 : oldest;
+  log::info("portfolio refreshed from partition summaries",
+            {{"partitions", static_cast<std::int64_t>(all.size())},
+             {"owned_partitions", static_cast<std::int64_t>(owned.size())},
+             {"owned_accounts", static_cast<std::int64_t>(local.size())},
+             {"accounts", static_cast<std::int64_t>(portfolio->summary.accounts)},
+             {"oldest_partial_age_ms", all.empty() ? TimeMs{0} : now - snap->oldest_partial}});
+  return snap;
+}
+
+}  // namespace kamwatch::app

@@ -1,0 +1,27 @@
+#pragma once
+// Internal to scoring: the pieces of score_portfolio() that score_portfolio_from_partials()
+// shares, so both compute the same figures the same way.
+#include <utility>
+
+#include "core/result.h"
+#include "core/time.h"
+#include "scoring/portfolio.h"
+
+namespace kamwatch::scoring::detail {
+
+// The option checks of score_portfolio: "invalid_argument".
+[[nodiscard]] Result<void> check_options(const PortfolioOptions& options);
+
+// The periods whose activity gives the retention rates as of now: the last retention_period
+// ending with now's UTC day (inclusive), and the one before it.
+struct RetentionPeriods {
+  Period earlier;
+  Period later;
+};
+[[nodiscard]] RetentionPeriods retention_periods(TimeMs now, const PortfolioOptions& options);
+
+// day_value, and with a fit p_alive, expected_purchases and clv, of an account with orders.
+void order_figures(AccountFigures& figures, const PortfolioSummary& summary,
+                   const PortfolioOptions& options);
+
+}  // namespace kamwatch::scoring::detail
