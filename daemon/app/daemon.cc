@@ -241,6 +241,7 @@ Result<void> run_daemon(const config::Config& config, const std::atomic<bool>& s
   store_options.path = config.state.data_dir;
   store_options.block_cache_bytes = config.state.block_cache_bytes;
   store_options.sync_writes = config.state.sync_writes;
+  store_options.min_free_bytes = config.state.min_free_bytes;
   auto store = state::RocksDbStore::open(store_options);
   if (!store.ok()) return store.error();
   state::RocksDbStore& st = **store;
