@@ -18,6 +18,7 @@
 
 #include "app/api.h"
 #include "app/pipeline.h"
+#include "app/poison_guard.h"
 #include "app/portfolio_attributes.h"
 #include "app/registries.h"
 #include "core/clock.h"
@@ -354,6 +355,7 @@ Result<void> run_daemon(const config::Config& config, const std::atomic<bool>& s
   popts.cache_accounts = config.state.cache_accounts;
   popts.alert_sinks = alert_sinks;
   Pipeline pipeline(st, clock, popts);
+  PoisonGuard guard(st, pipeline, config.ingest.max_batch_attempts);
   pipeline.set_rules(*rule_set);
   std::shared_ptr<const PortfolioSnapshot> attrs;
   pipeline.set_attributes([&attrs](const std::string& id) -> const rules::AccountAttributes& {
@@ -601,7 +603,7 @@ Result<void> run_daemon(const config::Config& config, const std::atomic<bool>& s
     }
     if (!batch.messages.empty()) {
       const auto t0 = std::chrono::steady_clock::now();
-      auto stats = pipeline.process(batch);
+      auto stats = guard.process(batch);
       if (!stats.ok()) {
         metrics.commit_failures.Increment();
         write_failed.store(true);
