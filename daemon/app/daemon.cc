@@ -370,7 +370,8 @@ Result<void> run_daemon(const config::Config& config, const std::atomic<bool>& s
   sigaction(SIGHUP, &hup, nullptr);
 
   // Step 6: metrics read at scrape time, and the HTTP server.
-  std::atomic<bool> catching_up_flag{true}, write_failed{false}, started{false};
+  std::atomic<bool> catching_up_flag{true}, write_failed{false}, started{false},
+      dead_letter_backlog{false};
   std::atomic<TimeMs> loop_turned{clock.now()};
   auto readiness = [&]() {
     Readiness r;
@@ -379,6 +380,8 @@ Result<void> run_daemon(const config::Config& config, const std::atomic<bool>& s
       r.reason = "starting";
     else if (write_failed.load())
       r.reason = "state_write_failed";
+    else if (dead_letter_backlog.load())
+      r.reason = "dead_letter_backlog";
     else if (catching_up_flag.load())
       r.reason = "catching_up";
     else
@@ -584,6 +587,23 @@ Result<void> run_daemon(const config::Config& config, const std::atomic<bool>& s
         directory.update(std::move(sw->summaries));
         committed(sw->batch);
         sweeping = !sw->done;
+      }
+    }
+    {
+      // The dead-letter outbox never skips a record: while the dead-letter topic cannot take
+      // them, consumption pauses above the bound and resumes at half of it.
+      auto depths = st.outbox_depths();
+      const std::uint64_t pending = depths[std::string(kDeadLetterSink)];
+      const std::uint64_t bound = config.kafka.dead_letter_max_pending;
+      if (!dead_letter_backlog.load() ? pending > bound : pending <= bound / 2) {
+        dead_letter_backlog.store(!dead_letter_backlog.load());
+        (*source)->set_paused(dead_letter_backlog.load());
+        metrics.consumer_paused.Set(dead_letter_backlog.load() ? 1 : 0);
+        if (dead_letter_backlog.load())
+          log::error("consumption paused: dead letters are not being delivered",
+                     {{"pending", pending}, {"max_pending", bound}});
+        else
+          log::info("consumption resumed: the dead-letter backlog drained", {{"pending", pending}});
       }
     }
     if (auto r = (*source)->poll(batch); !r.ok()) {
