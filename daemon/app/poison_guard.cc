@@ -136,6 +136,8 @@ Result<BatchStats> PoisonGuard::process(const ingest::MessageBatch& batch) {
     if (result.ok() || result.error().code != kProcessingError) {
       // A failure that did not kill the process (a full disk, ...) is not an attempt.
       if (!result.ok()) (void)store_.put_meta(kAttemptsKey, before);
+      // The quarantined event is behind us: its record has served.
+      if (result.ok() && !quarantine.empty()) (void)store_.put_meta(kIsolatingKey, "");
       return result;
     }
     log::warn("an event failed to process; processing the batch event by event",

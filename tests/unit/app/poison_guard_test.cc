@@ -180,6 +180,7 @@ TEST_F(PoisonGuardTest, AnEventThatStoppedTheDaemonTwiceAloneIsQuarantinedAsPois
   EXPECT_EQ(count(), 5);
   EXPECT_EQ(dead_letters(), (std::vector<std::pair<std::string, std::string>>{{"4", "poison"}}));
   EXPECT_EQ(**store_->get_offset("events", 0), 6);
+  EXPECT_EQ(**store_->get_meta(PoisonGuard::kIsolatingKey), "");  // served its purpose
 }
 
 TEST_F(PoisonGuardTest, AFailureThatDidNotStopTheDaemonIsNoAttempt) {
