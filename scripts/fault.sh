@@ -10,8 +10,8 @@
 # Env: KAMWATCH_TEST_BROKERS=host:port uses an existing broker (the broker-restart scenario
 #      then skips unless scripts/kafka.sh manages that broker); otherwise scripts/kafka.sh
 #      starts one on KAMWATCH_KAFKA_PORT (default 19092) and stops it afterwards.
-#      KAMWATCH_FAULT_KILLS overrides the number of SIGKILLs; KAMWATCH_FAULT_MULTI_INSTANCE=1
-#      runs the multi-instance scenarios (rebalance churn, zombie).
+#      KAMWATCH_FAULT_KILLS overrides the number of SIGKILLs; KAMWATCH_FAULT_MULTI_INSTANCE=0
+#      skips the multi-instance scenarios (rebalance churn, zombie).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 full=0 repeat=1 filter="" build=1
