@@ -9,7 +9,9 @@
 // max_attempts times is processed event by event, each event's position recorded before it is
 // processed; an event that kills the process twice while processed alone is quarantined to the
 // dead-letter topic with reason poison on the next start. So a poison event costs at most
-// max_attempts + 2 restarts, and every other event is applied exactly once.
+// max_attempts crashes in a row without progress (a batch that ends before the poison event
+// commits progress and restarts the count), then two more while it runs alone; every other
+// event is applied exactly once.
 // Thread-safety: the pipeline thread only, like Pipeline.
 #include <cstdint>
 #include <map>
