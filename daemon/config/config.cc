@@ -372,7 +372,7 @@ state:
   cache_accounts: 100000       # accounts kept decoded in memory (LRU)
   block_cache_bytes: 256MiB    # RocksDB block cache
   sync_writes: false           # fsync each batch (survives power loss, slower)
-  min_free_bytes: 256MiB       # writes stop (readyz 503, nothing advances) below this free space
+  min_free_bytes: 256MiB       # writes stop (readyz 503, nothing advances) below this free space, resume at twice it
   late_grace: 7d               # events older than the account's newest event minus this are late
   retention_hourly: 3d         # hourly buckets kept behind the account's newest event
   retention_daily: 800d        # daily buckets kept (more than a year of baseline)

@@ -394,16 +394,21 @@ Result<void> RocksDbStore::write(rocksdb::WriteBatch& wb, std::string_view what)
   // retries later.
   std::lock_guard lock(write_mu_);
   if (options_.min_free_bytes > 0) {
-    // Refuse the write ourselves rather than let RocksDB hit ENOSPC (see StoreOptions).
+    // Refuse the write ourselves rather than let RocksDB hit ENOSPC (see StoreOptions). After
+    // a refusal, writing resumes only with twice the reserve free: no smaller batch squeezes
+    // through at the edge, and the store does not flap between full and not.
     const std::optional<std::uint64_t> free = free_bytes();
-    const std::uint64_t need = options_.min_free_bytes + wb.GetDataSize();
-    if (free && *free < need) {
+    const std::uint64_t reserve = options_.min_free_bytes * (disk_full_ ? 2 : 1);
+    if (free && *free < reserve + wb.GetDataSize()) {
+      disk_full_ = true;
       return Error{"disk_full", std::string(what) + ": " + std::to_string(*free) +
                                     " bytes free on the state filesystem, below the reserve of " +
-                                    std::to_string(options_.min_free_bytes) +
-                                    " (state.min_free_bytes) plus this write's " +
+                                    std::to_string(reserve) +
+                                    " (state.min_free_bytes, doubled after a refusal) plus this "
+                                    "write's " +
                                     std::to_string(wb.GetDataSize())};
     }
+    disk_full_ = false;
   }
   if (needs_resume_) {
     if (auto r = db_->Resume(); !r.ok())

@@ -46,7 +46,7 @@ struct StoreOptions {
   // database's filesystem is refused with error code disk_full before RocksDB sees it, so
   // RocksDB itself never hits ENOSPC on a WAL write (RocksDB 7.8 aborts after a failed WAL
   // write, rocksdb#12448). The reserve is also the room left for memtable flushes and
-  // compactions. 0 = no guard.
+  // compactions. After a refusal writes resume once twice the reserve is free. 0 = no guard.
   std::uint64_t min_free_bytes = 0;
   // Test-only fault injection: when set and it returns true, commit() writes nothing and fails
   // with rocksdb_io, as on a full disk.
@@ -135,6 +135,7 @@ class RocksDbStore final : public StateStore {
   std::atomic<std::uint64_t> next_seq_{1};
   std::mutex write_mu_;        // serialises write()
   bool needs_resume_ = false;  // a write failed: Resume() before the next one (under write_mu_)
+  bool disk_full_ = false;     // the last write was refused for space (under write_mu_)
   // commit()'s reusable buffers: steady-state commits allocate nothing for encoding.
   std::unique_ptr<rocksdb::WriteBatch> batch_;
   std::string scratch_;
