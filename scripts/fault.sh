@@ -2,8 +2,8 @@
 # Runs the fault suite (tests/fault, docs/faults.md) against the real Kafka broker and prints
 # a results table: scenario, runs, events, instances, kills/faults, lost, double counted.
 #   scripts/fault.sh [--full] [--repeat N] [--filter REGEX] [--no-build]
-#     --full       the full run: 100 SIGKILLs, 3 broker restarts, bigger workloads (~8 min);
-#                  without it the short form that CI runs (~2 min)
+#     --full       the full run: 100 SIGKILLs, 3 broker restarts, bigger workloads (~7 min);
+#                  without it the short form that CI runs (~2.5 min)
 #     --repeat N   run the suite N times (the table sums the runs)
 #     --filter RE  only tests whose ctest name matches RE (e.g. 'Sigkill|Poison')
 #     --no-build   use build/release as it is
