@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: installs dependencies, builds, starts the real Kafka broker
-# (scripts/kafka.sh), runs unit, backtest and integration tests with ctest, stops the broker.
+# (scripts/kafka.sh), runs unit, backtest, integration and (release only) the short fault suite
+# with ctest, stops the broker.
 #   scripts/test.sh [preset...]     presets: release (default), debug, asan, tsan
 # Without a preset the release suite runs; with KAMWATCH_SANITIZER_SUITES=1 it is followed by
 # the asan (AddressSanitizer+UBSan, LeakSanitizer) and tsan (ThreadSanitizer) suites, each in
@@ -65,6 +66,13 @@ suite() {
   run -L backtest
   echo "test.sh: [$preset] integration tests against Kafka at $KAMWATCH_TEST_BROKERS"
   run -L integration
+  # The fault suite's short form (scripts/fault.sh runs it with a results table; --full for
+  # the full one). Release only: it kills and restarts processes, the broker included, and is
+  # about timing, which the sanitizers' slowdown would distort.
+  if [ "$preset" = release ]; then
+    echo "test.sh: [$preset] fault suite (short form) against Kafka at $KAMWATCH_TEST_BROKERS"
+    run -L fault
+  fi
   echo "test.sh: [$preset] passed in $(((SECONDS - start) / 60))m$(((SECONDS - start) % 60))s"
 }
 

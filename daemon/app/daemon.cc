@@ -20,6 +20,8 @@
 #include "app/api.h"
 #include "app/ownership.h"
 #include "app/pipeline.h"
+#include "app/poison_guard.h"
+#include "app/portfolio_attributes.h"
 #include "app/portfolio_refresher.h"
 #include "app/registries.h"
 #include "core/clock.h"
@@ -229,6 +231,7 @@ Result<void> run_daemon(const config::Config& config, const std::atomic<bool>& s
   store_options.path = config.state.data_dir;
   store_options.block_cache_bytes = config.state.block_cache_bytes;
   store_options.sync_writes = config.state.sync_writes;
+  store_options.min_free_bytes = config.state.min_free_bytes;
   auto store = state::RocksDbStore::open(store_options);
   if (!store.ok()) return store.error();
   state::RocksDbStore& st = **store;
@@ -393,6 +396,7 @@ Result<void> run_daemon(const config::Config& config, const std::atomic<bool>& s
   popts.alert_sinks = alert_sinks;
   Pipeline pipeline(st, clock, popts);
   pipeline_ptr = &pipeline;
+  PoisonGuard guard(st, pipeline, config.ingest.max_batch_attempts);
   pipeline.set_rules(*rule_set);
   std::shared_ptr<const PortfolioSnapshot> attrs;
   pipeline.set_attributes([&attrs](const std::string& id) -> const rules::AccountAttributes& {
@@ -407,7 +411,8 @@ Result<void> run_daemon(const config::Config& config, const std::atomic<bool>& s
   sigaction(SIGHUP, &hup, nullptr);
 
   // Step 6: metrics read at scrape time, and the HTTP server.
-  std::atomic<bool> catching_up_flag{true}, write_failed{false}, started{false};
+  std::atomic<bool> catching_up_flag{true}, write_failed{false}, started{false},
+      dead_letter_backlog{false};
   std::atomic<TimeMs> loop_turned{clock.now()};
   auto readiness = [&]() {
     Readiness r;
@@ -418,6 +423,8 @@ Result<void> run_daemon(const config::Config& config, const std::atomic<bool>& s
       r.reason = "restoring";
     else if (write_failed.load())
       r.reason = "state_write_failed";
+    else if (dead_letter_backlog.load())
+      r.reason = "dead_letter_backlog";
     else if (catching_up_flag.load())
       r.reason = "catching_up";
     else
@@ -651,6 +658,23 @@ Result<void> run_daemon(const config::Config& config, const std::atomic<bool>& s
         sweeping = !sw->done;
       }
     }
+    {
+      // The dead-letter outbox never skips a record: while the dead-letter topic cannot take
+      // them, consumption pauses above the bound and resumes at half of it.
+      auto depths = st.outbox_depths();
+      const std::uint64_t pending = depths[std::string(kDeadLetterSink)];
+      const std::uint64_t bound = config.kafka.dead_letter_max_pending;
+      if (!dead_letter_backlog.load() ? pending > bound : pending <= bound / 2) {
+        dead_letter_backlog.store(!dead_letter_backlog.load());
+        (*source)->set_paused(dead_letter_backlog.load());
+        metrics.consumer_paused.Set(dead_letter_backlog.load() ? 1 : 0);
+        if (dead_letter_backlog.load())
+          log::error("consumption paused: dead letters are not being delivered",
+                     {{"pending", pending}, {"max_pending", bound}});
+        else
+          log::info("consumption resumed: the dead-letter backlog drained", {{"pending", pending}});
+      }
+    }
     if (auto r = (*source)->poll(batch); !r.ok()) {
       outcome = r.error();
       break;
@@ -668,7 +692,7 @@ Result<void> run_daemon(const config::Config& config, const std::atomic<bool>& s
     }
     if (!batch.messages.empty()) {
       const auto t0 = std::chrono::steady_clock::now();
-      auto stats = pipeline.process(batch);
+      auto stats = guard.process(batch);
       if (!stats.ok()) {
         metrics.commit_failures.Increment();
         write_failed.store(true);

@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
+#include <exception>
 #include <map>
+#include <stdexcept>
 #include <unordered_map>
 
 #include "app/changelog.h"
@@ -10,6 +13,32 @@
 #include "engine/evaluator.h"
 
 namespace kamwatch::app {
+namespace {
+
+// Test hooks for the fault suite (tests/fault, docs/faults.md), read once: applying the event
+// with this id aborts the process (KAMWATCH_FAULT_CRASH_ON_EVENT_ID) or throws
+// (KAMWATCH_FAULT_THROW_ON_EVENT_ID). Unset in production: one empty-string check per event.
+std::string env_or_empty(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? v : "";
+}
+
+void fault_hooks(const model::Event& e) {
+  static const std::string crash = env_or_empty("KAMWATCH_FAULT_CRASH_ON_EVENT_ID");
+  static const std::string thrown = env_or_empty("KAMWATCH_FAULT_THROW_ON_EVENT_ID");
+  if (!crash.empty() && e.id == crash) {
+    log::error("fault hook: aborting on event", {{"id", e.id}});
+    std::abort();
+  }
+  if (!thrown.empty() && e.id == thrown)
+    throw std::runtime_error("fault hook: exception on event " + e.id);
+}
+
+std::string position(const ingest::RawMessage& m) {
+  return std::string(m.topic) + "/" + std::to_string(m.partition) + "@" + std::to_string(m.offset);
+}
+
+}  // namespace
 
 Pipeline::Pipeline(state::StateStore& store, const Clock& clock, PipelineOptions options)
     : store_(store),
@@ -23,8 +52,13 @@ void Pipeline::dead_letter(const ingest::RawMessage& m, ingest::Reason reason,
   state::OutboxRecord r;
   r.sink = std::string(kDeadLetterSink);
   r.key = std::string(m.key);
-  r.value = std::string(m.value);
+  // An oversize message would be refused by the dead-letter topic too: keep its head.
+  const bool cut = reason == ingest::Reason::kOversize && m.value.size() > kDeadLetterOversizeKeep;
+  r.value = std::string(cut ? m.value.substr(0, kDeadLetterOversizeKeep) : m.value);
   for (const ingest::Header& h : m.headers) r.headers.emplace_back(h.key, h.value);
+  if (cut) {
+    r.headers.emplace_back("kamwatch.error.truncated_from", std::to_string(m.value.size()));
+  }
   r.headers.emplace_back("kamwatch.error.reason", std::string(ingest::reason_code(reason)));
   r.headers.emplace_back("kamwatch.error.message", std::string(message));
   r.headers.emplace_back("kamwatch.origin.topic", std::string(m.topic));
@@ -137,7 +171,8 @@ Result<Pipeline::SweepStats> Pipeline::sweep(std::size_t max) {
   return out;
 }
 
-Result<BatchStats> Pipeline::process(const ingest::MessageBatch& batch) {
+Result<BatchStats> Pipeline::process(const ingest::MessageBatch& batch,
+                                     const std::vector<QuarantinedMessage>& quarantine) {
   BatchStats stats;
   stats.messages = batch.messages.size();
   if (batch.messages.empty()) return stats;
@@ -154,6 +189,21 @@ Result<BatchStats> Pipeline::process(const ingest::MessageBatch& batch) {
   // 1. Decode and validate.
   for (std::size_t i = 0; i < n; ++i) {
     const ingest::RawMessage& m = batch.messages[i];
+    const auto q = std::find_if(quarantine.begin(), quarantine.end(), [&](const auto& x) {
+      return x.offset == m.offset && x.partition == m.partition && x.topic == m.topic;
+    });
+    if (q != quarantine.end()) {
+      dead_letter(m, q->reason, q->message, outbox);
+      ++stats.dead_lettered;
+      ++stats.rejected[std::string(ingest::reason_code(q->reason))];
+      ++consumed[{m.topic, "unknown"}];
+      log::warn("event quarantined", {{"topic", m.topic},
+                                      {"partition", m.partition},
+                                      {"offset", m.offset},
+                                      {"reason", ingest::reason_code(q->reason)},
+                                      {"error", q->message}});
+      continue;
+    }
     if (auto rej = decoder_.decode(m, events_[i])) {
       dead_letter(m, rej->reason, rej->message, outbox);
       ++stats.dead_lettered;
@@ -208,8 +258,16 @@ Result<BatchStats> Pipeline::process(const ingest::MessageBatch& batch) {
       ++stats.late;
       continue;
     }
-    model::apply(s, e, options_.retention, rules_ ? &rules_->series_specs() : nullptr);
-    s.partition = batch.messages[i].partition;
+    try {
+      fault_hooks(e);
+      model::apply(s, e, options_.retention, rules_ ? &rules_->series_specs() : nullptr);
+      s.partition = batch.messages[i].partition;
+    } catch (const std::exception& ex) {
+      cache_.clear();  // the account may be half changed
+      return Error{std::string(kProcessingError), "applying event '" + std::string(e.id) + "' at " +
+                                                      position(batch.messages[i]) + ": " +
+                                                      ex.what()};
+    }
     new_keys.push_back(key);
     if (changelog_) {
       const ingest::RawMessage& m = batch.messages[i];
@@ -240,7 +298,13 @@ Result<BatchStats> Pipeline::process(const ingest::MessageBatch& batch) {
       // history: judging stale state against the wall clock would raise false alarms. The
       // timer sweep evaluates it once the consumer has caught up.
       if (s->max_time < now - options_.late_grace) continue;
-      evaluate(*s, &changed_types[s], now, stats, outbox, active);
+      try {
+        evaluate(*s, &changed_types[s], now, stats, outbox, active);
+      } catch (const std::exception& ex) {
+        cache_.clear();
+        return Error{std::string(kProcessingError),
+                     "evaluating account '" + s->id + "': " + ex.what()};
+      }
     }
   }
 

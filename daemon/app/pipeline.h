@@ -49,6 +49,22 @@ struct BatchStats {
   std::map<std::string, std::uint64_t> rejected;
 };
 
+// A message to dead-letter without decoding or applying it (poison quarantine, see
+// app/poison_guard.h).
+struct QuarantinedMessage {
+  std::string topic;
+  std::int32_t partition = 0;
+  std::int64_t offset = 0;
+  ingest::Reason reason = ingest::Reason::kPoison;
+  std::string message;
+};
+
+// Error code of process() when applying or evaluating an event threw: nothing was committed.
+inline constexpr std::string_view kProcessingError = "processing_error";
+// Dead letters of oversize messages keep this much of the value (the original stays in the
+// input topic at the origin offset the headers name).
+inline constexpr std::size_t kDeadLetterOversizeKeep = 64 * 1024;
+
 // The outbox sink names of dead letters and of the Kafka alerts topic.
 inline constexpr std::string_view kDeadLetterSink = "dlq";
 inline constexpr std::string_view kAlertSink = "alerts";
@@ -62,7 +78,10 @@ class Pipeline {
 
   // Processes a batch and commits it atomically. On error nothing of the batch is stored, the
   // account cache is dropped, and the caller must rewind the source to the stored positions.
-  [[nodiscard]] Result<BatchStats> process(const ingest::MessageBatch& batch);
+  // Messages named in `quarantine` are dead-lettered with the given reason, unprocessed. An
+  // exception while applying or evaluating fails the batch with kProcessingError.
+  [[nodiscard]] Result<BatchStats> process(const ingest::MessageBatch& batch,
+                                           const std::vector<QuarantinedMessage>& quarantine = {});
 
   // Replaces the rule set (after a successful reload). Evaluations from now on use it; alert
   // states of rules that disappeared are resolved by the next sweep.

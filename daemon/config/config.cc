@@ -128,6 +128,11 @@ Config parse(const YAML::Node& root, const std::string& name) {
                        [&](auto& v) {
                          c.kafka.batch_max_wait = to_duration(name, v, "batch_max_wait");
                        }},
+                      {"dead_letter_max_pending",
+                       [&](auto& v) {
+                         c.kafka.dead_letter_max_pending =
+                             to_size(name, v, "dead_letter_max_pending");
+                       }},
                       {"properties",
                        [&](const YAML::Node& props) {
                          if (!props.IsMap()) fail(name, props, "'properties' must be a mapping");
@@ -168,6 +173,10 @@ Config parse(const YAML::Node& root, const std::string& name) {
                       }},
                      {"sync_writes",
                       [&](auto& v) { c.state.sync_writes = to_bool(name, v, "sync_writes"); }},
+                     {"min_free_bytes",
+                      [&](auto& v) {
+                        c.state.min_free_bytes = to_size(name, v, "min_free_bytes");
+                      }},
                      {"late_grace",
                       [&](auto& v) { c.state.late_grace = to_duration(name, v, "late_grace"); }},
                      {"retention_hourly",
@@ -191,6 +200,10 @@ Config parse(const YAML::Node& root, const std::string& name) {
                       {"max_string_bytes",
                        [&](auto& v) {
                          c.ingest.max_string_bytes = to_size(name, v, "max_string_bytes");
+                       }},
+                      {"max_batch_attempts",
+                       [&](auto& v) {
+                         c.ingest.max_batch_attempts = to_size(name, v, "max_batch_attempts");
                        }},
                   });
            }},
@@ -325,6 +338,10 @@ Result<void> validate(const Config& c) {
                    "cluster.summary_topic must be a topic of its own, not an input, dead-letter or "
                    "alerts topic"};
   }
+  if (c.kafka.dead_letter_max_pending == 0)
+    return Error{"config_invalid", "kafka.dead_letter_max_pending must be at least 1"};
+  if (c.ingest.max_batch_attempts == 0)
+    return Error{"config_invalid", "ingest.max_batch_attempts must be at least 1"};
   if (c.state.data_dir.empty()) return Error{"config_invalid", "state.data_dir must not be empty"};
   if (c.state.cache_accounts == 0)
     return Error{"config_invalid", "state.cache_accounts must be at least 1"};
@@ -370,6 +387,7 @@ kafka:
   alerts_topic: kamwatch.alerts   # every alert transition as one JSON object, keyed by account
   batch_max_events: 10000      # events per processing batch (one RocksDB write each)
   batch_max_wait: 100ms        # how long to wait for a batch to fill
+  dead_letter_max_pending: 100000  # undelivered dead letters above which consumption pauses
   properties: {}               # any librdkafka property, e.g. security.protocol: SASL_SSL
 cluster:
   summary_topic: ""            # compacted topic where instances share portfolio summaries; "" = one instance
@@ -380,12 +398,14 @@ state:
   cache_accounts: 100000       # accounts kept decoded in memory (LRU)
   block_cache_bytes: 256MiB    # RocksDB block cache
   sync_writes: false           # fsync each batch (survives power loss, slower)
+  min_free_bytes: 256MiB       # writes stop (readyz 503, nothing advances) below this free space, resume at twice it
   late_grace: 7d               # events older than the account's newest event minus this are late
   retention_hourly: 3d         # hourly buckets kept behind the account's newest event
   retention_daily: 800d        # daily buckets kept (more than a year of baseline)
 ingest:
   max_message_bytes: 1MiB      # larger messages are dead-lettered as oversize
   max_string_bytes: 1KiB       # longer strings are dead-lettered as string_too_long
+  max_batch_attempts: 3        # a batch that crashed kamwatch this often runs event by event; the crashing event is dead-lettered as poison
 rules:
   dir: rules                   # rule files (*.yaml); missing default dir = run without rules
   evaluation_interval: 1m      # timer sweep: every rule over every account (time-driven rules)

@@ -21,6 +21,9 @@ struct KafkaConfig {
   std::string alerts_topic = "kamwatch.alerts";  // every alert transition as JSON
   std::size_t batch_max_events = 10000;
   TimeMs batch_max_wait = 100;  // ms to wait for a batch to fill
+  // Dead letters waiting for delivery above which consumption pauses (the dead-letter outbox
+  // never skips a record); it resumes once the backlog is down to half of this.
+  std::size_t dead_letter_max_pending = 100000;
   // Passed through to librdkafka as they are (TLS, SASL, tuning). Secrets are never logged.
   std::map<std::string, std::string> properties;
 };
@@ -41,6 +44,8 @@ struct StateConfig {
   std::size_t cache_accounts = 100000;
   std::size_t block_cache_bytes = 256ull * 1024 * 1024;
   bool sync_writes = false;
+  // Writes are refused (disk_full) when they would leave less free space than this.
+  std::size_t min_free_bytes = 256ull * 1024 * 1024;
   TimeMs late_grace = 7 * kDayMs;
   TimeMs retention_hourly = 3 * kDayMs;
   TimeMs retention_daily = 800 * kDayMs;
@@ -49,6 +54,9 @@ struct StateConfig {
 struct IngestConfig {
   std::size_t max_message_bytes = 1024 * 1024;
   std::size_t max_string_bytes = 1024;
+  // A batch whose processing killed the daemon this many times is processed event by event
+  // and the event that kills it is dead-lettered as poison.
+  std::size_t max_batch_attempts = 3;
 };
 
 struct RulesConfig {

@@ -55,6 +55,8 @@ std::string_view reason_code(Reason r) {
       return "late";
     case Reason::kPoison:
       return "poison";
+    case Reason::kProcessingError:
+      return "processing_error";
   }
   return "unknown";
 }

@@ -34,6 +34,7 @@ enum class Reason {
   kUnsupportedContent,  // "unsupported_content_type": an unknown content-type header
   kLate,                // "late": older than the account's watermark minus the grace
   kPoison,              // "poison": processing failed repeatedly (quarantined)
+  kProcessingError,     // "processing_error": applying or evaluating the event threw
 };
 
 [[nodiscard]] std::string_view reason_code(Reason r);

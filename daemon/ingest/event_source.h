@@ -49,6 +49,10 @@ class EventSource {
   [[nodiscard]] virtual std::optional<std::int64_t> high_watermark(const TopicPartition&) const {
     return std::nullopt;
   }
+  // Pauses (true) or resumes (false) fetching from every assigned partition, including ones
+  // assigned while paused; poll() keeps serving the group (rebalances, liveness) and returns
+  // no messages of paused partitions. Resuming continues after the last message returned.
+  virtual void set_paused(bool) {}
   // True when the source has no more messages and never will (files); Kafka never ends.
   [[nodiscard]] virtual bool at_end() const { return false; }
   // Leaves the group cleanly. Idempotent.

@@ -122,6 +122,20 @@ class KafkaSource final : public EventSource {
 
   std::vector<TopicPartition> assignment() const override { return assigned_; }
 
+  void set_paused(bool paused) override {
+    if (paused == paused_ || closed_ || !rk_) return;
+    paused_ = paused;
+    if (assigned_.empty()) return;
+    rd_kafka_topic_partition_list_t* list =
+        rd_kafka_topic_partition_list_new(static_cast<int>(assigned_.size()));
+    for (const auto& tp : assigned_)
+      rd_kafka_topic_partition_list_add(list, tp.topic.c_str(), tp.partition);
+    const rd_kafka_resp_err_t e =
+        paused ? rd_kafka_pause_partitions(rk_, list) : rd_kafka_resume_partitions(rk_, list);
+    if (e) log::error("pause/resume failed", {{"paused", paused}, {"error", rd_kafka_err2str(e)}});
+    rd_kafka_topic_partition_list_destroy(list);
+  }
+
   std::optional<std::int64_t> high_watermark(const TopicPartition& tp) const override {
     if (closed_ || !rk_) return std::nullopt;
     std::int64_t low = 0, high = 0;
@@ -241,6 +255,7 @@ class KafkaSource final : public EventSource {
         log::error("incremental assign failed", {{"error", rd_kafka_error_string(e)}});
         rd_kafka_error_destroy(e);
       }
+      if (paused_) rd_kafka_pause_partitions(rk, parts);  // assigned while paused
     } else if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
       const bool lost = rd_kafka_assignment_lost(rk);
       if (options_.on_revoked) {
@@ -277,6 +292,7 @@ class KafkaSource final : public EventSource {
   std::vector<TopicPartition> assigned_;
   bool revoked_during_poll_ = false;
   bool closed_ = false;
+  bool paused_ = false;
 };
 
 }  // namespace

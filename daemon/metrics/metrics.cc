@@ -94,6 +94,9 @@ Metrics::Metrics(const std::string& version, const std::string& revision)
                             kDelaySeconds)),
       consumer_lag(gauges(*registry_, declared_, "kamwatch_consumer_lag_messages",
                           "Messages behind the end of each assigned partition.")),
+      consumer_paused(gauge(*registry_, declared_, "kamwatch_consumer_paused",
+                            "1 while consumption is paused because the dead-letter outbox holds "
+                            "more than kafka.dead_letter_max_pending records.")),
       ready(gauge(*registry_, declared_, "kamwatch_ready",
                   "1 when caught up and state writes succeed (as /readyz), else 0.")),
       rule_evaluations(counter(*registry_, declared_, "kamwatch_rule_evaluations_total",

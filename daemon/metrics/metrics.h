@@ -65,6 +65,7 @@ class Metrics {
   Histogram& batch_messages;
   Histogram& event_delay;       // seconds from Kafka append time to commit
   Family<Gauge>& consumer_lag;  // {topic, partition}
+  Gauge& consumer_paused;       // 1 while the dead-letter backlog holds consumption
   Gauge& ready;
   // ---- Rules ----
   Counter& rule_evaluations;

@@ -11,6 +11,7 @@
 #include <rocksdb/table.h>
 #include <rocksdb/utilities/table_properties_collectors.h>
 #include <rocksdb/write_batch.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -33,6 +34,8 @@ constexpr std::string_view kAlertsCf = "alerts";  // firing-alert index: fingerp
 constexpr std::string_view kSchemaVersionKey = "schema_version";
 constexpr std::string_view kSchemaVersion = "1";
 constexpr std::string_view kOutboxNextSeqKey = "outbox_next_seq";
+// Keys of StateStore::get_meta/put_meta live under this prefix.
+constexpr std::string_view kMetaExtPrefix = "x.";
 
 rocksdb::Slice slice(std::string_view s) { return {s.data(), s.size()}; }
 std::string_view view(const rocksdb::Slice& s) { return {s.data(), s.size()}; }
@@ -443,6 +446,23 @@ Result<void> RocksDbStore::write(rocksdb::WriteBatch& wb, std::string_view what)
   // hit the failed WAL writer again. When the cause persists Resume fails and the caller
   // retries later.
   std::lock_guard lock(write_mu_);
+  if (options_.min_free_bytes > 0) {
+    // Refuse the write ourselves rather than let RocksDB hit ENOSPC (see StoreOptions). After
+    // a refusal, writing resumes only with twice the reserve free: no smaller batch squeezes
+    // through at the edge, and the store does not flap between full and not.
+    const std::optional<std::uint64_t> free = free_bytes();
+    const std::uint64_t reserve = options_.min_free_bytes * (disk_full_ ? 2 : 1);
+    if (free && *free < reserve + wb.GetDataSize()) {
+      disk_full_ = true;
+      return Error{"disk_full", std::string(what) + ": " + std::to_string(*free) +
+                                    " bytes free on the state filesystem, below the reserve of " +
+                                    std::to_string(reserve) +
+                                    " (state.min_free_bytes, doubled after a refusal) plus this "
+                                    "write's " +
+                                    std::to_string(wb.GetDataSize())};
+    }
+    disk_full_ = false;
+  }
   if (needs_resume_) {
     if (auto r = db_->Resume(); !r.ok())
       return status_error(std::string(what) + ": resuming after a write error", r);
@@ -455,6 +475,29 @@ Result<void> RocksDbStore::write(rocksdb::WriteBatch& wb, std::string_view what)
     return status_error(what, s);
   }
   return ok();
+}
+
+std::optional<std::uint64_t> RocksDbStore::free_bytes() const {
+  struct statvfs fs {};
+  if (statvfs(options_.path.c_str(), &fs) != 0) return std::nullopt;
+  return static_cast<std::uint64_t>(fs.f_bavail) * static_cast<std::uint64_t>(fs.f_frsize);
+}
+
+Result<std::optional<std::string>> RocksDbStore::get_meta(std::string_view key) {
+  std::string value;
+  const rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), meta_,
+                                     std::string(kMetaExtPrefix) + std::string(key), &value);
+  if (s.IsNotFound()) return std::optional<std::string>();
+  if (!s.ok()) return status_error("reading meta", s);
+  return std::optional<std::string>(std::move(value));
+}
+
+Result<void> RocksDbStore::put_meta(std::string_view key, std::string_view value) {
+  if (options_.read_only) return Error{"rocksdb_read_only", "put_meta on a read-only store"};
+  rocksdb::WriteBatch wb;
+  if (auto s = wb.Put(meta_, std::string(kMetaExtPrefix) + std::string(key), slice(value)); !s.ok())
+    return status_error("put_meta", s);
+  return write(wb, "put_meta");
 }
 
 std::map<std::string, std::uint64_t> RocksDbStore::outbox_depths() {

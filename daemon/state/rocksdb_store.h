@@ -42,6 +42,12 @@ struct StoreOptions {
   // fsync the WAL on every commit. Off: a process crash (even SIGKILL) loses nothing, since the
   // WAL write reached the OS; only a power loss or kernel crash may lose the last commits.
   bool sync_writes = false;
+  // Free-space guard: a write that would leave less than this many bytes free on the
+  // database's filesystem is refused with error code disk_full before RocksDB sees it, so
+  // RocksDB itself never hits ENOSPC on a WAL write (RocksDB 7.8 aborts after a failed WAL
+  // write, rocksdb#12448). The reserve is also the room left for memtable flushes and
+  // compactions. After a refusal writes resume once twice the reserve is free. 0 = no guard.
+  std::uint64_t min_free_bytes = 0;
   // Test-only fault injection: when set and it returns true, commit() writes nothing and fails
   // with rocksdb_io, as on a full disk.
   std::function<bool()> fail_writes;
@@ -78,6 +84,8 @@ class RocksDbStore final : public StateStore {
                                                                    std::size_t max) override;
   [[nodiscard]] Result<void> for_each_account(
       const std::function<bool(const model::AccountState&)>& fn) override;
+  [[nodiscard]] Result<std::optional<std::string>> get_meta(std::string_view key) override;
+  [[nodiscard]] Result<void> put_meta(std::string_view key, std::string_view value) override;
 
   // Flushes all memtables to SST files (e.g. before a backup or a clean shutdown).
   [[nodiscard]] Result<void> flush();
@@ -103,6 +111,8 @@ class RocksDbStore final : public StateStore {
   // The seq the next committed outbox record will get.
   [[nodiscard]] std::uint64_t next_outbox_seq() const { return next_seq_.load(); }
   [[nodiscard]] bool read_only() const { return options_.read_only; }
+  // Bytes available to this process on the database's filesystem; nullopt when unknown.
+  [[nodiscard]] std::optional<std::uint64_t> free_bytes() const;
 
  private:
   explicit RocksDbStore(StoreOptions options);
@@ -128,6 +138,7 @@ class RocksDbStore final : public StateStore {
   std::atomic<std::uint64_t> next_seq_{1};
   std::mutex write_mu_;        // serialises write()
   bool needs_resume_ = false;  // a write failed: Resume() before the next one (under write_mu_)
+  bool disk_full_ = false;     // the last write was refused for space (under write_mu_)
   // commit()'s reusable buffers: steady-state commits allocate nothing for encoding.
   std::unique_ptr<rocksdb::WriteBatch> batch_;
   std::string scratch_;

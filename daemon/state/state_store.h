@@ -107,6 +107,13 @@ class StateStore {
   // Calls fn for every account, in id order (offline tools, tests). Stops when fn returns false.
   [[nodiscard]] virtual Result<void> for_each_account(
       const std::function<bool(const model::AccountState&)>& fn) = 0;
+  // Small bookkeeping values outside any batch (e.g. processing attempts, see
+  // app/poison_guard.h), keyed by name under a "x." prefix in the meta column family. A store
+  // without them keeps nothing (get_meta finds nothing).
+  [[nodiscard]] virtual Result<std::optional<std::string>> get_meta(std::string_view) {
+    return std::optional<std::string>();
+  }
+  [[nodiscard]] virtual Result<void> put_meta(std::string_view, std::string_view) { return {}; }
 };
 
 }  // namespace kamwatch::state

@@ -184,8 +184,9 @@ std::vector<Consumed> consume(const std::string& topic, int partitions, std::siz
 
 std::string kamwatch_binary() { return KAMWATCH_BINARY; }
 
-Daemon::Daemon(std::vector<std::string> args, std::string log_path)
-    : args_(std::move(args)), log_path_(std::move(log_path)) {}
+Daemon::Daemon(std::vector<std::string> args, std::string log_path,
+               std::vector<std::pair<std::string, std::string>> env)
+    : args_(std::move(args)), log_path_(std::move(log_path)), env_(std::move(env)) {}
 
 Daemon::~Daemon() {
   if (pid_ > 0) {
@@ -213,13 +214,35 @@ void Daemon::start() {
   std::vector<char*> argv;
   for (auto& a : full) argv.push_back(a.data());
   argv.push_back(nullptr);
-  const int rc = posix_spawn(&pid_, argv[0], &fa, nullptr, argv.data(), environ);
+  std::vector<std::string> env_strings;
+  for (char** e = environ; *e; ++e) {
+    const std::string entry = *e;
+    const bool overridden = std::any_of(env_.begin(), env_.end(), [&](const auto& kv) {
+      return entry.rfind(kv.first + "=", 0) == 0;
+    });
+    if (!overridden) env_strings.push_back(entry);
+  }
+  for (const auto& [k, v] : env_) env_strings.push_back(k + "=" + v);
+  std::vector<char*> envp;
+  for (auto& e : env_strings) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  const int rc = posix_spawn(&pid_, argv[0], &fa, nullptr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&fa);
   ASSERT_EQ(rc, 0) << "cannot start " << argv[0];
 }
 
 void Daemon::signal(int sig) {
   if (pid_ > 0) ::kill(pid_, sig);
+}
+
+std::optional<int> Daemon::try_wait() {
+  if (pid_ <= 0) return std::nullopt;
+  int status = 0;
+  if (waitpid(pid_, &status, WNOHANG) != pid_) return std::nullopt;
+  pid_ = -1;
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return -1;
 }
 
 int Daemon::wait(std::chrono::seconds timeout) {

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -46,12 +47,17 @@ std::vector<Consumed> consume(const std::string& topic, int partitions, std::siz
 // A kamwatch child process; its stderr goes to log_path.
 class Daemon {
  public:
-  Daemon(std::vector<std::string> args, std::string log_path);
+  // env: variables added to the inherited environment (e.g. fault hooks).
+  Daemon(std::vector<std::string> args, std::string log_path,
+         std::vector<std::pair<std::string, std::string>> env = {});
   ~Daemon();
   void start();
   void signal(int sig);
   // Waits for exit; returns the exit status (or 128+signal).
   int wait(std::chrono::seconds timeout);
+  // The exit status (or 128+signal) if the process has exited (it is reaped then), else
+  // nullopt (also when it was never started).
+  std::optional<int> try_wait();
   [[nodiscard]] bool running() const { return pid_ > 0; }
   [[nodiscard]] const std::string& log_path() const { return log_path_; }
   [[nodiscard]] pid_t pid() const { return pid_; }
@@ -59,6 +65,7 @@ class Daemon {
  private:
   std::vector<std::string> args_;
   std::string log_path_;
+  std::vector<std::pair<std::string, std::string>> env_;
   pid_t pid_ = -1;
 };
 

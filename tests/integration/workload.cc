@@ -1,7 +1,9 @@
 #include "workload.h"
 
 #include <cmath>
+#include <memory>
 #include <random>
+#include <set>
 
 #include "core/json_writer.h"
 #include "core/time.h"
@@ -161,32 +163,59 @@ std::vector<std::vector<Message>> split(const std::vector<Message>& messages, in
 }
 
 std::vector<std::string> compare_with_oracle(const std::string& data_dir, const Oracle& oracle) {
-  std::vector<std::string> diffs;
-  state::StoreOptions opts;
-  opts.path = data_dir;
-  opts.read_only = true;
-  opts.create_if_missing = false;
-  auto store = state::RocksDbStore::open(opts);
-  if (!store.ok()) return {"cannot open state: " + store.error().message};
-  std::size_t accounts_in_store = 0;
-  auto r = (*store)->for_each_account([&](const model::AccountState&) {
-    ++accounts_in_store;
-    return true;
-  });
-  if (!r.ok()) diffs.push_back(r.error().message);
-  if (accounts_in_store != oracle.size())
-    diffs.push_back("accounts: store has " + std::to_string(accounts_in_store) + ", oracle " +
-                    std::to_string(oracle.size()));
+  return tally_with_oracle({data_dir}, oracle).diffs;
+}
+
+OracleTally tally_with_oracle(const std::vector<std::string>& data_dirs, const Oracle& oracle,
+                              const std::function<std::size_t(const std::string&)>& owner) {
+  OracleTally out;
+  auto& diffs = out.diffs;
+  for (const auto& [account, by_type] : oracle)
+    for (const auto& [type, tot] : by_type) out.expected += tot.count;
+  std::vector<std::unique_ptr<state::RocksDbStore>> stores;
+  for (const std::string& dir : data_dirs) {
+    state::StoreOptions opts;
+    opts.path = dir;
+    opts.read_only = true;
+    opts.create_if_missing = false;
+    auto store = state::RocksDbStore::open(opts);
+    if (!store.ok()) {
+      diffs.push_back("cannot open state: " + store.error().message);
+      stores.push_back(nullptr);
+    } else {
+      stores.push_back(std::move(store).value());
+    }
+  }
+  // Accounts nobody sent: everything in them is counted twice over (or invented).
+  std::set<std::string> seen_accounts;
+  for (std::size_t i = 0; i < stores.size(); ++i) {
+    if (!stores[i]) continue;
+    auto r = stores[i]->for_each_account([&](const model::AccountState& s) {
+      if (oracle.count(s.id)) return true;
+      if (owner && owner(s.id) != i) return true;
+      if (!seen_accounts.insert(s.id).second) return true;
+      diffs.push_back(s.id + ": not in the oracle");
+      for (const auto& [type, t] : s.types) out.double_counted += t.count;
+      return true;
+    });
+    if (!r.ok()) diffs.push_back(r.error().message);
+  }
   for (const auto& [account, by_type] : oracle) {
-    auto s = (*store)->get_account(account);
+    const std::size_t i = owner ? owner(account) : 0;
+    state::RocksDbStore* store = i < stores.size() ? stores[i].get() : nullptr;
+    auto s = store ? store->get_account(account)
+                   : Result<std::optional<model::AccountState>>(std::nullopt);
     if (!s.ok() || !s->has_value()) {
       diffs.push_back(account + ": missing");
+      for (const auto& [type, tot] : by_type) out.lost += tot.count;
       continue;
     }
     const model::AccountState& st = **s;
     for (const auto& [type, tot] : by_type) {
       auto it = st.types.find(type);
       const std::int64_t have = it == st.types.end() ? 0 : it->second.count;
+      if (have < tot.count) out.lost += tot.count - have;
+      if (have > tot.count) out.double_counted += have - tot.count;
       if (have != tot.count)
         diffs.push_back(account + " " + type + " count " + std::to_string(have) +
                         " != " + std::to_string(tot.count));
@@ -200,11 +229,13 @@ std::vector<std::string> compare_with_oracle(const std::string& data_dir, const 
                           " != " + std::to_string(sum));
       }
     }
-    if (st.types.size() != by_type.size())
-      diffs.push_back(account + ": " + std::to_string(st.types.size()) + " types, oracle " +
-                      std::to_string(by_type.size()));
+    for (const auto& [type, t] : st.types) {
+      if (by_type.count(type)) continue;
+      out.double_counted += t.count;
+      diffs.push_back(account + " " + type + ": not in the oracle");
+    }
   }
-  return diffs;
+  return out;
 }
 
 }  // namespace kamwatch::testing

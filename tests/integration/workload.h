@@ -2,6 +2,7 @@
 // A reproducible event workload for integration and fault tests, and its oracle: what every
 // account's per-type counts and field sums must be once each valid event is applied once.
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -40,5 +41,20 @@ std::vector<std::vector<Message>> split(const std::vector<Message>& messages, in
 
 // Compares the state directory with the oracle; returns a list of differences (empty = equal).
 std::vector<std::string> compare_with_oracle(const std::string& data_dir, const Oracle& oracle);
+
+// The comparison in figures: events the oracle expects, events missing (lost) and events
+// counted more than once (double counted), summed over every account and type, and the list
+// of differences (counts, field sums, accounts the oracle does not know).
+struct OracleTally {
+  std::int64_t expected = 0;
+  std::int64_t lost = 0;
+  std::int64_t double_counted = 0;
+  std::vector<std::string> diffs;
+};
+// Each account is read from data_dirs[owner(account)] (one state directory per instance of a
+// consumer group; the owner is the instance holding the account's partition at the end).
+// Without an owner every account is read from data_dirs[0].
+OracleTally tally_with_oracle(const std::vector<std::string>& data_dirs, const Oracle& oracle,
+                              const std::function<std::size_t(const std::string&)>& owner = {});
 
 }  // namespace kamwatch::testing

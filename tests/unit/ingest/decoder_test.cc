@@ -457,6 +457,7 @@ TEST_F(DecoderTest, ReasonCodesAreStable) {
       {Reason::kUnsupportedContent, "unsupported_content_type"},
       {Reason::kLate, "late"},
       {Reason::kPoison, "poison"},
+      {Reason::kProcessingError, "processing_error"},
   };
   for (const auto& [reason, code] : codes) EXPECT_EQ(reason_code(reason), code);
 }

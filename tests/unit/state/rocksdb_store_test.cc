@@ -136,6 +136,56 @@ TEST(RocksDbStore, LaterCommitOverwrites) {
   EXPECT_EQ(*store->get_offset("sales", 0), 5);
 }
 
+TEST(RocksDbStore, WritesBelowTheFreeSpaceReserveAreRefusedBeforeRocksDbSeesThem) {
+  TempDir dir;
+  {
+    auto store = open_store(dir.path());
+    ASSERT_TRUE(store);
+    ASSERT_TRUE(store->free_bytes().has_value());
+    CommitBatch batch;
+    batch.outbox = {record("dlq", "x")};
+    ASSERT_TRUE(store->commit(batch).ok());
+  }
+  StoreOptions o;
+  o.path = dir.path();
+  o.min_free_bytes = std::uint64_t{1} << 62;  // more than any disk has free
+  auto store = open_store(o);
+  ASSERT_TRUE(store);
+  const AccountState a = account("acme", 2);
+  CommitBatch batch;
+  batch.accounts = {&a};
+  batch.offsets = {{"sales", 0, 2}};
+  auto r = store->commit(batch);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, "disk_full");
+  EXPECT_NE(r.error().message.find("state.min_free_bytes"), std::string::npos);
+  EXPECT_FALSE(store->get_account("acme")->has_value());
+  EXPECT_FALSE(store->get_offset("sales", 0)->has_value());
+  // Every write goes through the guard: outbox removals and meta records too.
+  EXPECT_EQ(store->outbox_remove("dlq", {1}).error().code, "disk_full");
+  EXPECT_EQ(store->outbox_peek("dlq", 10)->size(), 1u);
+  EXPECT_EQ(store->put_meta("k", "v").error().code, "disk_full");
+  store.reset();
+  // Space returns (here: a smaller reserve): the same batch commits whole.
+  o.min_free_bytes = 1 << 20;
+  store = open_store(o);
+  ASSERT_TRUE(store->commit(batch).ok());
+  EXPECT_EQ(*store->get_offset("sales", 0), 2);
+}
+
+TEST(RocksDbStore, MetaRecordsRoundTripAndSurviveReopening) {
+  TempDir dir;
+  {
+    auto store = open_store(dir.path());
+    EXPECT_FALSE(store->get_meta("poison.attempts")->has_value());
+    ASSERT_TRUE(store->put_meta("poison.attempts", std::string("a\tb\0c", 5)).ok());
+    ASSERT_TRUE(store->put_meta("schema_version", "x").ok());  // no clash with the store's own
+  }
+  auto store = open_store(dir.path());
+  ASSERT_TRUE(store);  // the schema version is intact
+  EXPECT_EQ(**store->get_meta("poison.attempts"), std::string("a\tb\0c", 5));
+}
+
 TEST(RocksDbStore, FailedCommitWritesNothing) {
   TempDir dir;
   bool fail = true;
