@@ -387,12 +387,14 @@ Result<void> RocksDbStore::commit(CommitBatch& batch) {
   if (!s.ok()) return status_error("commit: building write batch", s);
   if (wb.Count() == 0) return ok();
 
+  // The depth count is held while writing: a forwarder that finds and removes these records
+  // right after the write must see them counted first (else its decrement is lost and the
+  // depth stays above zero for good).
+  std::unique_lock depth_lock(depths_mu_, std::defer_lock);
+  if (!batch.outbox.empty()) depth_lock.lock();
   if (auto w = write(wb, "commit"); !w.ok()) return w;
   next_seq_.store(seq);
-  if (!batch.outbox.empty()) {
-    std::lock_guard lock(depths_mu_);
-    for (const OutboxRecord& rec : batch.outbox) ++depths_[rec.sink];
-  }
+  for (const OutboxRecord& rec : batch.outbox) ++depths_[rec.sink];
   return ok();
 }
 
