@@ -375,16 +375,21 @@ Result<void> RocksDbStore::commit(CommitBatch& batch) {
   if (!s.ok()) return status_error("commit: building write batch", s);
   if (wb.Count() == 0) return ok();
 
-  if (auto w = write(wb, "commit"); !w.ok()) return w;
-  next_seq_.store(seq);
-  if (!batch.outbox.empty()) {
+  // The depths are counted inside the write's critical section: a forwarder can read these
+  // records as soon as they are written, and its removal (a later write) must find them
+  // counted, or its decrement would be clamped and this increment would stick.
+  auto count_outbox = [&] {
+    if (batch.outbox.empty()) return;
     std::lock_guard lock(depths_mu_);
     for (const OutboxRecord& rec : batch.outbox) ++depths_[rec.sink];
-  }
+  };
+  if (auto w = write(wb, "commit", count_outbox); !w.ok()) return w;
+  next_seq_.store(seq);
   return ok();
 }
 
-Result<void> RocksDbStore::write(rocksdb::WriteBatch& wb, std::string_view what) {
+Result<void> RocksDbStore::write(rocksdb::WriteBatch& wb, std::string_view what,
+                                 const std::function<void()>& on_written) {
   // One writer at a time (the pipeline's commits, the forwarders' removals). After a failed
   // write (e.g. no space left) RocksDB must be resumed before the next one: writing on would
   // hit the failed WAL writer again. When the cause persists Resume fails and the caller
@@ -401,6 +406,7 @@ Result<void> RocksDbStore::write(rocksdb::WriteBatch& wb, std::string_view what)
     needs_resume_ = true;
     return status_error(what, s);
   }
+  if (on_written) on_written();
   return ok();
 }
 
@@ -472,11 +478,11 @@ Result<void> RocksDbStore::outbox_remove(std::string_view sink,
       return status_error("outbox_remove", s);
     }
   }
-  if (auto w = write(wb, "outbox_remove"); !w.ok()) return w;
-  std::lock_guard lock(depths_mu_);
-  auto& n = depths_[std::string(sink)];
-  n -= std::min<std::uint64_t>(n, seqs.size());
-  return ok();
+  return write(wb, "outbox_remove", [&] {
+    std::lock_guard lock(depths_mu_);
+    auto& n = depths_[std::string(sink)];
+    n -= std::min<std::uint64_t>(n, seqs.size());
+  });
 }
 
 Result<void> RocksDbStore::for_each_account(

@@ -106,8 +106,10 @@ class RocksDbStore final : public StateStore {
   [[nodiscard]] Result<void> init();
   [[nodiscard]] Result<void> load_meta();
   [[nodiscard]] rocksdb::ColumnFamilyHandle* cf_by_name(std::string_view name) const;
-  // Every write goes through here (see the .cc for error handling).
-  [[nodiscard]] Result<void> write(rocksdb::WriteBatch& batch, std::string_view what);
+  // Every write goes through here (see the .cc for error handling). on_written runs after a
+  // successful write, still under write_mu_ (bookkeeping that must follow the writes' order).
+  [[nodiscard]] Result<void> write(rocksdb::WriteBatch& batch, std::string_view what,
+                                   const std::function<void()>& on_written = {});
 
   StoreOptions options_;
   std::string secondary_dir_to_remove_;  // a temp dir we created for a read-only handle
@@ -120,7 +122,7 @@ class RocksDbStore final : public StateStore {
   rocksdb::ColumnFamilyHandle* meta_ = nullptr;
   rocksdb::ColumnFamilyHandle* alerts_ = nullptr;
   std::shared_ptr<rocksdb::Statistics> statistics_;
-  std::mutex depths_mu_;
+  std::mutex depths_mu_;                         // taken under write_mu_ or alone
   std::map<std::string, std::uint64_t> depths_;  // outbox records per sink
   std::atomic<std::uint64_t> next_seq_{1};
   std::mutex write_mu_;        // serialises write()
