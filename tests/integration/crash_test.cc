@@ -56,8 +56,9 @@ TEST(Crash, SigkillLoopLosesNothingAndCountsNothingTwice) {
     const std::int64_t start_progress = progress();
     Daemon d({"run", "--config", config}, dir + "/kamwatch.log");
     d.start();
-    // Kill at a random moment after consumption has visibly started (or after 10 s).
-    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    // Kill at a random moment after consumption has visibly started (or after 10 s, scaled:
+    // a sanitizer build's daemon takes longer to open the store and join the group).
+    const auto give_up = std::chrono::steady_clock::now() + scaled(std::chrono::seconds(10));
     while (progress() == start_progress && std::chrono::steady_clock::now() < give_up)
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms(rng)));
