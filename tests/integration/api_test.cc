@@ -277,7 +277,7 @@ TEST(Systemd, NotifiesReadyAndWatchdogOverTheNotifySocket) {
   kw.start();
   unsetenv("NOTIFY_SOCKET");
   std::string got;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  const auto deadline = std::chrono::steady_clock::now() + scaled(std::chrono::seconds(30));
   while (std::chrono::steady_clock::now() < deadline &&
          !(contains(got, "READY=1") && contains(got, "WATCHDOG=1"))) {
     char buf[512];

@@ -42,6 +42,24 @@ rd_kafka_conf_t* conf_for(const std::string& brokers) {
 
 }  // namespace
 
+double time_scale() {
+  static const double scale = [] {
+    if (const char* v = std::getenv("KAMWATCH_TEST_TIME_SCALE"); v && *v) {
+      char* end = nullptr;
+      const double d = std::strtod(v, &end);
+      if (end && *end == '\0' && d >= 1) return d;
+      ADD_FAILURE() << "KAMWATCH_TEST_TIME_SCALE must be a number >= 1, not '" << v << "'";
+    }
+    return static_cast<double>(KAMWATCH_TEST_TIME_SCALE_DEFAULT);
+  }();
+  return scale;
+}
+
+std::chrono::milliseconds scaled(std::chrono::milliseconds timeout) {
+  return std::chrono::milliseconds(
+      static_cast<std::int64_t>(static_cast<double>(timeout.count()) * time_scale()));
+}
+
 std::string broker() {
   static std::string cached = [] {
     if (const char* b = std::getenv("KAMWATCH_TEST_BROKERS"); b && *b) return std::string(b);
@@ -247,7 +265,7 @@ std::optional<int> Daemon::try_wait() {
 
 int Daemon::wait(std::chrono::seconds timeout) {
   if (pid_ <= 0) return -1;
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  const auto deadline = std::chrono::steady_clock::now() + scaled(timeout);
   int status = 0;
   for (;;) {
     const pid_t r = waitpid(pid_, &status, WNOHANG);
@@ -285,7 +303,7 @@ std::map<std::int32_t, std::int64_t> stored_offsets(const std::string& data_dir,
 
 bool wait_caught_up(const std::string& data_dir, const std::string& topic,
                     const std::vector<std::int64_t>& watermarks, std::chrono::seconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  const auto deadline = std::chrono::steady_clock::now() + scaled(timeout);
   while (std::chrono::steady_clock::now() < deadline) {
     const auto stored = stored_offsets(data_dir, topic);
     bool done = true;

@@ -15,6 +15,14 @@ namespace kamwatch::testing {
 // The broker to test against: $KAMWATCH_TEST_BROKERS, else the project's broker, started on
 // demand with scripts/kafka.sh.
 std::string broker();
+// Sanitizer builds run several times slower than release. Deadlines of waits for something to
+// happen (kamwatch ready, caught up, an alert delivered, a process exited) are multiplied by
+// time_scale(): $KAMWATCH_TEST_TIME_SCALE, else the build's KAMWATCH_TEST_TIME_SCALE (1; the
+// asan preset 2, tsan 3). eventually(), wait_caught_up(), Daemon::wait() and
+// HttpReceiver::wait_for() apply it themselves. Never for durations a test asserts on.
+double time_scale();
+std::chrono::milliseconds scaled(std::chrono::milliseconds timeout);
+
 // A name no earlier run used: prefix-<time>-<pid>.
 std::string unique_name(const std::string& prefix);
 // A fresh temporary directory (removed by the caller when it wants).
@@ -53,7 +61,7 @@ class Daemon {
   ~Daemon();
   void start();
   void signal(int sig);
-  // Waits for exit; returns the exit status (or 128+signal).
+  // Waits for exit (timeout scaled); returns the exit status (or 128+signal).
   int wait(std::chrono::seconds timeout);
   // The exit status (or 128+signal) if the process has exited (it is reaped then), else
   // nullopt (also when it was never started).
@@ -77,7 +85,7 @@ std::string kamwatch_binary();
 std::map<std::int32_t, std::int64_t> stored_offsets(const std::string& data_dir,
                                                     const std::string& topic);
 
-// Waits until the stored offsets reach the watermarks; false on timeout.
+// Waits until the stored offsets reach the watermarks; false on timeout (scaled).
 bool wait_caught_up(const std::string& data_dir, const std::string& topic,
                     const std::vector<std::int64_t>& watermarks, std::chrono::seconds timeout);
 

@@ -12,7 +12,7 @@
 
 namespace kamwatch::testing {
 
-// Waits until pred() holds (polling every 200 ms); false on timeout.
+// Waits until pred() holds (polling every 200 ms); false on timeout (scaled, see time_scale()).
 bool eventually(const std::function<bool()>& pred, std::chrono::seconds timeout);
 
 // CloudEvents JSON for the tests (structured mode), event time `time_ms`.

@@ -46,7 +46,7 @@ std::string rule(const std::string& name) {
 
 // Waits until the alerts topic holds a firing transition of `alert` for `account`.
 bool alert_arrives(const std::string& topic, const std::string& alert, const std::string& account) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  const auto deadline = std::chrono::steady_clock::now() + scaled(std::chrono::seconds(60));
   while (std::chrono::steady_clock::now() < deadline) {
     const auto end = high_watermarks(topic, 1);
     for (const Consumed& c :
@@ -60,7 +60,7 @@ bool alert_arrives(const std::string& topic, const std::string& alert, const std
 }
 
 bool log_contains(const std::string& path, const std::string& text) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  const auto deadline = std::chrono::steady_clock::now() + scaled(std::chrono::seconds(30));
   while (std::chrono::steady_clock::now() < deadline) {
     std::ifstream f(path);
     const std::string s((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());

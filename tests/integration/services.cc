@@ -377,7 +377,7 @@ void HttpReceiver::clear() {
 bool HttpReceiver::wait_for(const std::function<bool(const std::vector<ReceivedRequest>&)>& pred,
                             std::chrono::milliseconds timeout) const {
   std::unique_lock lock(mu_);
-  return cv_.wait_for(lock, timeout, [&] { return pred(requests_); });
+  return cv_.wait_for(lock, scaled(timeout), [&] { return pred(requests_); });
 }
 
 void HttpReceiver::fail_next(int n, int status) {

@@ -69,8 +69,8 @@ class HttpReceiver {
   [[nodiscard]] std::vector<ReceivedRequest> requests() const;
   [[nodiscard]] std::size_t count() const;
   void clear();
-  // Waits until pred(requests so far) holds; false on timeout. pred runs under the receiver's
-  // lock: it must not call back into the receiver.
+  // Waits until pred(requests so far) holds; false on timeout (scaled, see time_scale()). pred
+  // runs under the receiver's lock: it must not call back into the receiver.
   bool wait_for(const std::function<bool(const std::vector<ReceivedRequest>&)>& pred,
                 std::chrono::milliseconds timeout) const;
   // The next n requests are answered with `status` (and still recorded), e.g. to test retries.

@@ -4,9 +4,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "model/account_state.h"
@@ -327,6 +329,41 @@ TEST(RocksDbStore, OutboxDepthsFollowCommitsRemovalsAndReopen) {
   }
   auto store = open_store(dir.path());  // counted again from the stored records
   EXPECT_EQ(store->outbox_depths(), (std::map<std::string, std::uint64_t>{{"dlq", 2}}));
+}
+
+// The daemon's shape: the pipeline thread commits records while a forwarder thread removes them
+// as soon as it can read them. Every removal must find its records counted, so a drained outbox
+// has no depth left.
+TEST(RocksDbStore, OutboxDepthsStayExactWhileAForwarderRemovesConcurrently) {
+  TempDir dir;
+  auto store = open_store(dir.path());
+  ASSERT_TRUE(store);
+  constexpr int kBatches = 1000;
+  std::atomic<bool> committed_all{false};
+  std::thread forwarder([&] {
+    for (;;) {
+      const bool last_round = committed_all.load();
+      auto peeked = store->outbox_peek("alerts", 100);
+      ASSERT_TRUE(peeked.ok());
+      if (!peeked->empty()) {
+        ASSERT_TRUE(store->outbox_remove("alerts", seqs_of(*peeked)).ok());
+      } else if (last_round) {
+        return;
+      }
+    }
+  });
+  for (int i = 0; i < kBatches; ++i) {
+    CommitBatch batch;
+    batch.outbox = {record("alerts", std::to_string(i)), record("alerts", "again")};
+    if (!store->commit(batch).ok()) {
+      ADD_FAILURE() << "commit " << i << " failed";
+      break;
+    }
+  }
+  committed_all.store(true);
+  forwarder.join();
+  EXPECT_TRUE(store->outbox_peek("alerts", 1)->empty());
+  EXPECT_EQ(store->outbox_depths(), (std::map<std::string, std::uint64_t>{}));
 }
 
 TEST(RocksDbStore, ActiveAlertIndexIsWrittenWithTheBatchAndSurvivesReopen) {
