@@ -280,8 +280,7 @@ Result<std::int64_t> read_changelog(const KafkaOptions& options, const std::stri
     return Error{"changelog", std::string("cannot create the restore consumer: ") + err};
   }
   std::int64_t low = 0, high = 0;
-  if (auto e =
-          rd_kafka_query_watermark_offsets(rk.get(), topic.c_str(), partition, &low, &high, 10000);
+  if (auto e = detail::query_watermarks(rk.get(), topic, partition, &low, &high, 30000);
       e != RD_KAFKA_RESP_ERR_NO_ERROR)
     return Error{"changelog", "cannot read the end of changelog " + topic + "/" +
                                   std::to_string(partition) + ": " + rd_kafka_err2str(e)};

@@ -2,6 +2,10 @@
 
 #include <librdkafka/rdkafka_mock.h>
 
+#include <algorithm>
+#include <chrono>
+#include <thread>
+
 #include "core/log.h"
 #include "ingest/kafka.h"
 
@@ -52,6 +56,28 @@ void log_cb(const rd_kafka_t* rk, int level, const char* fac, const char* buf) {
   log::write(
       lvl, buf,
       {{"component", "librdkafka"}, {"facility", fac}, {"client", rk ? rd_kafka_name(rk) : ""}});
+}
+
+rd_kafka_resp_err_t query_watermarks(rd_kafka_t* rk, const std::string& topic,
+                                     std::int32_t partition, std::int64_t* low, std::int64_t* high,
+                                     int timeout_ms) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          deadline - std::chrono::steady_clock::now())
+                          .count();
+    const rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(
+        rk, topic.c_str(), partition, low, high, static_cast<int>(std::max<long long>(left, 1)));
+    const bool leader_unknown = e == RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION ||
+                                e == RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE ||
+                                e == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ||
+                                e == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION ||
+                                e == RD_KAFKA_RESP_ERR__TRANSPORT;
+    if (!leader_unknown ||
+        std::chrono::steady_clock::now() + std::chrono::milliseconds(100) >= deadline)
+      return e;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
 }
 
 }  // namespace detail

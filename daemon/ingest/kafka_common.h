@@ -2,6 +2,7 @@
 // Internal to ingest: librdkafka configuration helpers shared by consumer and producer.
 #include <librdkafka/rdkafka.h>
 
+#include <cstdint>
 #include <map>
 #include <string>
 
@@ -18,6 +19,12 @@ namespace kamwatch::ingest::detail {
 
 // The consumer handle of a Kafka EventSource (nullptr for other sources).
 [[nodiscard]] rd_kafka_t* consumer_handle(EventSource& source);
+
+// rd_kafka_query_watermark_offsets, retried while the partition's leader is not known yet
+// (a topic created a moment ago, a leader moving) until timeout_ms has passed.
+[[nodiscard]] rd_kafka_resp_err_t query_watermarks(rd_kafka_t* rk, const std::string& topic,
+                                                   std::int32_t partition, std::int64_t* low,
+                                                   std::int64_t* high, int timeout_ms);
 
 // Routes librdkafka's own log lines into kamwatch's JSON log.
 void log_cb(const rd_kafka_t* rk, int level, const char* fac, const char* buf);

@@ -114,9 +114,9 @@ class KafkaSummaryExchange final : public SummaryExchange {
     std::vector<std::int64_t> high(static_cast<std::size_t>(partitions_), 0);
     for (std::int32_t p = 0; p < partitions_; ++p) {
       std::int64_t low = 0;
-      const rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(
-          rk_, options_.topic.c_str(), p, &low, &high[static_cast<std::size_t>(p)],
-          static_cast<int>(std::max<TimeMs>(timeout, 1)));
+      const rd_kafka_resp_err_t e =
+          detail::query_watermarks(rk_, options_.topic, p, &low, &high[static_cast<std::size_t>(p)],
+                                   static_cast<int>(std::max<TimeMs>(timeout, 1)));
       if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
         return Error{"exchange_timeout",
                      "cannot read the end of " + options_.topic + ": " + rd_kafka_err2str(e)};
