@@ -1,6 +1,8 @@
 // Several instances in one consumer group (cluster.changelog_topic): killing one moves its
 // partitions to the other, which restores their state from the changelog and goes on; the
-// result equals what one instance computes from the same input (the oracle).
+// result equals what one instance computes from the same input (the oracle). Instances that
+// start together on a new changelog all become ready. Rebalance churn and zombies are fault
+// scenarios: tests/fault/multi_instance_test.cc.
 #include <gtest/gtest.h>
 
 #include <csignal>
@@ -132,13 +134,6 @@ TEST(Cluster, KilledInstancesPartitionsMoveToTheOtherWhichRestoresTheirStateAndG
   std::filesystem::remove_all(root);
 }
 
-// Sums the stored offsets of a topic in a state directory.
-std::int64_t progress(const std::string& dir, const std::string& topic) {
-  std::int64_t sum = 0;
-  for (const auto& [p, o] : stored_offsets(dir, topic)) sum += o;
-  return sum;
-}
-
 struct Cluster {
   std::string topic, dlq, changelog, group, root;
   explicit Cluster(const std::string& name)
@@ -153,64 +148,7 @@ struct Cluster {
   Instance instance(const std::string& name) const {
     return write_instance(root, name, topic, dlq, group, changelog);
   }
-  // Lets the last instance standing take over every partition and compares it with the oracle.
-  void finish_with(const Instance& last, Daemon& d, const Oracle& oracle) const {
-    const auto marks = high_watermarks(topic, kPartitions);
-    const bool caught_up = wait_caught_up(last.dir, topic, marks, std::chrono::seconds(240));
-    d.signal(SIGTERM);
-    EXPECT_EQ(d.wait(std::chrono::seconds(60)), 0);
-    ASSERT_TRUE(caught_up) << "the last instance did not take over everything; see "
-                           << d.log_path();
-    const auto diffs = compare_with_oracle(last.dir, oracle);
-    EXPECT_TRUE(diffs.empty()) << diffs.size() << " differences, first: " << diffs.front();
-  }
 };
-
-// One instance is paused (SIGSTOP) past its session timeout while it consumes a backlog: the
-// other takes its partitions; when the paused one resumes, its in-flight transaction cannot
-// commit and it writes nothing for the partitions it lost.
-TEST(Cluster, ZombieThatResumesAfterLosingItsPartitionsWritesNothing) {
-  const Cluster c("zombie");
-  const Instance a = c.instance("a"), b = c.instance("b");
-  WorkloadOptions wo;
-  wo.accounts = 40;
-  wo.events = 80000;
-  wo.seed = 31;
-  const Workload w = make_workload(wo);
-  const auto parts = split(w.messages, 4);
-  Daemon da({"run", "--config", a.config}, c.root + "/a.log");
-  Daemon db({"run", "--config", b.config}, c.root + "/b.log");
-  da.start();
-  db.start();
-  produce(c.topic, parts[0]);
-  ASSERT_TRUE(
-      eventually([&] { return progress(a.dir, c.topic) > 0 && progress(b.dir, c.topic) > 0; },
-                 std::chrono::seconds(120)))
-      << "both instances should consume; see " << da.log_path() << " and " << db.log_path();
-  // a stops while events stream in, most likely in the middle of a batch's transaction.
-  std::thread producer([&] { produce(c.topic, parts[1]); });
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  da.signal(SIGSTOP);
-  producer.join();
-  const std::int64_t a_frozen = progress(a.dir, c.topic);
-  produce(c.topic, parts[2]);
-  // b takes over once a's session (6 s) expires and a's open transaction is aborted (10 s).
-  const auto marks = high_watermarks(c.topic, kPartitions);
-  const bool b_took_over = wait_caught_up(b.dir, c.topic, marks, std::chrono::seconds(120));
-  EXPECT_EQ(progress(a.dir, c.topic), a_frozen) << "a wrote while stopped";
-  da.signal(SIGCONT);
-  // a rejoins (it may get partitions back, restored from the changelog) and both go on.
-  produce(c.topic, parts[3]);
-  std::this_thread::sleep_for(std::chrono::seconds(8));
-  da.signal(SIGTERM);
-  EXPECT_EQ(da.wait(std::chrono::seconds(60)), 0);
-  ASSERT_TRUE(b_took_over) << "b did not take a's partitions; see " << db.log_path();
-  c.finish_with(b, db, w.oracle);
-  const std::string a_log = read_file(da.log_path());
-  std::printf("[ zombie   ] a's fenced commits: %zu, partitions lost: %zu\n",
-              count_of(a_log, "changelog_fenced"), count_of(a_log, "partition lost"));
-  std::filesystem::remove_all(c.root);
-}
 
 // Instances started together on a changelog topic that does not exist yet: one creates it, and
 // every instance restores its partitions although their leaders are elected a moment later
@@ -242,47 +180,6 @@ TEST(Cluster, InstancesStartingTogetherOnANewChangelogAllBecomeReady) {
     if (::testing::Test::HasFailure()) return;
     std::filesystem::remove_all(c.root);
   }
-}
-
-// Instances scaled 1 -> 3 -> 1 again and again while events flow, some leaving by SIGKILL.
-TEST(Cluster, RebalanceChurnWithKillsLosesNothingAndCountsNothingTwice) {
-  const int rounds =
-      std::getenv("KAMWATCH_CHURN_ROUNDS") ? std::atoi(std::getenv("KAMWATCH_CHURN_ROUNDS")) : 3;
-  const Cluster c("churn");
-  const Instance a = c.instance("a");
-  const Instance extra[] = {c.instance("b"), c.instance("c")};
-  WorkloadOptions wo;
-  wo.accounts = 60;
-  wo.events = 40000 * static_cast<std::size_t>(rounds);
-  wo.seed = 41;
-  const Workload w = make_workload(wo);
-  const auto waves = split(w.messages, 2 * rounds);
-  Daemon da({"run", "--config", a.config}, c.root + "/a.log");
-  da.start();
-  int kills = 0, stops = 0;
-  for (int r = 0; r < rounds; ++r) {
-    produce(c.topic, waves[2 * r]);
-    std::vector<std::unique_ptr<Daemon>> more;
-    for (const Instance& i : extra) {
-      more.push_back(std::make_unique<Daemon>(std::vector<std::string>{"run", "--config", i.config},
-                                              i.dir + ".log"));
-      more.back()->start();
-    }
-    std::this_thread::sleep_for(std::chrono::seconds(6));  // 3 instances share the partitions
-    produce(c.topic, waves[2 * r + 1]);
-    std::this_thread::sleep_for(std::chrono::milliseconds(500 + 700 * r));
-    // Back to 1: one leaves by SIGKILL, the other cleanly (alternating).
-    for (std::size_t k = 0; k < more.size(); ++k) {
-      const bool kill = (k + static_cast<std::size_t>(r)) % 2 == 0;
-      more[k]->signal(kill ? SIGKILL : SIGTERM);
-      more[k]->wait(std::chrono::seconds(60));
-      kill ? ++kills : ++stops;
-    }
-  }
-  c.finish_with(a, da, w.oracle);
-  std::printf("[ churn    ] %d rounds 1->3->1, %zu events, %d SIGKILLs, %d clean stops\n", rounds,
-              w.messages.size(), kills, stops);
-  std::filesystem::remove_all(c.root);
 }
 
 }  // namespace
