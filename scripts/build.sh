@@ -6,5 +6,8 @@ cd "$(dirname "$0")/.."
 preset=${1:-release}
 shift || true
 scripts/install-deps.sh
+# ccache (CMakeLists.txt): paths relative to this checkout and no working directory in the
+# hash, so every clone of the repository on this machine hits the same cache entries.
+export CCACHE_BASEDIR="$(pwd)" CCACHE_NOHASHDIR=true
 cmake --preset "$preset" >/dev/null
 cmake --build --preset "$preset" -j "${KAMWATCH_JOBS:-$(nproc)}" "$@"

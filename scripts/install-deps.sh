@@ -3,7 +3,7 @@
 # Idempotent: packages already present are skipped quickly by apt.
 set -euo pipefail
 PKGS=(
-  build-essential cmake ninja-build pkg-config git
+  build-essential cmake ninja-build pkg-config git ccache
   librdkafka-dev librocksdb-dev prometheus-cpp-dev libboost-dev
   libprotobuf-dev protobuf-compiler libyaml-cpp-dev libsimdjson-dev
   libgtest-dev libgmock-dev libbenchmark-dev libsystemd-dev libssl-dev zlib1g-dev
