@@ -16,8 +16,9 @@
 namespace kamwatch::scoring::testing {
 
 inline std::filesystem::path cdnow_dir() {
-  // Sources are compiled with absolute paths, so the fixtures are found from any build dir.
-  return std::filesystem::path(__FILE__).parent_path() / ".." / ".." / "data" / "cdnow";
+  // KAMWATCH_SOURCE_DIR (tests/CMakeLists.txt), not __FILE__: through ccache (CCACHE_BASEDIR)
+  // sources are compiled with paths relative to the build directory.
+  return std::filesystem::path(KAMWATCH_SOURCE_DIR) / "tests" / "data" / "cdnow";
 }
 
 struct CdnowCustomer {
