@@ -5,6 +5,8 @@
 //                      fuzz_decode_binary.cc;
 //   fuzz_portfolio_partial/ encoded portfolio partials (empty, small, many summaries).
 // Usage: fuzz_make_seeds CORPUS_DIR
+#include <google/protobuf/any.pb.h>
+
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -13,8 +15,6 @@
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <google/protobuf/any.pb.h>
 
 #include "fuzz_rules_common.h"
 #include "model/account_state.h"
@@ -98,10 +98,15 @@ void state_seeds(const std::string& dir) {
   year.alerts["Tickets\x1f"] = pending;
   write(dir + "/account_year_derived_alerts", state::encode_account(year));
 
-  state::OutboxRecord rec{7, "dlq", "ACME-0042", std::string("pay\0load", 8),
+  state::OutboxRecord rec{7,
+                          "dlq",
+                          "ACME-0042",
+                          std::string("pay\0load", 8),
                           {{"kamwatch.error.reason", "late"}, {"kamwatch.origin.topic", "t"}}};
   write(dir + "/outbox_dlq", state::encode_outbox(rec));
-  state::OutboxRecord am{8, "alertmanager:default", "fp-1",
+  state::OutboxRecord am{8,
+                         "alertmanager:default",
+                         "fp-1",
                          R"([{"labels":{"alertname":"Share"},"startsAt":"2026-01-01T00:00:00Z"}])",
                          {}};
   write(dir + "/outbox_alertmanager", state::encode_outbox(am));
@@ -127,7 +132,8 @@ void proto_seed(const std::string& dir, const std::string& name, const CloudEven
 // Binary mode in fuzz_decode_binary's layout: mode byte, header count, (key index, length,
 // value)..., message value. Key indexes: 0 specversion 1 id 2 source 3 type 4 time 5 subject
 // 6 datacontenttype 7 ce_myext 8 content-type.
-std::string binary_input(std::uint8_t mode, const std::vector<std::pair<std::uint8_t, std::string>>& headers,
+std::string binary_input(std::uint8_t mode,
+                         const std::vector<std::pair<std::uint8_t, std::string>>& headers,
                          const std::string& value) {
   std::string out(1, static_cast<char>(mode));
   out += static_cast<char>(headers.size() - (mode == 3 ? 1 : 0));
@@ -141,11 +147,13 @@ std::string binary_input(std::uint8_t mode, const std::vector<std::pair<std::uin
 
 void decode_binary_seeds(const std::string& dir) {
   CloudEvent text = base_event("sales.order");
-  text.set_text_data(R"({"amount":12500.0,"currency":"EUR","category":"sensors","product":"S-200"})");
+  text.set_text_data(
+      R"({"amount":12500.0,"currency":"EUR","category":"sensors","product":"S-200"})");
   proto_seed(dir, "proto_text_data", text);
 
   CloudEvent bin = base_event("support.ticket");
-  bin.set_binary_data(R"({"ticket_id":"T-1","action":"opened","severity":1,"category":"hardware"})");
+  bin.set_binary_data(
+      R"({"ticket_id":"T-1","action":"opened","severity":1,"category":"hardware"})");
   proto_seed(dir, "proto_binary_data", bin);
 
   CloudEvent typed = base_event("sales.order");
@@ -185,22 +193,38 @@ void decode_binary_seeds(const std::string& dir) {
 
   const std::string order_json =
       R"({"amount":12500.0,"currency":"EUR","category":"sensors","product":"S-200"})";
-  write(dir + "/binary_order_json_ct",
-        binary_input(1, {{1, "crm-7f3a91"}, {2, "crm"}, {3, "sales.order"}, {4, "2026-03-02T09:15:00Z"},
-                         {5, "ACME-0042"}},
-                     order_json));
+  write(dir + "/binary_order_json_ct", binary_input(1,
+                                                    {{1, "crm-7f3a91"},
+                                                     {2, "crm"},
+                                                     {3, "sales.order"},
+                                                     {4, "2026-03-02T09:15:00Z"},
+                                                     {5, "ACME-0042"}},
+                                                    order_json));
   write(dir + "/binary_ticket_no_ct",
-        binary_input(2, {{1, "zd-1"}, {2, "zendesk"}, {3, "support.ticket"},
-                         {4, "2026-03-02T10:15:00.250+01:00"}, {5, "ACME-0042"}, {7, "ext"}},
-                     R"({"ticket_id":"T-1","action":"resolved","severity":2,"resolution_hours":36.5})"));
-  write(dir + "/binary_ct_header",
-        binary_input(3, {{8, "application/json; charset=utf-8"}, {1, "a-1"}, {2, "analytics"},
-                         {3, "usage.seats"}, {4, "2026-03-02T00:00:00Z"}, {5, "ACME-0042"}},
-                     R"({"licensed":200,"used":150})"));
-  write(dir + "/binary_empty_value",
-        binary_input(2, {{1, "x-1"}, {2, "crm"}, {3, "crm.mention"}, {4, "2026-03-02T00:00:00Z"},
-                         {5, "ACME-0042"}},
-                     ""));
+        binary_input(
+            2,
+            {{1, "zd-1"},
+             {2, "zendesk"},
+             {3, "support.ticket"},
+             {4, "2026-03-02T10:15:00.250+01:00"},
+             {5, "ACME-0042"},
+             {7, "ext"}},
+            R"({"ticket_id":"T-1","action":"resolved","severity":2,"resolution_hours":36.5})"));
+  write(dir + "/binary_ct_header", binary_input(3,
+                                                {{8, "application/json; charset=utf-8"},
+                                                 {1, "a-1"},
+                                                 {2, "analytics"},
+                                                 {3, "usage.seats"},
+                                                 {4, "2026-03-02T00:00:00Z"},
+                                                 {5, "ACME-0042"}},
+                                                R"({"licensed":200,"used":150})"));
+  write(dir + "/binary_empty_value", binary_input(2,
+                                                  {{1, "x-1"},
+                                                   {2, "crm"},
+                                                   {3, "crm.mention"},
+                                                   {4, "2026-03-02T00:00:00Z"},
+                                                   {5, "ACME-0042"}},
+                                                  ""));
 }
 
 void partial_seeds(const std::string& dir) {

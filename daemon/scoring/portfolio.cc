@@ -248,6 +248,21 @@ void order_figures(AccountFigures& f, const PortfolioSummary& sum,
   }
 }
 
+PortfolioSummary tiering_summary(const Tiering& tiers, TimeMs now) {
+  PortfolioSummary sum;
+  sum.as_of = now;
+  sum.accounts = tiers.accounts.size();
+  sum.key_accounts = tiers.key_accounts;
+  sum.total_revenue = tiers.total_revenue;
+  sum.key_threshold_revenue = tiers.key_threshold_revenue;
+  sum.key_revenue_share = tiers.key_revenue_share;
+  sum.top_share = tiers.top_share;
+  sum.gini = tiers.gini;
+  for (const RankedAccount& r : tiers.accounts)
+    if (r.revenue > 0) ++sum.accounts_with_revenue;
+  return sum;
+}
+
 }  // namespace detail
 
 const AccountFigures* Portfolio::find(std::string_view account) const {
@@ -272,18 +287,10 @@ Result<Portfolio> score_portfolio(std::span<const model::AccountState* const> ac
   if (!tiers) return tiers.error();
 
   Portfolio p;
+  p.summary = detail::tiering_summary(*tiers, now);
   PortfolioSummary& sum = p.summary;
-  sum.as_of = now;
-  sum.accounts = states.size();
-  sum.key_accounts = tiers->key_accounts;
-  sum.total_revenue = tiers->total_revenue;
-  sum.key_threshold_revenue = tiers->key_threshold_revenue;
-  sum.key_revenue_share = tiers->key_revenue_share;
-  sum.top_share = tiers->top_share;
-  sum.gini = tiers->gini;
   p.accounts.reserve(states.size());
   for (const RankedAccount& r : tiers->accounts) {
-    if (r.revenue > 0) ++sum.accounts_with_revenue;
     AccountFigures f;
     f.account = r.account;
     f.revenue = r.revenue;

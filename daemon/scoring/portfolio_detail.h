@@ -20,6 +20,9 @@ struct RetentionPeriods {
 };
 [[nodiscard]] RetentionPeriods retention_periods(TimeMs now, const PortfolioOptions& options);
 
+// The summary's tiering figures (accounts, key accounts, revenue shares, Gini) as of now.
+[[nodiscard]] PortfolioSummary tiering_summary(const Tiering& tiers, TimeMs now);
+
 // day_value, and with a fit p_alive, expected_purchases and clv, of an account with orders.
 void order_figures(AccountFigures& figures, const PortfolioSummary& summary,
                    const PortfolioOptions& options);

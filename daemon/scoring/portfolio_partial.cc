@@ -222,21 +222,11 @@ Result<Portfolio> score_portfolio_from_partials(std::span<const PortfolioPartial
   if (!tiers) return tiers.error();
 
   Portfolio p;
+  p.summary = detail::tiering_summary(*tiers, now);
   PortfolioSummary& sum = p.summary;
-  sum.as_of = now;
-  sum.accounts = tiers->accounts.size();
-  sum.key_accounts = tiers->key_accounts;
-  sum.total_revenue = tiers->total_revenue;
-  sum.key_threshold_revenue = tiers->key_threshold_revenue;
-  sum.key_revenue_share = tiers->key_revenue_share;
-  sum.top_share = tiers->top_share;
-  sum.gini = tiers->gini;
   // Rank, share and key flag are functions of the revenue: the first account with it has them.
   std::map<double, const RankedAccount*> by_revenue;
-  for (const RankedAccount& r : tiers->accounts) {
-    if (r.revenue > 0) ++sum.accounts_with_revenue;
-    by_revenue.emplace(r.revenue, &r);
-  }
+  for (const RankedAccount& r : tiers->accounts) by_revenue.emplace(r.revenue, &r);
 
   // BG/NBD population: every partition's customers, expanded, so the fit is the one
   // score_portfolio makes (it depends only on the multiset of summaries).
