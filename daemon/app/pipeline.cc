@@ -11,6 +11,7 @@
 #include "app/changelog.h"
 #include "core/log.h"
 #include "engine/evaluator.h"
+#include "state/codec.h"
 
 namespace kamwatch::app {
 namespace {
@@ -180,6 +181,7 @@ Result<BatchStats> Pipeline::process(const ingest::MessageBatch& batch,
   const std::size_t n = batch.messages.size();
   if (events_.size() < n) events_.resize(n);
   keys_.clear();
+  full_.clear();
   changelog_records_.clear();
   std::vector<state::OutboxRecord> outbox;
   std::vector<state::ActiveAlertUpdate> active;
@@ -227,7 +229,12 @@ Result<BatchStats> Pipeline::process(const ingest::MessageBatch& batch,
   std::unordered_set<std::string_view> batch_seen;
   std::vector<std::string> new_keys;
   std::vector<model::AccountState*> changed;
-  std::unordered_map<model::AccountState*, std::vector<std::string_view>> changed_types;
+  // Position of each changed account in `changed`; its event types and deltas sit at the same
+  // position in changed_types_ and deltas_ (members, reused so their buffers stay allocated).
+  std::unordered_map<model::AccountState*, std::size_t> changed_index;
+  // Without a changelog, accounts changed only by events are committed as deltas (the events
+  // themselves, merged by the store) instead of their whole state, which is far larger.
+  const bool use_deltas = changelog_ == nullptr;
   // With a changelog: the applied events' dedup keys per input partition, and the first offset.
   std::map<std::pair<std::string_view, std::int32_t>,
            std::pair<std::int64_t, std::vector<std::string_view>>>
@@ -258,10 +265,22 @@ Result<BatchStats> Pipeline::process(const ingest::MessageBatch& batch,
       ++stats.late;
       continue;
     }
+    auto [slot, first_change] = changed_index.try_emplace(&s, changed.size());
+    if (first_change) {
+      changed.push_back(&s);
+      if (changed_types_.size() < changed.size()) changed_types_.resize(changed.size());
+      if (deltas_.size() < changed.size()) deltas_.resize(changed.size());
+      changed_types_[slot->second].clear();
+      deltas_[slot->second].clear();
+    }
     try {
       fault_hooks(e);
-      model::apply(s, e, options_.retention, rules_ ? &rules_->series_specs() : nullptr);
+      model::derived_targets(rules_ ? &rules_->series_specs() : nullptr, e, targets_);
+      model::apply(s, e, options_.retention, targets_);
       s.partition = batch.messages[i].partition;
+      if (use_deltas)
+        state::encode_account_delta_to(e, s.partition, options_.retention, targets_,
+                                       deltas_[slot->second]);
     } catch (const std::exception& ex) {
       cache_.clear();  // the account may be half changed
       return Error{std::string(kProcessingError), "applying event '" + std::string(e.id) + "' at " +
@@ -275,10 +294,8 @@ Result<BatchStats> Pipeline::process(const ingest::MessageBatch& batch,
                                                        std::vector<std::string_view>());
       sp->second.second.push_back(key);
     }
-    auto [it, first_change] = changed_types.try_emplace(&s);
-    if (first_change) changed.push_back(&s);
-    if (std::find(it->second.begin(), it->second.end(), e.type) == it->second.end())
-      it->second.push_back(e.type);
+    auto& types = changed_types_[slot->second];
+    if (std::find(types.begin(), types.end(), e.type) == types.end()) types.push_back(e.type);
     ++stats.applied;
   }
 
@@ -293,13 +310,22 @@ Result<BatchStats> Pipeline::process(const ingest::MessageBatch& batch,
         out = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       }
     } timer{t0, stats.rule_seconds};
-    for (model::AccountState* s : changed) {
+    for (std::size_t c = 0; c < changed.size(); ++c) {
+      model::AccountState* s = changed[c];
       // An account whose newest event is older than the late grace is being caught up from
       // history: judging stale state against the wall clock would raise false alarms. The
       // timer sweep evaluates it once the consumer has caught up.
       if (s->max_time < now - options_.late_grace) continue;
       try {
-        evaluate(*s, &changed_types[s], now, stats, outbox, active);
+        const std::size_t alerts_before = s->alerts.size();
+        const std::size_t transitions_before = stats.transitions.size();
+        if (use_deltas) alerts_before_ = s->alerts;
+        evaluate(*s, &changed_types_[c], now, stats, outbox, active);
+        // Alert states are not events: an account whose alerts changed is stored whole.
+        if (use_deltas &&
+            (s->alerts.size() != alerts_before || stats.transitions.size() != transitions_before ||
+             s->alerts != alerts_before_))
+          full_.push_back(c);
       } catch (const std::exception& ex) {
         cache_.clear();
         return Error{std::string(kProcessingError),
@@ -315,7 +341,19 @@ Result<BatchStats> Pipeline::process(const ingest::MessageBatch& batch,
     o = std::max(o, m.offset + 1);
   }
   state::CommitBatch commit;
-  commit.accounts.assign(changed.begin(), changed.end());
+  if (!use_deltas) {
+    commit.accounts.assign(changed.begin(), changed.end());
+  } else {
+    std::sort(full_.begin(), full_.end());
+    for (std::size_t c = 0, f = 0; c < changed.size(); ++c) {
+      if (f < full_.size() && full_[f] == c) {
+        commit.accounts.push_back(changed[c]);
+        ++f;
+      } else {
+        commit.account_deltas.push_back({changed[c]->id, deltas_[c]});
+      }
+    }
+  }
   commit.seen_ids = std::move(new_keys);
   commit.outbox = std::move(outbox);
   commit.active_alerts = std::move(active);

@@ -135,6 +135,13 @@ class Pipeline {
   // Reused across batches to avoid reallocation.
   std::vector<model::Event> events_;
   std::vector<std::string> keys_;
+  // Per changed account of the batch being built (by position): its event types, its encoded
+  // deltas; the positions stored whole; alert states before evaluation; derived targets.
+  std::vector<std::vector<std::string_view>> changed_types_;
+  std::vector<std::string> deltas_;
+  std::vector<std::size_t> full_;
+  std::map<std::string, model::AlertState> alerts_before_;
+  std::vector<model::DerivedTarget> targets_;
   std::shared_ptr<const rules::RuleSet> rules_;
   AttributesLookup attributes_;
   std::string sweep_cursor_;

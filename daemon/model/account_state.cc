@@ -69,8 +69,32 @@ void prune(TypeStats& stats, TimeMs hourly_horizon, TimeMs daily_horizon) {
 
 }  // namespace
 
+void derived_targets(const SeriesSpecs* specs, const Event& event,
+                     std::vector<DerivedTarget>& out) {
+  out.clear();
+  if (!specs) return;
+  const auto* entries = specs->for_type(event.type);
+  if (!entries) return;
+  for (const SeriesSpecs::Entry& e : *entries) {
+    if (!e.spec.matches(event)) continue;
+    auto group = e.spec.group_of(event);
+    if (!group) continue;
+    out.push_back({e.key, std::move(*group)});
+  }
+}
+
 void apply(AccountState& state, const Event& event, const Retention& retention,
            const SeriesSpecs* specs) {
+  // Spec-less events (most of them) need no target list at all.
+  static const std::vector<DerivedTarget> kNone;
+  if (!specs || !specs->for_type(event.type)) return apply(state, event, retention, kNone);
+  std::vector<DerivedTarget> targets;
+  derived_targets(specs, event, targets);
+  apply(state, event, retention, targets);
+}
+
+void apply(AccountState& state, const Event& event, const Retention& retention,
+           const std::vector<DerivedTarget>& targets) {
   const TimeMs t = event.time;
   // Horizons are aligned to their bucket width, so a bucket is always kept or pruned whole.
   const auto hourly_horizon_at = [&](TimeMs watermark) {
@@ -105,16 +129,8 @@ void apply(AccountState& state, const Event& event, const Retention& retention,
   if (event.type == "account.profile" && latest_of_type) {
     for (const Field& f : event.data) state.profile[f.name] = f.value;
   }
-  if (specs) {
-    if (const auto* entries = specs->for_type(event.type)) {
-      for (const SeriesSpecs::Entry& e : *entries) {
-        if (!e.spec.matches(event)) continue;
-        const auto group = e.spec.group_of(event);
-        if (!group) continue;
-        add_event(state.derived[e.key].groups[*group], event, hourly_horizon, daily_horizon);
-      }
-    }
-  }
+  for (const DerivedTarget& d : targets)
+    add_event(state.derived[d.key].groups[d.group], event, hourly_horizon, daily_horizon);
 
   if (horizon_moved) {
     for (auto& [type, stats] : state.types) prune(stats, hourly_horizon, daily_horizon);

@@ -88,9 +88,24 @@ struct Retention {
   TimeMs daily = 800 * kDayMs;
 };
 
+// A derived series an event adds to: the SeriesSpec key and the event's group ("" ungrouped).
+struct DerivedTarget {
+  std::string key;
+  std::string group;
+  bool operator==(const DerivedTarget&) const = default;
+};
+
+// The derived series of specs that event matches, in spec order (out is cleared first).
+void derived_targets(const SeriesSpecs* specs, const Event& event, std::vector<DerivedTarget>& out);
+
 // Applies one event: the per-type aggregates, the profile, and every derived series of specs
 // that the event matches. The caller has already checked it is valid, new and not too late.
 void apply(AccountState& state, const Event& event, const Retention& retention,
            const SeriesSpecs* specs = nullptr);
+// The same with the derived series already resolved (derived_targets): applying the same
+// events with the same targets always gives the same state, whatever the rules are by then
+// (the store replays recorded events this way, state/codec.h).
+void apply(AccountState& state, const Event& event, const Retention& retention,
+           const std::vector<DerivedTarget>& targets);
 
 }  // namespace kamwatch::model

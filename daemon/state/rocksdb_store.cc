@@ -5,6 +5,7 @@
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/iterator.h>
+#include <rocksdb/merge_operator.h>
 #include <rocksdb/options.h>
 #include <rocksdb/slice.h>
 #include <rocksdb/statistics.h>
@@ -32,7 +33,11 @@ constexpr std::string_view kAlertsCf = "alerts";  // firing-alert index: fingerp
 
 // meta keys. The schema version changes when a key or value layout changes incompatibly.
 constexpr std::string_view kSchemaVersionKey = "schema_version";
-constexpr std::string_view kSchemaVersion = "1";
+// "2": account values may have merge operands (account deltas, codec.h) stacked on them, so
+// builds that read "1" (no merge operator) must not open it. "1" databases are upgraded on the
+// first read-write open (they simply have no operands yet).
+constexpr std::string_view kSchemaVersion = "2";
+constexpr std::string_view kSchemaVersionWithoutDeltas = "1";
 constexpr std::string_view kOutboxNextSeqKey = "outbox_next_seq";
 // Keys of StateStore::get_meta/put_meta live under this prefix.
 constexpr std::string_view kMetaExtPrefix = "x.";
@@ -84,6 +89,42 @@ std::string be64(std::uint64_t v) {
   return s;
 }
 
+// Folds account deltas (one applied event each) into the account state: on reads, flushes and
+// compactions. Deterministic: a delta carries everything apply() used. A delta that does not
+// decode fails the merge, which RocksDB reports as corruption on the read.
+class AccountMergeOperator final : public rocksdb::MergeOperator {
+ public:
+  const char* Name() const override { return "kamwatch.AccountDeltas"; }
+
+  bool FullMergeV2(const MergeOperationInput& in, MergeOperationOutput* out) const override {
+    model::AccountState state;
+    if (in.existing_value) {
+      auto decoded = decode_account(view(*in.existing_value));
+      if (!decoded) return fail(in, decoded.error());
+      state = std::move(decoded).value();
+    } else {
+      state.id.assign(view(in.key));
+    }
+    AccountDeltaScratch scratch;
+    for (const rocksdb::Slice& operand : in.operand_list) {
+      if (auto r = apply_account_delta(state, view(operand), scratch); !r)
+        return fail(in, r.error());
+    }
+    out->new_value.clear();
+    encode_account_to(state, out->new_value);
+    return true;
+  }
+
+ private:
+  static bool fail(const MergeOperationInput& in, const Error& e) {
+    if (in.logger) {
+      rocksdb::Log(rocksdb::InfoLogLevel::ERROR_LEVEL, in.logger, "account %s: %s",
+                   in.key.ToString().c_str(), e.message.c_str());
+    }
+    return false;
+  }
+};
+
 rocksdb::ColumnFamilyOptions cf_options(std::string_view name,
                                         const std::shared_ptr<rocksdb::Cache>& cache) {
   rocksdb::ColumnFamilyOptions o;
@@ -106,7 +147,10 @@ rocksdb::ColumnFamilyOptions cf_options(std::string_view name,
     o.memtable_whole_key_filtering = true;
     o.memtable_prefix_bloom_size_ratio = 0.02;
   }
-  if (name == kAccountsCf) o.write_buffer_size = 64 << 20;
+  if (name == kAccountsCf) {
+    o.write_buffer_size = 64 << 20;
+    o.merge_operator = std::make_shared<AccountMergeOperator>();
+  }
   if (name == kSeenCf) o.write_buffer_size = 32 << 20;
   if (name == kOffsetsCf || name == kMetaCf || name == kOutboxCf || name == kAlertsCf)
     o.write_buffer_size = 4 << 20;
@@ -232,8 +276,13 @@ rocksdb::ColumnFamilyHandle* RocksDbStore::cf_by_name(std::string_view name) con
 Result<void> RocksDbStore::load_meta() {
   std::string value;
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), meta_, slice(kSchemaVersionKey), &value);
+  if (s.ok() && value == kSchemaVersionWithoutDeltas && !options_.read_only) {
+    s = db_->Put(rocksdb::WriteOptions(), meta_, slice(kSchemaVersionKey), slice(kSchemaVersion));
+    if (!s.ok()) return status_error("upgrading schema version", s);
+    value = kSchemaVersion;
+  }
   if (s.ok()) {
-    if (value != kSchemaVersion) {
+    if (value != kSchemaVersion && value != kSchemaVersionWithoutDeltas) {
       return Error{"rocksdb_schema", options_.path + " has schema version " + value +
                                          ", this build reads version " +
                                          std::string(kSchemaVersion)};
@@ -354,6 +403,10 @@ Result<void> RocksDbStore::commit(CommitBatch& batch) {
     scratch_.clear();
     encode_account_to(*account, scratch_);
     put(accounts_, account->id, scratch_);
+  }
+  for (const CommitBatch::AccountDelta& d : batch.account_deltas) {
+    if (d.id.empty()) return Error{"state_invalid", "commit: account delta without an id"};
+    if (s.ok()) s = wb.Merge(accounts_, slice(d.id), slice(d.deltas));
   }
   for (const std::string& key : batch.seen_ids) put(seen_, key, {});
   for (const PartitionOffset& o : batch.offsets) {

@@ -7,6 +7,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -48,6 +49,14 @@ struct ChangelogCheckpoint {
 // Everything one processed input batch changes, committed atomically.
 struct CommitBatch {
   std::vector<const model::AccountState*> accounts;  // full new state of each changed account
+  // Accounts changed only by applying events: instead of the full state, the encoded deltas
+  // of those events (state/codec.h, concatenated in apply order), which the store merges into
+  // the stored state. An account is in `accounts` or here, never in both.
+  struct AccountDelta {
+    std::string_view id;
+    std::string_view deltas;
+  };
+  std::vector<AccountDelta> account_deltas;
   std::vector<std::string> seen_ids;  // dedup keys (see dedup_key) of newly applied events
   std::vector<PartitionOffset> offsets;
   std::vector<OutboxRecord> outbox;              // seq is assigned on commit
