@@ -3,7 +3,8 @@
 // topic to /dev/null (the raw baseline). Not a test: prints figures.
 //
 //   build/release/bench/kamwatch_pipeline_bench [--events N] [--accounts N] [--days N]
-//       [--partitions N] [--workload sim|uniform] [--rules DIR | --no-rules] [--perf FILE]
+//       [--partitions N] [--workload sim|uniform] [--rules DIR | --no-rules]
+//       [--perf FILE [--perf-seconds 30]]
 //
 // Workloads: `sim` (default) is the simulated portfolio (daemon/sim: the catalog's realistic
 // mix, in event-time order, ending now) for --accounts accounts over --days days (default:
@@ -11,7 +12,8 @@
 // generated and produced in chunks, so memory stays small. `uniform` is the integration tests'
 // workload (uniform over 8 types, 0.1% malformed and 0.1% duplicates, times in 2025), held in
 // memory. Rules: the shipped packs (rules/) unless --rules or --no-rules. --perf FILE records
-// `perf record --call-graph dwarf` of the kamwatch process from start to lag 0.
+// `perf record --call-graph dwarf` of the kamwatch process for --perf-seconds, starting 5 s
+// after the first commit (if it reaches lag 0 sooner, the bench waits for perf to finish).
 // Progress is read from the consumer group's committed offsets (kamwatch commits them, for
 // monitoring, right after each RocksDB commit), so watching costs the daemon nothing.
 #include <gtest/gtest.h>
@@ -29,6 +31,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <thread>
 
 #include "core/time.h"
@@ -125,13 +128,14 @@ std::size_t fill(const std::string& topic, const std::string& workload, std::siz
   return total;
 }
 
-pid_t start_perf(pid_t target, const std::string& out) {
+pid_t start_perf(pid_t target, const std::string& out, int seconds) {
   const pid_t pid = fork();
   if (pid == 0) {
     const std::string p = std::to_string(target);
+    const std::string s = std::to_string(seconds);
     // DWARF unwinding: the release build keeps no frame pointers. 99 Hz keeps the file small.
-    execlp("perf", "perf", "record", "--call-graph", "dwarf,8192", "-F", "99", "-p", p.c_str(),
-           "-o", out.c_str(), static_cast<char*>(nullptr));
+    execlp("perf", "perf", "record", "--call-graph", "dwarf,8192", "-F", "199", "-p", p.c_str(),
+           "-o", out.c_str(), "--", "sleep", s.c_str(), static_cast<char*>(nullptr));
     _exit(127);
   }
   return pid;
@@ -144,26 +148,23 @@ int main(int argc, char** argv) {
   int accounts = 100000, partitions = 4, days = 0;
   std::string rules_dir = std::string(KAMWATCH_SOURCE_DIR) + "/rules";
   std::string workload = "sim", perf_out;
+  int perf_seconds = 30;
   for (int i = 1; i < argc; ++i) {
-    const bool has_value = i + 1 < argc;
-    if (!std::strcmp(argv[i], "--no-rules"))
+    const std::string_view flag = argv[i];
+    if (flag == "--no-rules") {
       rules_dir.clear();
-    else if (!has_value)
-      break;
-    else if (!std::strcmp(argv[i], "--rules"))
-      rules_dir = argv[++i];
-    else if (!std::strcmp(argv[i], "--events"))
-      events = std::stoul(argv[++i]);
-    else if (!std::strcmp(argv[i], "--accounts"))
-      accounts = std::stoi(argv[++i]);
-    else if (!std::strcmp(argv[i], "--days"))
-      days = std::stoi(argv[++i]);
-    else if (!std::strcmp(argv[i], "--partitions"))
-      partitions = std::stoi(argv[++i]);
-    else if (!std::strcmp(argv[i], "--workload"))
-      workload = argv[++i];
-    else if (!std::strcmp(argv[i], "--perf"))
-      perf_out = argv[++i];
+      continue;
+    }
+    if (i + 1 >= argc) break;
+    const char* value = argv[++i];
+    if (flag == "--rules") rules_dir = value;
+    if (flag == "--events") events = std::stoul(value);
+    if (flag == "--accounts") accounts = std::stoi(value);
+    if (flag == "--days") days = std::stoi(value);
+    if (flag == "--partitions") partitions = std::stoi(value);
+    if (flag == "--workload") workload = value;
+    if (flag == "--perf") perf_out = value;
+    if (flag == "--perf-seconds") perf_seconds = std::stoi(value);
   }
   // The simulated portfolio has about 1.6 events per account and day (daemon/sim/README.md).
   if (days == 0) days = static_cast<int>(std::ceil(static_cast<double>(events) / (1.6 * accounts)));
@@ -213,7 +214,7 @@ int main(int argc, char** argv) {
   Daemon d({"run", "--config", dir + "/kamwatch.yaml"}, dir + "/kamwatch.log");
   const auto started = Clock::now();
   d.start();
-  const pid_t perf = perf_out.empty() ? -1 : start_perf(d.pid(), perf_out);
+  pid_t perf = -1;
   // From the first committed progress to lag 0 (excludes process start and the group join).
   Clock::time_point first{};
   std::int64_t first_sum = 0;
@@ -230,6 +231,10 @@ int main(int argc, char** argv) {
       first = Clock::now();
       first_sum = sum;
     }
+    // The profile starts 5 s into the steady state (a warm cache, a non-empty store).
+    if (!perf_out.empty() && perf < 0 && first != Clock::time_point{} &&
+        Clock::now() - first > std::chrono::seconds(5))
+      perf = start_perf(d.pid(), perf_out, perf_seconds);
     rss = std::max(rss, peak_rss_kib(d.pid()));
     cpu = cpu_seconds(d.pid());
     if (sum >= end_sum) break;
@@ -240,10 +245,7 @@ int main(int argc, char** argv) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   const auto done = Clock::now();
-  if (perf > 0) {
-    kill(perf, SIGINT);
-    waitpid(perf, nullptr, 0);
-  }
+  if (perf > 0) waitpid(perf, nullptr, 0);  // ends by itself after --perf-seconds
   rd_kafka_destroy(reader);
   const double steady_s = std::chrono::duration<double>(done - first).count();
   const double wall_s = std::chrono::duration<double>(done - started).count();
