@@ -400,13 +400,33 @@ Result<void> RocksDbStore::commit(CommitBatch& batch) {
     if (account == nullptr || account->id.empty()) {
       return Error{"state_invalid", "commit: account without an id"};
     }
-    scratch_.clear();
-    encode_account_to(*account, scratch_);
-    put(accounts_, account->id, scratch_);
   }
   for (const CommitBatch::AccountDelta& d : batch.account_deltas) {
     if (d.id.empty()) return Error{"state_invalid", "commit: account delta without an id"};
-    if (s.ok()) s = wb.Merge(accounts_, slice(d.id), slice(d.deltas));
+  }
+  // Keys go into the batch in key order (per column family): the memtable skip list then finds
+  // each insert position from the previous one, instead of searching from the top with a cache
+  // miss per level (random-order inserts were a third of the pipeline's time). The keys of one
+  // batch are distinct, so their order within the atomic write means nothing else.
+  std::sort(
+      batch.accounts.begin(), batch.accounts.end(),
+      [](const model::AccountState* a, const model::AccountState* b) { return a->id < b->id; });
+  std::sort(batch.account_deltas.begin(), batch.account_deltas.end(),
+            [](const auto& a, const auto& b) { return a.id < b.id; });
+  std::sort(batch.seen_ids.begin(), batch.seen_ids.end());
+  auto full = batch.accounts.begin();
+  auto delta = batch.account_deltas.begin();
+  while (s.ok() && (full != batch.accounts.end() || delta != batch.account_deltas.end())) {
+    if (delta == batch.account_deltas.end() ||
+        (full != batch.accounts.end() && (*full)->id < delta->id)) {
+      scratch_.clear();
+      encode_account_to(**full, scratch_);
+      put(accounts_, (*full)->id, scratch_);
+      ++full;
+    } else {
+      s = wb.Merge(accounts_, slice(delta->id), slice(delta->deltas));
+      ++delta;
+    }
   }
   for (const std::string& key : batch.seen_ids) put(seen_, key, {});
   for (const PartitionOffset& o : batch.offsets) {

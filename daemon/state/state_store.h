@@ -47,6 +47,7 @@ struct ChangelogCheckpoint {
 };
 
 // Everything one processed input batch changes, committed atomically.
+// What one commit writes. commit() may reorder the account, delta and seen-id vectors.
 struct CommitBatch {
   std::vector<const model::AccountState*> accounts;  // full new state of each changed account
   // Accounts changed only by applying events: instead of the full state, the encoded deltas
@@ -76,6 +77,8 @@ struct RestoreBatch {
 
 // The dedup key of an event: source and id, which CloudEvents makes unique together.
 std::string dedup_key(std::string_view source, std::string_view id);
+// The same into key (its buffer is reused).
+void dedup_key_to(std::string& key, std::string_view source, std::string_view id);
 
 class StateStore {
  public:
