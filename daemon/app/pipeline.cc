@@ -180,12 +180,13 @@ Result<BatchStats> Pipeline::process(const ingest::MessageBatch& batch,
 
   const std::size_t n = batch.messages.size();
   if (events_.size() < n) events_.resize(n);
-  keys_.clear();
+  std::size_t key_count = 0;  // keys_ keeps its strings (and their buffers) across batches
   full_.clear();
   changelog_records_.clear();
   std::vector<state::OutboxRecord> outbox;
   std::vector<state::ActiveAlertUpdate> active;
-  std::vector<int> valid(n, 0);  // 1 when events_[i] decoded fine
+  std::vector<char>& valid = valid_;  // 1 when events_[i] decoded fine
+  valid.assign(n, 0);
   std::map<std::pair<std::string_view, std::string_view>, std::uint64_t> consumed;
 
   // 1. Decode and validate.
@@ -215,8 +216,10 @@ Result<BatchStats> Pipeline::process(const ingest::MessageBatch& batch,
     }
     ++consumed[{m.topic, events_[i].type}];
     valid[i] = 1;
-    keys_.push_back(state::dedup_key(events_[i].source, events_[i].id));
+    if (key_count == keys_.size()) keys_.emplace_back();
+    state::dedup_key_to(keys_[key_count++], events_[i].source, events_[i].id);
   }
+  keys_.resize(key_count);
 
   for (const auto& [k, count] : consumed)
     stats.consumed[{std::string(k.first), std::string(k.second)}] += count;
@@ -225,13 +228,26 @@ Result<BatchStats> Pipeline::process(const ingest::MessageBatch& batch,
   auto seen = store_.seen(keys_);
   if (!seen.ok()) return seen.error();
 
-  // 3. Apply in input order; the in-batch set catches duplicates within this batch.
-  std::unordered_set<std::string_view> batch_seen;
+  // 2b. Duplicates within this batch: every occurrence of a key after its first. (Sorting
+  // indices allocates nothing per event, unlike a hash set of the keys.)
+  key_order_.resize(key_count);
+  for (std::size_t j = 0; j < key_count; ++j) key_order_[j] = static_cast<std::uint32_t>(j);
+  std::sort(key_order_.begin(), key_order_.end(), [&](std::uint32_t a, std::uint32_t b) {
+    const int c = keys_[a].compare(keys_[b]);
+    return c < 0 || (c == 0 && a < b);
+  });
+  repeated_.assign(key_count, 0);
+  for (std::size_t j = 1; j < key_count; ++j)
+    if (keys_[key_order_[j]] == keys_[key_order_[j - 1]]) repeated_[key_order_[j]] = 1;
+
+  // 3. Apply in input order.
   std::vector<std::string> new_keys;
+  new_keys.reserve(key_count);
   std::vector<model::AccountState*> changed;
   // Position of each changed account in `changed`; its event types and deltas sit at the same
   // position in changed_types_ and deltas_ (members, reused so their buffers stay allocated).
-  std::unordered_map<model::AccountState*, std::size_t> changed_index;
+  std::unordered_map<model::AccountState*, std::size_t>& changed_index = changed_index_;
+  changed_index.clear();
   // Without a changelog, accounts changed only by events are committed as deltas (the events
   // themselves, merged by the store) instead of their whole state, which is far larger.
   const bool use_deltas = changelog_ == nullptr;
@@ -244,7 +260,7 @@ Result<BatchStats> Pipeline::process(const ingest::MessageBatch& batch,
     if (!valid[i]) continue;
     const std::size_t key_index = k++;
     const std::string& key = keys_[key_index];
-    if ((*seen)[key_index] || !batch_seen.insert(key).second) {
+    if ((*seen)[key_index] || repeated_[key_index]) {
       ++stats.duplicates;
       continue;
     }

@@ -7,7 +7,7 @@
 #include <map>
 #include <memory>
 #include <string>
-#include <unordered_set>
+#include <unordered_map>
 #include <vector>
 
 #include "app/account_view.h"
@@ -142,6 +142,10 @@ class Pipeline {
   std::vector<std::size_t> full_;
   std::map<std::string, model::AlertState> alerts_before_;
   std::vector<model::DerivedTarget> targets_;
+  std::vector<char> valid_;
+  std::vector<std::uint32_t> key_order_;  // indices into keys_, by key
+  std::vector<char> repeated_;            // per key: an earlier message of the batch has it
+  std::unordered_map<model::AccountState*, std::size_t> changed_index_;
   std::shared_ptr<const rules::RuleSet> rules_;
   AttributesLookup attributes_;
   std::string sweep_cursor_;
