@@ -4,7 +4,7 @@
 //
 //   build/release/bench/kamwatch_pipeline_bench [--events N] [--accounts N] [--days N]
 //       [--partitions N] [--workload sim|uniform] [--rules DIR | --no-rules]
-//       [--perf FILE [--perf-seconds 30]]
+//       [--batch N] [--perf FILE [--perf-seconds 30]]
 //
 // Workloads: `sim` (default) is the simulated portfolio (daemon/sim: the catalog's realistic
 // mix, in event-time order, ending now) for --accounts accounts over --days days (default:
@@ -14,6 +14,7 @@
 // memory. Rules: the shipped packs (rules/) unless --rules or --no-rules. --perf FILE records
 // `perf record --call-graph dwarf` of the kamwatch process for --perf-seconds, starting 5 s
 // after the first commit (if it reaches lag 0 sooner, the bench waits for perf to finish).
+// --batch sets kafka.batch_max_events (default: kamwatch's).
 // Progress is read from the consumer group's committed offsets (kamwatch commits them, for
 // monitoring, right after each RocksDB commit), so watching costs the daemon nothing.
 #include <gtest/gtest.h>
@@ -149,6 +150,7 @@ int main(int argc, char** argv) {
   std::string rules_dir = std::string(KAMWATCH_SOURCE_DIR) + "/rules";
   std::string workload = "sim", perf_out;
   int perf_seconds = 30;
+  std::size_t batch = 0;  // kafka.batch_max_events; 0 = kamwatch's default
   for (int i = 1; i < argc; ++i) {
     const std::string_view flag = argv[i];
     if (flag == "--no-rules") {
@@ -165,6 +167,7 @@ int main(int argc, char** argv) {
     if (flag == "--workload") workload = value;
     if (flag == "--perf") perf_out = value;
     if (flag == "--perf-seconds") perf_seconds = std::stoi(value);
+    if (flag == "--batch") batch = std::stoul(value);
   }
   // The simulated portfolio has about 1.6 events per account and day (daemon/sim/README.md).
   if (days == 0) days = static_cast<int>(std::ceil(static_cast<double>(events) / (1.6 * accounts)));
@@ -207,6 +210,7 @@ int main(int argc, char** argv) {
   {
     std::ofstream f(dir + "/kamwatch.yaml");
     f << "kafka:\n  brokers: " << broker() << "\n  topics: [" << topic << "]\n  group: " << group
+      << (batch ? "\n  batch_max_events: " + std::to_string(batch) : std::string())
       << "\n  dead_letter_topic: " << dlq << "\nstate:\n  data_dir: " << dir
       << "/data\nrules:\n  dir: " << rules_dir << "\nlog:\n  level: warn\n";
   }
