@@ -4,7 +4,7 @@
 //
 //   build/release/bench/kamwatch_pipeline_bench [--events N] [--accounts N] [--days N]
 //       [--partitions N] [--workload sim|uniform] [--rules DIR | --no-rules]
-//       [--batch N] [--perf FILE [--perf-seconds 30]]
+//       [--batch N] [--perf FILE [--perf-seconds 30] [--perf-delay 5]]
 //
 // Workloads: `sim` (default) is the simulated portfolio (daemon/sim: the catalog's realistic
 // mix, in event-time order, ending now) for --accounts accounts over --days days (default:
@@ -12,8 +12,9 @@
 // generated and produced in chunks, so memory stays small. `uniform` is the integration tests'
 // workload (uniform over 8 types, 0.1% malformed and 0.1% duplicates, times in 2025), held in
 // memory. Rules: the shipped packs (rules/) unless --rules or --no-rules. --perf FILE records
-// `perf record --call-graph dwarf` of the kamwatch process for --perf-seconds, starting 5 s
-// after the first commit (if it reaches lag 0 sooner, the bench waits for perf to finish).
+// `perf record --call-graph dwarf` of the kamwatch process for --perf-seconds, starting
+// --perf-delay s after the first commit (if it reaches lag 0 sooner, the bench waits for perf to
+// finish).
 // --batch sets kafka.batch_max_events (default: kamwatch's).
 // Progress is read from the consumer group's committed offsets (kamwatch commits them, for
 // monitoring, right after each RocksDB commit), so watching costs the daemon nothing.
@@ -149,7 +150,7 @@ int main(int argc, char** argv) {
   int accounts = 100000, partitions = 4, days = 0;
   std::string rules_dir = std::string(KAMWATCH_SOURCE_DIR) + "/rules";
   std::string workload = "sim", perf_out;
-  int perf_seconds = 30;
+  int perf_seconds = 30, perf_delay = 5;
   std::size_t batch = 0;  // kafka.batch_max_events; 0 = kamwatch's default
   for (int i = 1; i < argc; ++i) {
     const std::string_view flag = argv[i];
@@ -167,6 +168,7 @@ int main(int argc, char** argv) {
     if (flag == "--workload") workload = value;
     if (flag == "--perf") perf_out = value;
     if (flag == "--perf-seconds") perf_seconds = std::stoi(value);
+    if (flag == "--perf-delay") perf_delay = std::stoi(value);
     if (flag == "--batch") batch = std::stoul(value);
   }
   // The simulated portfolio has about 1.6 events per account and day (daemon/sim/README.md).
@@ -235,9 +237,9 @@ int main(int argc, char** argv) {
       first = Clock::now();
       first_sum = sum;
     }
-    // The profile starts 5 s into the steady state (a warm cache, a non-empty store).
+    // The profile starts --perf-delay s into the steady state (a warm cache, a non-empty store).
     if (!perf_out.empty() && perf < 0 && first != Clock::time_point{} &&
-        Clock::now() - first > std::chrono::seconds(5))
+        Clock::now() - first > std::chrono::seconds(perf_delay))
       perf = start_perf(d.pid(), perf_out, perf_seconds);
     rss = std::max(rss, peak_rss_kib(d.pid()));
     cpu = cpu_seconds(d.pid());
