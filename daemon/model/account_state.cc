@@ -24,6 +24,8 @@ void add_to_bucket(std::vector<Bucket>& buckets, TimeMs width, TimeMs t, double 
 }
 
 void prune(std::vector<Bucket>& buckets, TimeMs horizon) {
+  // Nearly always nothing to drop (the horizon moves an hour at a time): skip the search.
+  if (buckets.empty() || buckets.front().start >= horizon) return;
   auto it = std::lower_bound(buckets.begin(), buckets.end(), horizon,
                              [](const Bucket& b, TimeMs s) { return b.start < s; });
   buckets.erase(buckets.begin(), it);
