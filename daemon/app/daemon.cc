@@ -644,7 +644,9 @@ Result<void> run_daemon(const config::Config& config, const std::atomic<bool>& s
     }
     if (sweeping && !catching_up) {
       const auto t0 = std::chrono::steady_clock::now();
-      auto sw = pipeline.sweep(2000);
+      // Slices of at most ~5 ms, so events arriving meanwhile wait little (issue 6: p99
+      // produce-to-alert); the loop does not block in poll while a sweep is under way.
+      auto sw = pipeline.sweep(2000, std::chrono::milliseconds(5));
       if (!sw.ok()) {
         log::error("timer evaluation failed", {{"error", sw.error().to_string()}});
         metrics.commit_failures.Increment();
@@ -675,7 +677,7 @@ Result<void> run_daemon(const config::Config& config, const std::atomic<bool>& s
           log::info("consumption resumed: the dead-letter backlog drained", {{"pending", pending}});
       }
     }
-    if (auto r = (*source)->poll(batch); !r.ok()) {
+    if (auto r = (*source)->poll(batch, !(sweeping && !catching_up)); !r.ok()) {
       outcome = r.error();
       break;
     }

@@ -126,17 +126,21 @@ Result<void> Pipeline::replicate(state::CommitBatch& commit,
   return ok();
 }
 
-Result<Pipeline::SweepStats> Pipeline::sweep(std::size_t max) {
+Result<Pipeline::SweepStats> Pipeline::sweep(std::size_t max, std::chrono::microseconds budget) {
   SweepStats out;
   changelog_records_.clear();
+  const auto started = std::chrono::steady_clock::now();
   auto ids = store_.account_ids_after(sweep_cursor_, max);
   if (!ids.ok()) return ids.error();
-  out.done = ids->size() < max;
+  // Out of budget: the rest of the listed ids wait for the next slice.
+  std::size_t swept = 0;
   const TimeMs now = clock_.now();
   std::vector<state::OutboxRecord> outbox;
   std::vector<state::ActiveAlertUpdate> active;
   std::vector<const model::AccountState*> changed;
   for (const std::string& id : *ids) {
+    if (swept > 0 && std::chrono::steady_clock::now() - started >= budget) break;
+    ++swept;
     auto account = cache_.get(id);
     if (!account.ok()) {
       cache_.clear();
@@ -152,7 +156,8 @@ Result<Pipeline::SweepStats> Pipeline::sweep(std::size_t max) {
     out.summaries.push_back(
         summarize(**account, rules_.get(), attrs, now, options_.retention, nullptr));
   }
-  out.accounts = ids->size();
+  out.accounts = swept;
+  out.done = swept == ids->size() && ids->size() < max;
   if (!changed.empty() || !outbox.empty()) {
     state::CommitBatch commit;
     commit.accounts = std::move(changed);
@@ -168,7 +173,7 @@ Result<Pipeline::SweepStats> Pipeline::sweep(std::size_t max) {
     }
   }
   cache_.trim();
-  sweep_cursor_ = out.done ? std::string() : ids->back();
+  sweep_cursor_ = out.done || swept == 0 ? std::string() : (*ids)[swept - 1];
   return out;
 }
 

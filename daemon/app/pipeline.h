@@ -2,6 +2,7 @@
 // The per-batch processing step: decode -> validate -> dedup -> late check -> apply to state ->
 // one atomic commit of state, seen ids, input offsets and dead letters.
 // Thread-safety: one pipeline thread calls process(); nothing else touches the cache.
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -101,15 +102,18 @@ class Pipeline {
   void forget_cached() { cache_.clear(); }
 
   // Timer evaluation: evaluates every rule (when there are rules) for up to max accounts after
-  // the sweep cursor, commits their alert states and transitions, and summarises them. Returns
-  // stats; done is true when the sweep reached the last account (the next call starts over).
+  // the sweep cursor, commits their alert states and transitions, and summarises them; it stops
+  // early, after the account that used up budget, so that a slice never holds up the events
+  // waiting behind it for long. Returns stats; done is true when the sweep reached the last
+  // account (the next call starts over).
   struct SweepStats {
     std::size_t accounts = 0;
     bool done = false;
     BatchStats batch;
     std::vector<AccountSummary> summaries;  // of the accounts swept, after evaluation
   };
-  [[nodiscard]] Result<SweepStats> sweep(std::size_t max);
+  [[nodiscard]] Result<SweepStats> sweep(
+      std::size_t max, std::chrono::microseconds budget = std::chrono::microseconds::max());
 
   // Stored positions for the given partitions (for rewinding after a failed commit).
   [[nodiscard]] std::vector<ingest::TopicPartitionOffset> stored_positions(

@@ -641,8 +641,15 @@ Result<std::vector<OutboxRecord>> RocksDbStore::outbox_peek(std::string_view sin
   const rocksdb::Slice upper = slice(end);
   rocksdb::ReadOptions ro;
   ro.iterate_upper_bound = &upper;
+  std::uint64_t from = 0;
+  {
+    std::lock_guard lock(cursors_mu_);
+    if (auto c = cursors_.find(sink); c != cursors_.end()) from = c->second.from;
+  }
+  std::string first;
+  outbox_key(first, sink, from);
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, outbox_));
-  for (it->Seek(slice(start)); it->Valid() && out.size() < max; it->Next()) {
+  for (it->Seek(slice(first)); it->Valid() && out.size() < max; it->Next()) {
     const std::string_view key = view(it->key());
     if (key.size() != start.size() + kSeqBytes) return corrupt("malformed outbox key");
     auto rec = decode_outbox(view(it->value()));
@@ -651,6 +658,11 @@ Result<std::vector<OutboxRecord>> RocksDbStore::outbox_peek(std::string_view sin
     out.push_back(std::move(rec).value());
   }
   if (!it->status().ok()) return status_error("reading outbox", it->status());
+  std::lock_guard lock(cursors_mu_);
+  OutboxCursor& c = cursors_[std::string(sink)];
+  if (!out.empty()) c.from = std::max(c.from, out.front().seq);
+  c.peeked.clear();
+  for (const OutboxRecord& r : out) c.peeked.push_back(r.seq);
   return out;
 }
 
@@ -667,6 +679,16 @@ Result<void> RocksDbStore::outbox_remove(std::string_view sink,
     }
   }
   if (auto w = write(wb, "outbox_remove"); !w.ok()) return w;
+  {
+    std::lock_guard lock(cursors_mu_);
+    if (auto c = cursors_.find(sink); c != cursors_.end()) {
+      for (std::uint64_t seq : c->second.peeked) {
+        if (std::find(seqs.begin(), seqs.end(), seq) == seqs.end()) break;
+        c->second.from = seq + 1;
+      }
+      c->second.peeked.clear();
+    }
+  }
   std::lock_guard lock(depths_mu_);
   auto& n = depths_[std::string(sink)];
   n -= std::min<std::uint64_t>(n, seqs.size());

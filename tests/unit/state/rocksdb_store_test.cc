@@ -394,6 +394,33 @@ TEST(RocksDbStore, OutboxPeekIsPerSinkOldestFirstAndRemoveDeletes) {
   EXPECT_EQ(seqs_of(*store->outbox_peek("dl", 10)), std::vector<std::uint64_t>{3});
 }
 
+// The forwarders' pattern: peek, deliver, remove what was delivered, again and again. Peeks
+// seek past what is known removed (not over its tombstones) without ever skipping a record that
+// is still there: one that failed delivery while later ones succeeded, or one committed later.
+TEST(RocksDbStore, OutboxPeekAfterRemovalsNeverSkipsARecordStillThere) {
+  TempDir dir;
+  auto store = open_store(dir.path());
+  std::uint64_t expected_next = 0;
+  for (int round = 0; round < 50; ++round) {
+    CommitBatch batch;
+    for (int i = 0; i < 3; ++i) batch.outbox.push_back(record("alerts", std::to_string(i)));
+    batch.outbox.push_back(record("dlq", "other"));
+    ASSERT_TRUE(store->commit(batch).ok());
+    auto peeked = store->outbox_peek("alerts", 100);
+    ASSERT_TRUE(peeked.ok());
+    ASSERT_EQ(peeked->size(), 3u) << "round " << round;
+    EXPECT_GT(peeked->front().seq, expected_next);
+    // The first record fails, the two after it are delivered.
+    ASSERT_TRUE(store->outbox_remove("alerts", {(*peeked)[1].seq, (*peeked)[2].seq}).ok());
+    auto again = store->outbox_peek("alerts", 100);
+    ASSERT_EQ(seqs_of(*again), std::vector<std::uint64_t>{peeked->front().seq});
+    ASSERT_TRUE(store->outbox_remove("alerts", {peeked->front().seq}).ok());
+    EXPECT_TRUE(store->outbox_peek("alerts", 100)->empty());
+    expected_next = (*peeked)[2].seq;
+  }
+  EXPECT_EQ(store->outbox_peek("dlq", 100)->size(), 50u);
+}
+
 TEST(RocksDbStore, OutboxDepthsFollowCommitsRemovalsAndReopen) {
   TempDir dir;
   {
