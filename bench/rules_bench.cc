@@ -10,9 +10,10 @@
 
 #include <map>
 #include <string>
+#include <vector>
 
+#include "bench_support.h"
 #include "engine/evaluator.h"
-#include "ingest/decoder.h"
 #include "rules/rules.h"
 #include "sim/simulator.h"
 
@@ -25,28 +26,17 @@ model::AccountState history(const rules::RuleSet& rs, TimeMs* end) {
   sim::SimOptions o;
   o.accounts = 20;
   o.days = 730;
-  ingest::Decoder decoder;
-  model::Event e;
-  model::AccountState state;
-  sim::simulate(
-      o,
-      [&](const sim::SimEvent& se) {
-        if (se.account != "ACME-0005") return;
-        if (decoder.decode_json(se.json, e)) return;
-        model::apply(state, e, {}, &rs.series_specs());
-      },
-      nullptr);
   *end = sim::history_end(o);
+  model::AccountState state;
+  std::vector<model::DerivedTarget> targets;
+  bench::simulate_decoded(o, [&](const sim::SimEvent& se, const model::Event& e) {
+    if (se.account == "ACME-0005") bench::apply_event(state, e, rs, targets);
+  });
   return state;
 }
 
-std::shared_ptr<const rules::RuleSet> shipped() {
-  static auto rs = rules::load_rules({KAMWATCH_SOURCE_DIR "/rules"}).rules;
-  return rs;
-}
-
 void ShippedPacks(benchmark::State& st, const char* type) {
-  auto rs = shipped();
+  auto rs = bench::shipped_rules();
   TimeMs end = 0;
   model::AccountState account = history(*rs, &end);
   const rules::AccountAttributes attrs;
