@@ -393,6 +393,7 @@ Result<void> run_daemon(const config::Config& config, const std::atomic<bool>& s
   popts.late_grace = config.state.late_grace;
   popts.limits = {config.ingest.max_message_bytes, config.ingest.max_string_bytes};
   popts.cache_accounts = config.state.cache_accounts;
+  popts.cache_bytes = config.state.cache_bytes;
   popts.alert_sinks = alert_sinks;
   Pipeline pipeline(st, clock, popts);
   pipeline_ptr = &pipeline;

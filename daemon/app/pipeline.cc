@@ -45,7 +45,7 @@ Pipeline::Pipeline(state::StateStore& store, const Clock& clock, PipelineOptions
     : store_(store),
       clock_(clock),
       options_(options),
-      cache_(store, options.cache_accounts),
+      cache_(store, options.cache_accounts, options.cache_bytes),
       decoder_(options.limits) {}
 
 void Pipeline::dead_letter(const ingest::RawMessage& m, ingest::Reason reason,

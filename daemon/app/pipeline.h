@@ -30,6 +30,7 @@ struct PipelineOptions {
   TimeMs late_grace = 7 * kDayMs;
   ingest::DecodeLimits limits;
   std::size_t cache_accounts = 100000;
+  std::size_t cache_bytes = static_cast<std::size_t>(-1);
   // Every alert transition is written to each of these outboxes (one per destination).
   std::vector<std::string> alert_sinks = {"alerts"};
 };

@@ -141,4 +141,50 @@ void apply(AccountState& state, const Event& event, const Retention& retention,
   }
 }
 
+namespace {
+// A std::map node: three pointers and a colour (32 bytes) before the value, plus malloc's
+// per-allocation overhead.
+constexpr std::size_t kMapNode = 48;
+std::size_t heap_bytes(const std::string& s) {
+  return s.capacity() > 15 ? s.capacity() + 1 : 0;  // libstdc++'s small-string buffer is 15
+}
+std::size_t heap_bytes(const Series& s) {
+  return (s.hourly.capacity() + s.daily.capacity()) * sizeof(Bucket);
+}
+std::size_t heap_bytes(const std::map<std::string, FieldValue>& m) {
+  std::size_t n = 0;
+  for (const auto& [k, v] : m)
+    n += kMapNode + sizeof(std::pair<const std::string, FieldValue>) + heap_bytes(k) +
+         heap_bytes(v.text);
+  return n;
+}
+std::size_t heap_bytes(const TypeStats& t) {
+  std::size_t n = heap_bytes(t.events) + heap_bytes(t.last_values);
+  for (const auto& [k, s] : t.fields)
+    n += kMapNode + sizeof(std::pair<const std::string, Series>) + heap_bytes(k) + heap_bytes(s);
+  return n;
+}
+std::size_t heap_bytes(const std::map<std::string, TypeStats>& m) {
+  std::size_t n = 0;
+  for (const auto& [k, t] : m)
+    n += kMapNode + sizeof(std::pair<const std::string, TypeStats>) + heap_bytes(k) + heap_bytes(t);
+  return n;
+}
+}  // namespace
+
+std::size_t memory_bytes(const AccountState& state) {
+  std::size_t n = sizeof(AccountState) + heap_bytes(state.id) + heap_bytes(state.profile) +
+                  heap_bytes(state.types);
+  for (const auto& [k, d] : state.derived)
+    n += kMapNode + sizeof(std::pair<const std::string, DerivedSeries>) + heap_bytes(k) +
+         heap_bytes(d.groups);
+  for (const auto& [k, a] : state.alerts) {
+    n += kMapNode + sizeof(std::pair<const std::string, AlertState>) + heap_bytes(k);
+    for (const auto& [name, value] : a.labels)
+      n += kMapNode + sizeof(std::pair<const std::string, std::string>) + heap_bytes(name) +
+           heap_bytes(value);
+  }
+  return n;
+}
+
 }  // namespace kamwatch::model

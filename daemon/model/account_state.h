@@ -2,6 +2,7 @@
 // Per-account state: profile, per event type counts, and event-time bucketed aggregates of
 // every numeric field. Pure value type; apply() is the only way events change it.
 // Thread-safety: a value; callers synchronise access to one instance.
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -81,6 +82,11 @@ struct AccountState {
   std::int32_t partition = -1;
   bool operator==(const AccountState&) const = default;
 };
+
+// Heap and inline bytes the state takes in memory, estimated from its containers (capacities,
+// map nodes, out-of-line strings); what the account cache counts against its byte budget.
+// Cost: one visit per series, field and alert, not per bucket.
+[[nodiscard]] std::size_t memory_bytes(const AccountState& state);
 
 // How much history the buckets keep, measured back from the account's watermark.
 struct Retention {
