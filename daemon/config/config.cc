@@ -400,7 +400,7 @@ cluster:
 state:
   data_dir: kamwatch-data      # RocksDB directory
   cache_accounts: 100000       # accounts kept decoded in memory (LRU)
-  cache_bytes: 512MiB          # and the most memory those decoded states may take
+  cache_bytes: 4GiB            # and the most memory those decoded states may take
   block_cache_bytes: 256MiB    # RocksDB block cache
   sync_writes: false           # fsync each batch (survives power loss, slower)
   min_free_bytes: 256MiB       # writes stop (readyz 503, nothing advances) below this free space, resume at twice it
