@@ -2,21 +2,43 @@
 // `kamwatch run` consumes it to lag 0 with state in RocksDB, and how fast kcat reads the same
 // topic to /dev/null (the raw baseline). Not a test: prints figures.
 //
-//   build/release/bench/kamwatch_pipeline_bench [--events N] [--accounts N] [--partitions N]
-//                                              [--rules DIR]   (default: no rules)
+//   build/release/bench/kamwatch_pipeline_bench [--events N] [--accounts N] [--days N]
+//       [--partitions N] [--workload sim|uniform] [--rules DIR | --no-rules]
+//       [--batch N] [--perf FILE [--perf-seconds 30] [--perf-delay 5]]
+//
+// Workloads: `sim` (default) is the simulated portfolio (daemon/sim: the catalog's realistic
+// mix, in event-time order, ending now) for --accounts accounts over --days days (default:
+// enough days for --events at the portfolio's ~1.6 events per account and day); it is
+// generated and produced in chunks, so memory stays small. `uniform` is the integration tests'
+// workload (uniform over 8 types, 0.1% malformed and 0.1% duplicates, times in 2025), held in
+// memory. Rules: the shipped packs (rules/) unless --rules or --no-rules. --perf FILE records
+// `perf record --call-graph dwarf` of the kamwatch process for --perf-seconds, starting
+// --perf-delay s after the first commit (if it reaches lag 0 sooner, the bench waits for perf to
+// finish).
+// --batch sets kafka.batch_max_events (default: kamwatch's).
+// Progress is read from the consumer group's committed offsets (kamwatch commits them, for
+// monitoring, right after each RocksDB commit), so watching costs the daemon nothing.
 #include <gtest/gtest.h>
+#include <librdkafka/rdkafka.h>
 #include <signal.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <thread>
 
+#include "core/time.h"
 #include "harness.h"
+#include "sim/simulator.h"
 #include "workload.h"
 
 using namespace kamwatch::testing;
@@ -47,62 +69,159 @@ double cpu_seconds(pid_t pid) {
   return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
+// Sum of the offsets the consumer group committed on the topic (0 while none).
+std::int64_t committed_sum(rd_kafka_t* rk, const std::string& topic, int partitions) {
+  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(partitions);
+  for (int p = 0; p < partitions; ++p) rd_kafka_topic_partition_list_add(list, topic.c_str(), p);
+  std::int64_t sum = 0;
+  if (rd_kafka_committed(rk, list, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR)
+    for (int i = 0; i < list->cnt; ++i)
+      if (list->elems[i].offset > 0) sum += list->elems[i].offset;
+  rd_kafka_topic_partition_list_destroy(list);
+  return sum;
+}
+
+rd_kafka_t* group_reader(const std::string& group) {
+  char err[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  rd_kafka_conf_set(conf, "bootstrap.servers", broker().c_str(), err, sizeof err);
+  rd_kafka_conf_set(conf, "group.id", group.c_str(), err, sizeof err);
+  return rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+}
+
+// Generates and produces the workload; returns the number of messages produced.
+std::size_t fill(const std::string& topic, const std::string& workload, std::size_t events,
+                 int accounts, int days) {
+  constexpr std::size_t kChunk = 500000;
+  if (workload == "uniform") {
+    WorkloadOptions wo;
+    wo.events = events;
+    wo.accounts = accounts;
+    wo.malformed = 0.001;
+    wo.duplicates = 0.001;
+    wo.late = 0;
+    Workload w = make_workload(wo);
+    produce(topic, w.messages);
+    return w.messages.size();
+  }
+  kamwatch::sim::SimOptions o;
+  o.accounts = accounts;
+  o.days = days;
+  o.end =
+      kamwatch::floor_to(kamwatch::TimeMs(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                              std::chrono::system_clock::now().time_since_epoch())
+                                              .count()),
+                         kamwatch::kDayMs);
+  std::vector<Message> chunk;
+  std::size_t total = 0;
+  auto flush = [&] {
+    produce(topic, chunk);
+    total += chunk.size();
+    chunk.clear();
+  };
+  kamwatch::sim::simulate(
+      o,
+      [&](const kamwatch::sim::SimEvent& e) {
+        chunk.push_back({e.account, e.json, {}});
+        if (chunk.size() >= kChunk) flush();
+      },
+      nullptr);
+  flush();
+  return total;
+}
+
+pid_t start_perf(pid_t target, const std::string& out, int seconds) {
+  const pid_t pid = fork();
+  if (pid == 0) {
+    const std::string p = std::to_string(target);
+    const std::string s = std::to_string(seconds);
+    // DWARF unwinding: the release build keeps no frame pointers. 99 Hz keeps the file small.
+    execlp("perf", "perf", "record", "--call-graph", "dwarf,8192", "-F", "199", "-p", p.c_str(),
+           "-o", out.c_str(), "--", "sleep", s.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  return pid;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::size_t events = 1000000;
-  int accounts = 10000, partitions = 4;
-  std::string rules_dir;  // empty: the pipeline alone, no rules
-  for (int i = 1; i + 1 < argc; i += 2) {
-    if (!std::strcmp(argv[i], "--rules")) rules_dir = argv[i + 1];
-    if (!std::strcmp(argv[i], "--events")) events = std::stoul(argv[i + 1]);
-    if (!std::strcmp(argv[i], "--accounts")) accounts = std::stoi(argv[i + 1]);
-    if (!std::strcmp(argv[i], "--partitions")) partitions = std::stoi(argv[i + 1]);
+  std::size_t events = 5000000;
+  int accounts = 100000, partitions = 4, days = 0;
+  std::string rules_dir = std::string(KAMWATCH_SOURCE_DIR) + "/rules";
+  std::string workload = "sim", perf_out;
+  int perf_seconds = 30, perf_delay = 5;
+  std::size_t batch = 0;  // kafka.batch_max_events; 0 = kamwatch's default
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view flag = argv[i];
+    if (flag == "--no-rules") {
+      rules_dir.clear();
+      continue;
+    }
+    if (i + 1 >= argc) break;
+    const char* value = argv[++i];
+    if (flag == "--rules") rules_dir = value;
+    if (flag == "--events") events = std::stoul(value);
+    if (flag == "--accounts") accounts = std::stoi(value);
+    if (flag == "--days") days = std::stoi(value);
+    if (flag == "--partitions") partitions = std::stoi(value);
+    if (flag == "--workload") workload = value;
+    if (flag == "--perf") perf_out = value;
+    if (flag == "--perf-seconds") perf_seconds = std::stoi(value);
+    if (flag == "--perf-delay") perf_delay = std::stoi(value);
+    if (flag == "--batch") batch = std::stoul(value);
   }
+  // The simulated portfolio has about 1.6 events per account and day (daemon/sim/README.md).
+  if (days == 0) days = static_cast<int>(std::ceil(static_cast<double>(events) / (1.6 * accounts)));
   const std::string topic = unique_name("kw-bench-events");
   const std::string dlq = unique_name("kw-bench-dlq");
   create_topic(topic, partitions);
   create_topic(dlq, 1);
-  WorkloadOptions wo;
-  wo.events = events;
-  wo.accounts = accounts;
-  wo.malformed = 0.001;
-  wo.duplicates = 0.001;
-  wo.late = 0;
-  std::printf("bench: generating %zu events for %d accounts\n", events, accounts);
-  Workload w = make_workload(wo);
-  const std::size_t total = w.messages.size();
+  if (workload == "sim")
+    std::printf("bench: simulating %d accounts over %d days, producing in chunks\n", accounts,
+                days);
+  else
+    std::printf("bench: generating %zu uniform events for %d accounts\n", events, accounts);
   auto t = Clock::now();
-  produce(topic, w.messages);
+  const std::size_t total = fill(topic, workload, events, accounts, days);
   std::printf("bench: produced %zu messages in %.1f s\n", total,
               std::chrono::duration<double>(Clock::now() - t).count());
-  w.messages.clear();
-  w.messages.shrink_to_fit();
   const auto marks = high_watermarks(topic, partitions);
 
   // Raw baseline: kcat reading the whole topic to /dev/null.
+  rusage before{};
+  getrusage(RUSAGE_CHILDREN, &before);
   t = Clock::now();
   const std::string kcat = "kcat -C -b " + broker() + " -t " + topic +
                            " -e -q -o beginning -X fetch.message.max.bytes=8000000 > /dev/null";
   if (std::system(kcat.c_str()) != 0) std::printf("bench: kcat failed\n");
   const double kcat_s = std::chrono::duration<double>(Clock::now() - t).count();
+  rusage after{};
+  getrusage(RUSAGE_CHILDREN, &after);
+  auto secs = [](const timeval& tv) { return static_cast<double>(tv.tv_sec) + tv.tv_usec / 1e6; };
+  const double kcat_cpu =
+      secs(after.ru_utime) + secs(after.ru_stime) - secs(before.ru_utime) - secs(before.ru_stime);
 
   const std::string dir = temp_dir("kw-bench");
-  if (rules_dir.empty()) {
+  const bool no_rules = rules_dir.empty();
+  if (no_rules) {
     rules_dir = dir + "/no-rules";
     std::filesystem::create_directories(rules_dir);
   }
+  const std::string group = unique_name("kw-bench-group");
   {
     std::ofstream f(dir + "/kamwatch.yaml");
-    f << "kafka:\n  brokers: " << broker() << "\n  topics: [" << topic
-      << "]\n  group: " << unique_name("kw-bench-group") << "\n  dead_letter_topic: " << dlq
-      << "\nstate:\n  data_dir: " << dir << "/data\nrules:\n  dir: " << rules_dir
-      << "\nlog:\n  level: warn\n";
+    f << "kafka:\n  brokers: " << broker() << "\n  topics: [" << topic << "]\n  group: " << group
+      << (batch ? "\n  batch_max_events: " + std::to_string(batch) : std::string())
+      << "\n  dead_letter_topic: " << dlq << "\nstate:\n  data_dir: " << dir
+      << "/data\nrules:\n  dir: " << rules_dir << "\nlog:\n  level: warn\n";
   }
+  rd_kafka_t* reader = group_reader(group);
   Daemon d({"run", "--config", dir + "/kamwatch.yaml"}, dir + "/kamwatch.log");
   const auto started = Clock::now();
   d.start();
-  // From the first stored progress to lag 0 (excludes process start and the group join).
+  pid_t perf = -1;
+  // From the first committed progress to lag 0 (excludes process start and the group join).
   Clock::time_point first{};
   std::int64_t first_sum = 0;
   const std::int64_t end_sum = [&] {
@@ -113,41 +232,52 @@ int main(int argc, char** argv) {
   long rss = 0;
   double cpu = 0;
   for (;;) {
-    std::int64_t sum = 0;
-    for (const auto& [p, o] : stored_offsets(dir + "/data", topic)) sum += o;
+    const std::int64_t sum = committed_sum(reader, topic, partitions);
     if (sum > 0 && first == Clock::time_point{}) {
       first = Clock::now();
       first_sum = sum;
     }
+    // The profile starts --perf-delay s into the steady state (a warm cache, a non-empty store).
+    if (!perf_out.empty() && perf < 0 && first != Clock::time_point{} &&
+        Clock::now() - first > std::chrono::seconds(perf_delay))
+      perf = start_perf(d.pid(), perf_out, perf_seconds);
     rss = std::max(rss, peak_rss_kib(d.pid()));
     cpu = cpu_seconds(d.pid());
     if (sum >= end_sum) break;
-    if (Clock::now() - started > std::chrono::minutes(20)) {
+    if (Clock::now() - started > std::chrono::minutes(30)) {
       std::printf("bench: timed out\n");
       return 1;
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   const auto done = Clock::now();
+  if (perf > 0) waitpid(perf, nullptr, 0);  // ends by itself after --perf-seconds
+  rd_kafka_destroy(reader);
   const double steady_s = std::chrono::duration<double>(done - first).count();
   const double wall_s = std::chrono::duration<double>(done - started).count();
   d.signal(SIGTERM);
   d.wait(std::chrono::seconds(60));
+  // The committed group offsets follow the RocksDB commits; check the store agrees.
+  std::int64_t stored = 0;
+  for (const auto& [p, o] : stored_offsets(dir + "/data", topic)) stored += o;
+  if (stored != end_sum)
+    std::printf("bench: WARNING stored offsets sum %lld != end %lld\n",
+                static_cast<long long>(stored), static_cast<long long>(end_sum));
   const double kamwatch_rate = static_cast<double>(end_sum - first_sum) / steady_s;
   const double kcat_rate = static_cast<double>(total) / kcat_s;
   std::printf("\n| measure | value |\n|---|---|\n");
-  std::printf("| messages in topic | %zu (%d partitions, %d accounts) |\n", total, partitions,
-              accounts);
-  std::printf("| rules | %s |\n", rules_dir.find("/no-rules") != std::string::npos
-                                      ? "none (pipeline alone)"
-                                      : rules_dir.c_str());
+  std::printf("| messages in topic | %zu (%s workload, %d partitions, %d accounts) |\n", total,
+              workload.c_str(), partitions, accounts);
+  std::printf("| rules | %s |\n", no_rules ? "none (pipeline alone)" : rules_dir.c_str());
   std::printf("| kamwatch run, first commit to lag 0 | %.2f s, %.0f events/s |\n", steady_s,
               kamwatch_rate);
   std::printf("| kamwatch run, process start to lag 0 | %.2f s, %.0f events/s |\n", wall_s,
               static_cast<double>(total) / wall_s);
-  std::printf("| kcat -C -e -q to /dev/null | %.2f s, %.0f msgs/s |\n", kcat_s, kcat_rate);
+  std::printf("| kcat -C -e -q to /dev/null | %.2f s, %.0f msgs/s, CPU %.2f us/msg |\n", kcat_s,
+              kcat_rate, kcat_cpu * 1e6 / static_cast<double>(total));
   std::printf("| ratio kamwatch / kcat | %.2f |\n", kamwatch_rate / kcat_rate);
-  std::printf("| kamwatch CPU per event | %.2f us |\n", cpu * 1e6 / static_cast<double>(total));
+  std::printf("| kamwatch CPU per event (process start to lag 0) | %.2f us |\n",
+              cpu * 1e6 / static_cast<double>(total));
   std::printf("| kamwatch peak RSS | %.0f MiB |\n", static_cast<double>(rss) / 1024.0);
   std::filesystem::remove_all(dir);
   return 0;

@@ -11,6 +11,7 @@
 #include "app/changelog.h"
 #include "core/log.h"
 #include "engine/evaluator.h"
+#include "state/codec.h"
 
 namespace kamwatch::app {
 namespace {
@@ -44,7 +45,7 @@ Pipeline::Pipeline(state::StateStore& store, const Clock& clock, PipelineOptions
     : store_(store),
       clock_(clock),
       options_(options),
-      cache_(store, options.cache_accounts),
+      cache_(store, options.cache_accounts, options.cache_bytes),
       decoder_(options.limits) {}
 
 void Pipeline::dead_letter(const ingest::RawMessage& m, ingest::Reason reason,
@@ -125,17 +126,21 @@ Result<void> Pipeline::replicate(state::CommitBatch& commit,
   return ok();
 }
 
-Result<Pipeline::SweepStats> Pipeline::sweep(std::size_t max) {
+Result<Pipeline::SweepStats> Pipeline::sweep(std::size_t max, std::chrono::microseconds budget) {
   SweepStats out;
   changelog_records_.clear();
+  const auto started = std::chrono::steady_clock::now();
   auto ids = store_.account_ids_after(sweep_cursor_, max);
   if (!ids.ok()) return ids.error();
-  out.done = ids->size() < max;
+  // Out of budget: the rest of the listed ids wait for the next slice.
+  std::size_t swept = 0;
   const TimeMs now = clock_.now();
   std::vector<state::OutboxRecord> outbox;
   std::vector<state::ActiveAlertUpdate> active;
   std::vector<const model::AccountState*> changed;
   for (const std::string& id : *ids) {
+    if (swept > 0 && std::chrono::steady_clock::now() - started >= budget) break;
+    ++swept;
     auto account = cache_.get(id);
     if (!account.ok()) {
       cache_.clear();
@@ -151,7 +156,8 @@ Result<Pipeline::SweepStats> Pipeline::sweep(std::size_t max) {
     out.summaries.push_back(
         summarize(**account, rules_.get(), attrs, now, options_.retention, nullptr));
   }
-  out.accounts = ids->size();
+  out.accounts = swept;
+  out.done = swept == ids->size() && ids->size() < max;
   if (!changed.empty() || !outbox.empty()) {
     state::CommitBatch commit;
     commit.accounts = std::move(changed);
@@ -167,7 +173,7 @@ Result<Pipeline::SweepStats> Pipeline::sweep(std::size_t max) {
     }
   }
   cache_.trim();
-  sweep_cursor_ = out.done ? std::string() : ids->back();
+  sweep_cursor_ = out.done || swept == 0 ? std::string() : (*ids)[swept - 1];
   return out;
 }
 
@@ -179,11 +185,13 @@ Result<BatchStats> Pipeline::process(const ingest::MessageBatch& batch,
 
   const std::size_t n = batch.messages.size();
   if (events_.size() < n) events_.resize(n);
-  keys_.clear();
+  std::size_t key_count = 0;  // keys_ keeps its strings (and their buffers) across batches
+  full_.clear();
   changelog_records_.clear();
   std::vector<state::OutboxRecord> outbox;
   std::vector<state::ActiveAlertUpdate> active;
-  std::vector<int> valid(n, 0);  // 1 when events_[i] decoded fine
+  std::vector<char>& valid = valid_;  // 1 when events_[i] decoded fine
+  valid.assign(n, 0);
   std::map<std::pair<std::string_view, std::string_view>, std::uint64_t> consumed;
 
   // 1. Decode and validate.
@@ -213,8 +221,10 @@ Result<BatchStats> Pipeline::process(const ingest::MessageBatch& batch,
     }
     ++consumed[{m.topic, events_[i].type}];
     valid[i] = 1;
-    keys_.push_back(state::dedup_key(events_[i].source, events_[i].id));
+    if (key_count == keys_.size()) keys_.emplace_back();
+    state::dedup_key_to(keys_[key_count++], events_[i].source, events_[i].id);
   }
+  keys_.resize(key_count);
 
   for (const auto& [k, count] : consumed)
     stats.consumed[{std::string(k.first), std::string(k.second)}] += count;
@@ -223,11 +233,29 @@ Result<BatchStats> Pipeline::process(const ingest::MessageBatch& batch,
   auto seen = store_.seen(keys_);
   if (!seen.ok()) return seen.error();
 
-  // 3. Apply in input order; the in-batch set catches duplicates within this batch.
-  std::unordered_set<std::string_view> batch_seen;
+  // 2b. Duplicates within this batch: every occurrence of a key after its first. (Sorting
+  // indices allocates nothing per event, unlike a hash set of the keys.)
+  key_order_.resize(key_count);
+  for (std::size_t j = 0; j < key_count; ++j) key_order_[j] = static_cast<std::uint32_t>(j);
+  std::sort(key_order_.begin(), key_order_.end(), [&](std::uint32_t a, std::uint32_t b) {
+    const int c = keys_[a].compare(keys_[b]);
+    return c < 0 || (c == 0 && a < b);
+  });
+  repeated_.assign(key_count, 0);
+  for (std::size_t j = 1; j < key_count; ++j)
+    if (keys_[key_order_[j]] == keys_[key_order_[j - 1]]) repeated_[key_order_[j]] = 1;
+
+  // 3. Apply in input order.
   std::vector<std::string> new_keys;
+  new_keys.reserve(key_count);
   std::vector<model::AccountState*> changed;
-  std::unordered_map<model::AccountState*, std::vector<std::string_view>> changed_types;
+  // Position of each changed account in `changed`; its event types and deltas sit at the same
+  // position in changed_types_ and deltas_ (members, reused so their buffers stay allocated).
+  std::unordered_map<model::AccountState*, std::size_t>& changed_index = changed_index_;
+  changed_index.clear();
+  // Without a changelog, accounts changed only by events are committed as deltas (the events
+  // themselves, merged by the store) instead of their whole state, which is far larger.
+  const bool use_deltas = changelog_ == nullptr;
   // With a changelog: the applied events' dedup keys per input partition, and the first offset.
   std::map<std::pair<std::string_view, std::int32_t>,
            std::pair<std::int64_t, std::vector<std::string_view>>>
@@ -237,7 +265,7 @@ Result<BatchStats> Pipeline::process(const ingest::MessageBatch& batch,
     if (!valid[i]) continue;
     const std::size_t key_index = k++;
     const std::string& key = keys_[key_index];
-    if ((*seen)[key_index] || !batch_seen.insert(key).second) {
+    if ((*seen)[key_index] || repeated_[key_index]) {
       ++stats.duplicates;
       continue;
     }
@@ -258,10 +286,22 @@ Result<BatchStats> Pipeline::process(const ingest::MessageBatch& batch,
       ++stats.late;
       continue;
     }
+    auto [slot, first_change] = changed_index.try_emplace(&s, changed.size());
+    if (first_change) {
+      changed.push_back(&s);
+      if (changed_types_.size() < changed.size()) changed_types_.resize(changed.size());
+      if (deltas_.size() < changed.size()) deltas_.resize(changed.size());
+      changed_types_[slot->second].clear();
+      deltas_[slot->second].clear();
+    }
     try {
       fault_hooks(e);
-      model::apply(s, e, options_.retention, rules_ ? &rules_->series_specs() : nullptr);
+      model::derived_targets(rules_ ? &rules_->series_specs() : nullptr, e, targets_);
+      model::apply(s, e, options_.retention, targets_);
       s.partition = batch.messages[i].partition;
+      if (use_deltas)
+        state::encode_account_delta_to(e, s.partition, options_.retention, targets_,
+                                       deltas_[slot->second]);
     } catch (const std::exception& ex) {
       cache_.clear();  // the account may be half changed
       return Error{std::string(kProcessingError), "applying event '" + std::string(e.id) + "' at " +
@@ -275,10 +315,8 @@ Result<BatchStats> Pipeline::process(const ingest::MessageBatch& batch,
                                                        std::vector<std::string_view>());
       sp->second.second.push_back(key);
     }
-    auto [it, first_change] = changed_types.try_emplace(&s);
-    if (first_change) changed.push_back(&s);
-    if (std::find(it->second.begin(), it->second.end(), e.type) == it->second.end())
-      it->second.push_back(e.type);
+    auto& types = changed_types_[slot->second];
+    if (std::find(types.begin(), types.end(), e.type) == types.end()) types.push_back(e.type);
     ++stats.applied;
   }
 
@@ -293,13 +331,22 @@ Result<BatchStats> Pipeline::process(const ingest::MessageBatch& batch,
         out = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       }
     } timer{t0, stats.rule_seconds};
-    for (model::AccountState* s : changed) {
+    for (std::size_t c = 0; c < changed.size(); ++c) {
+      model::AccountState* s = changed[c];
       // An account whose newest event is older than the late grace is being caught up from
       // history: judging stale state against the wall clock would raise false alarms. The
       // timer sweep evaluates it once the consumer has caught up.
       if (s->max_time < now - options_.late_grace) continue;
       try {
-        evaluate(*s, &changed_types[s], now, stats, outbox, active);
+        const std::size_t alerts_before = s->alerts.size();
+        const std::size_t transitions_before = stats.transitions.size();
+        if (use_deltas) alerts_before_ = s->alerts;
+        evaluate(*s, &changed_types_[c], now, stats, outbox, active);
+        // Alert states are not events: an account whose alerts changed is stored whole.
+        if (use_deltas &&
+            (s->alerts.size() != alerts_before || stats.transitions.size() != transitions_before ||
+             s->alerts != alerts_before_))
+          full_.push_back(c);
       } catch (const std::exception& ex) {
         cache_.clear();
         return Error{std::string(kProcessingError),
@@ -315,7 +362,19 @@ Result<BatchStats> Pipeline::process(const ingest::MessageBatch& batch,
     o = std::max(o, m.offset + 1);
   }
   state::CommitBatch commit;
-  commit.accounts.assign(changed.begin(), changed.end());
+  if (!use_deltas) {
+    commit.accounts.assign(changed.begin(), changed.end());
+  } else {
+    std::sort(full_.begin(), full_.end());
+    for (std::size_t c = 0, f = 0; c < changed.size(); ++c) {
+      if (f < full_.size() && full_[f] == c) {
+        commit.accounts.push_back(changed[c]);
+        ++f;
+      } else {
+        commit.account_deltas.push_back({changed[c]->id, deltas_[c]});
+      }
+    }
+  }
   commit.seen_ids = std::move(new_keys);
   commit.outbox = std::move(outbox);
   commit.active_alerts = std::move(active);

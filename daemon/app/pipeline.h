@@ -2,12 +2,13 @@
 // The per-batch processing step: decode -> validate -> dedup -> late check -> apply to state ->
 // one atomic commit of state, seen ids, input offsets and dead letters.
 // Thread-safety: one pipeline thread calls process(); nothing else touches the cache.
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
 #include <string>
-#include <unordered_set>
+#include <unordered_map>
 #include <vector>
 
 #include "app/account_view.h"
@@ -29,6 +30,7 @@ struct PipelineOptions {
   TimeMs late_grace = 7 * kDayMs;
   ingest::DecodeLimits limits;
   std::size_t cache_accounts = 100000;
+  std::size_t cache_bytes = static_cast<std::size_t>(-1);
   // Every alert transition is written to each of these outboxes (one per destination).
   std::vector<std::string> alert_sinks = {"alerts"};
 };
@@ -101,15 +103,18 @@ class Pipeline {
   void forget_cached() { cache_.clear(); }
 
   // Timer evaluation: evaluates every rule (when there are rules) for up to max accounts after
-  // the sweep cursor, commits their alert states and transitions, and summarises them. Returns
-  // stats; done is true when the sweep reached the last account (the next call starts over).
+  // the sweep cursor, commits their alert states and transitions, and summarises them; it stops
+  // early, after the account that used up budget, so that a slice never holds up the events
+  // waiting behind it for long. Returns stats; done is true when the sweep reached the last
+  // account (the next call starts over).
   struct SweepStats {
     std::size_t accounts = 0;
     bool done = false;
     BatchStats batch;
     std::vector<AccountSummary> summaries;  // of the accounts swept, after evaluation
   };
-  [[nodiscard]] Result<SweepStats> sweep(std::size_t max);
+  [[nodiscard]] Result<SweepStats> sweep(
+      std::size_t max, std::chrono::microseconds budget = std::chrono::microseconds::max());
 
   // Stored positions for the given partitions (for rewinding after a failed commit).
   [[nodiscard]] std::vector<ingest::TopicPartitionOffset> stored_positions(
@@ -135,6 +140,17 @@ class Pipeline {
   // Reused across batches to avoid reallocation.
   std::vector<model::Event> events_;
   std::vector<std::string> keys_;
+  // Per changed account of the batch being built (by position): its event types, its encoded
+  // deltas; the positions stored whole; alert states before evaluation; derived targets.
+  std::vector<std::vector<std::string_view>> changed_types_;
+  std::vector<std::string> deltas_;
+  std::vector<std::size_t> full_;
+  std::map<std::string, model::AlertState> alerts_before_;
+  std::vector<model::DerivedTarget> targets_;
+  std::vector<char> valid_;
+  std::vector<std::uint32_t> key_order_;  // indices into keys_, by key
+  std::vector<char> repeated_;            // per key: an earlier message of the batch has it
+  std::unordered_map<model::AccountState*, std::size_t> changed_index_;
   std::shared_ptr<const rules::RuleSet> rules_;
   AttributesLookup attributes_;
   std::string sweep_cursor_;

@@ -167,6 +167,8 @@ Config parse(const YAML::Node& root, const std::string& name) {
                       [&](auto& v) {
                         c.state.cache_accounts = to_size(name, v, "cache_accounts");
                       }},
+                     {"cache_bytes",
+                      [&](auto& v) { c.state.cache_bytes = to_size(name, v, "cache_bytes"); }},
                      {"block_cache_bytes",
                       [&](auto& v) {
                         c.state.block_cache_bytes = to_size(name, v, "block_cache_bytes");
@@ -345,6 +347,8 @@ Result<void> validate(const Config& c) {
   if (c.state.data_dir.empty()) return Error{"config_invalid", "state.data_dir must not be empty"};
   if (c.state.cache_accounts == 0)
     return Error{"config_invalid", "state.cache_accounts must be at least 1"};
+  if (c.state.cache_bytes < (1u << 20))
+    return Error{"config_invalid", "state.cache_bytes must be at least 1MiB"};
   if (c.state.retention_hourly < kDayMs)
     return Error{"config_invalid", "state.retention_hourly must be at least 1d"};
   if (c.state.retention_daily < c.state.retention_hourly)
@@ -396,6 +400,7 @@ cluster:
 state:
   data_dir: kamwatch-data      # RocksDB directory
   cache_accounts: 100000       # accounts kept decoded in memory (LRU)
+  cache_bytes: 4GiB            # and the most memory those decoded states may take
   block_cache_bytes: 256MiB    # RocksDB block cache
   sync_writes: false           # fsync each batch (survives power loss, slower)
   min_free_bytes: 256MiB       # writes stop (readyz 503, nothing advances) below this free space, resume at twice it

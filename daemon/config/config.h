@@ -42,6 +42,7 @@ struct ClusterConfig {
 struct StateConfig {
   std::string data_dir = "kamwatch-data";
   std::size_t cache_accounts = 100000;
+  std::size_t cache_bytes = 4ull << 30;  // decoded states in memory (estimated)
   std::size_t block_cache_bytes = 256ull * 1024 * 1024;
   bool sync_writes = false;
   // Writes are refused (disk_full) when they would leave less free space than this.

@@ -34,10 +34,11 @@ class EventSource {
  public:
   virtual ~EventSource() = default;
 
-  // Fills batch (cleared first) with up to the configured number of messages, waiting at
-  // most the configured time. An empty batch is normal. Messages of partitions revoked during
-  // the poll are never returned.
-  [[nodiscard]] virtual Result<void> poll(MessageBatch& batch) = 0;
+  // Fills batch (cleared first) with up to the configured number of messages: those already
+  // buffered, or when there are none, those that come with the first one to arrive within
+  // the configured wait (no wait when wait is false: the caller has other work). An empty
+  // batch is normal. Messages of partitions revoked during the poll are never returned.
+  [[nodiscard]] virtual Result<void> poll(MessageBatch& batch, bool wait) = 0;
   // Moves the read positions back, after a batch could not be committed.
   [[nodiscard]] virtual Result<void> rewind(const std::vector<TopicPartitionOffset>& offsets) = 0;
   // Reports processed positions to the broker (lag monitoring only; the truth is the store).

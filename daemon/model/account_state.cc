@@ -24,6 +24,8 @@ void add_to_bucket(std::vector<Bucket>& buckets, TimeMs width, TimeMs t, double 
 }
 
 void prune(std::vector<Bucket>& buckets, TimeMs horizon) {
+  // Nearly always nothing to drop (the horizon moves an hour at a time): skip the search.
+  if (buckets.empty() || buckets.front().start >= horizon) return;
   auto it = std::lower_bound(buckets.begin(), buckets.end(), horizon,
                              [](const Bucket& b, TimeMs s) { return b.start < s; });
   buckets.erase(buckets.begin(), it);
@@ -69,8 +71,32 @@ void prune(TypeStats& stats, TimeMs hourly_horizon, TimeMs daily_horizon) {
 
 }  // namespace
 
+void derived_targets(const SeriesSpecs* specs, const Event& event,
+                     std::vector<DerivedTarget>& out) {
+  out.clear();
+  if (!specs) return;
+  const auto* entries = specs->for_type(event.type);
+  if (!entries) return;
+  for (const SeriesSpecs::Entry& e : *entries) {
+    if (!e.spec.matches(event)) continue;
+    auto group = e.spec.group_of(event);
+    if (!group) continue;
+    out.push_back({e.key, std::move(*group)});
+  }
+}
+
 void apply(AccountState& state, const Event& event, const Retention& retention,
            const SeriesSpecs* specs) {
+  // Spec-less events (most of them) need no target list at all.
+  static const std::vector<DerivedTarget> kNone;
+  if (!specs || !specs->for_type(event.type)) return apply(state, event, retention, kNone);
+  std::vector<DerivedTarget> targets;
+  derived_targets(specs, event, targets);
+  apply(state, event, retention, targets);
+}
+
+void apply(AccountState& state, const Event& event, const Retention& retention,
+           const std::vector<DerivedTarget>& targets) {
   const TimeMs t = event.time;
   // Horizons are aligned to their bucket width, so a bucket is always kept or pruned whole.
   const auto hourly_horizon_at = [&](TimeMs watermark) {
@@ -105,22 +131,60 @@ void apply(AccountState& state, const Event& event, const Retention& retention,
   if (event.type == "account.profile" && latest_of_type) {
     for (const Field& f : event.data) state.profile[f.name] = f.value;
   }
-  if (specs) {
-    if (const auto* entries = specs->for_type(event.type)) {
-      for (const SeriesSpecs::Entry& e : *entries) {
-        if (!e.spec.matches(event)) continue;
-        const auto group = e.spec.group_of(event);
-        if (!group) continue;
-        add_event(state.derived[e.key].groups[*group], event, hourly_horizon, daily_horizon);
-      }
-    }
-  }
+  for (const DerivedTarget& d : targets)
+    add_event(state.derived[d.key].groups[d.group], event, hourly_horizon, daily_horizon);
 
   if (horizon_moved) {
     for (auto& [type, stats] : state.types) prune(stats, hourly_horizon, daily_horizon);
     for (auto& [key, derived] : state.derived)
       for (auto& [group, stats] : derived.groups) prune(stats, hourly_horizon, daily_horizon);
   }
+}
+
+namespace {
+// A std::map node: three pointers and a colour (32 bytes) before the value, plus malloc's
+// per-allocation overhead.
+constexpr std::size_t kMapNode = 48;
+std::size_t heap_bytes(const std::string& s) {
+  return s.capacity() > 15 ? s.capacity() + 1 : 0;  // libstdc++'s small-string buffer is 15
+}
+std::size_t heap_bytes(const Series& s) {
+  return (s.hourly.capacity() + s.daily.capacity()) * sizeof(Bucket);
+}
+std::size_t heap_bytes(const std::map<std::string, FieldValue>& m) {
+  std::size_t n = 0;
+  for (const auto& [k, v] : m)
+    n += kMapNode + sizeof(std::pair<const std::string, FieldValue>) + heap_bytes(k) +
+         heap_bytes(v.text);
+  return n;
+}
+std::size_t heap_bytes(const TypeStats& t) {
+  std::size_t n = heap_bytes(t.events) + heap_bytes(t.last_values);
+  for (const auto& [k, s] : t.fields)
+    n += kMapNode + sizeof(std::pair<const std::string, Series>) + heap_bytes(k) + heap_bytes(s);
+  return n;
+}
+std::size_t heap_bytes(const std::map<std::string, TypeStats>& m) {
+  std::size_t n = 0;
+  for (const auto& [k, t] : m)
+    n += kMapNode + sizeof(std::pair<const std::string, TypeStats>) + heap_bytes(k) + heap_bytes(t);
+  return n;
+}
+}  // namespace
+
+std::size_t memory_bytes(const AccountState& state) {
+  std::size_t n = sizeof(AccountState) + heap_bytes(state.id) + heap_bytes(state.profile) +
+                  heap_bytes(state.types);
+  for (const auto& [k, d] : state.derived)
+    n += kMapNode + sizeof(std::pair<const std::string, DerivedSeries>) + heap_bytes(k) +
+         heap_bytes(d.groups);
+  for (const auto& [k, a] : state.alerts) {
+    n += kMapNode + sizeof(std::pair<const std::string, AlertState>) + heap_bytes(k);
+    for (const auto& [name, value] : a.labels)
+      n += kMapNode + sizeof(std::pair<const std::string, std::string>) + heap_bytes(name) +
+           heap_bytes(value);
+  }
+  return n;
 }
 
 }  // namespace kamwatch::model

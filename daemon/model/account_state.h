@@ -2,6 +2,7 @@
 // Per-account state: profile, per event type counts, and event-time bucketed aggregates of
 // every numeric field. Pure value type; apply() is the only way events change it.
 // Thread-safety: a value; callers synchronise access to one instance.
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -82,15 +83,35 @@ struct AccountState {
   bool operator==(const AccountState&) const = default;
 };
 
+// Heap and inline bytes the state takes in memory, estimated from its containers (capacities,
+// map nodes, out-of-line strings); what the account cache counts against its byte budget.
+// Cost: one visit per series, field and alert, not per bucket.
+[[nodiscard]] std::size_t memory_bytes(const AccountState& state);
+
 // How much history the buckets keep, measured back from the account's watermark.
 struct Retention {
   TimeMs hourly = 3 * kDayMs;
   TimeMs daily = 800 * kDayMs;
 };
 
+// A derived series an event adds to: the SeriesSpec key and the event's group ("" ungrouped).
+struct DerivedTarget {
+  std::string key;
+  std::string group;
+  bool operator==(const DerivedTarget&) const = default;
+};
+
+// The derived series of specs that event matches, in spec order (out is cleared first).
+void derived_targets(const SeriesSpecs* specs, const Event& event, std::vector<DerivedTarget>& out);
+
 // Applies one event: the per-type aggregates, the profile, and every derived series of specs
 // that the event matches. The caller has already checked it is valid, new and not too late.
 void apply(AccountState& state, const Event& event, const Retention& retention,
            const SeriesSpecs* specs = nullptr);
+// The same with the derived series already resolved (derived_targets): applying the same
+// events with the same targets always gives the same state, whatever the rules are by then
+// (the store replays recorded events this way, state/codec.h).
+void apply(AccountState& state, const Event& event, const Retention& retention,
+           const std::vector<DerivedTarget>& targets);
 
 }  // namespace kamwatch::model

@@ -3,15 +3,24 @@
 #include <utility>
 
 namespace kamwatch::state {
+namespace {
+// The list node with its entry, and the index's node and bucket.
+constexpr std::size_t kEntryOverhead = 64 + 48;
+}  // namespace
 
-AccountCache::AccountCache(StateStore& store, std::size_t capacity)
-    : store_(store), capacity_(capacity < 1 ? 1 : capacity) {}
+AccountCache::AccountCache(StateStore& store, std::size_t capacity, std::size_t capacity_bytes)
+    : store_(store), capacity_(capacity < 1 ? 1 : capacity), capacity_bytes_(capacity_bytes) {}
 
 Result<model::AccountState*> AccountCache::get(std::string_view id) {
   if (auto it = index_.find(id); it != index_.end()) {
     ++hits_;
     lru_.splice(lru_.begin(), lru_, it->second);
-    return &it->second->state;
+    Entry& e = *it->second;
+    if (!e.touched) {
+      e.touched = true;
+      touched_.push_back(&e);
+    }
+    return &e.state;
   }
   ++misses_;
   auto stored = store_.get_account(id);
@@ -24,19 +33,31 @@ Result<model::AccountState*> AccountCache::get(std::string_view id) {
   // The key is authoritative: a state decoded from the store carries the same id anyway.
   e.state.id = e.key;
   index_.emplace(std::string_view(e.key), lru_.begin());
+  e.touched = true;
+  touched_.push_back(&e);
   return &e.state;
 }
 
 void AccountCache::trim() {
-  while (lru_.size() > capacity_) {
+  for (Entry* e : touched_) {
+    bytes_ -= e->bytes;
+    e->bytes = model::memory_bytes(e->state) + e->key.capacity() + kEntryOverhead;
+    bytes_ += e->bytes;
+    e->touched = false;
+  }
+  touched_.clear();
+  while (lru_.size() > capacity_ || (bytes_ > capacity_bytes_ && lru_.size() > 1)) {
+    bytes_ -= lru_.back().bytes;
     index_.erase(std::string_view(lru_.back().key));
     lru_.pop_back();
   }
 }
 
 void AccountCache::clear() {
+  touched_.clear();
   index_.clear();
   lru_.clear();
+  bytes_ = 0;
 }
 
 }  // namespace kamwatch::state

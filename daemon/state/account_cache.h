@@ -1,6 +1,8 @@
 #pragma once
 // Bounded LRU cache of decoded account states in front of a StateStore, so the pipeline decodes
-// an account once and then mutates it in place across batches.
+// an account once and then mutates it in place across batches. Bounded twice: by a number of
+// accounts and by the bytes the states take in memory (model::memory_bytes, measured again in
+// trim() for every state got since the last trim, as applying events grows them).
 // Lifecycle: get() during a batch (never evicts, so every pointer it returned stays valid while
 // the batch is built and committed), trim() after a successful commit, clear() after a failed
 // one (cached states may hold changes that were never persisted).
@@ -11,6 +13,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "core/result.h"
 #include "model/account_state.h"
@@ -20,8 +23,11 @@ namespace kamwatch::state {
 
 class AccountCache {
  public:
-  // capacity: accounts kept after trim(); at least 1. store must outlive the cache.
-  AccountCache(StateStore& store, std::size_t capacity);
+  // capacity: accounts kept after trim(), at least 1; capacity_bytes: their memory after trim()
+  // (the most recently used account stays even when it alone is larger). store must outlive
+  // the cache.
+  AccountCache(StateStore& store, std::size_t capacity,
+               std::size_t capacity_bytes = static_cast<std::size_t>(-1));
   AccountCache(const AccountCache&) = delete;
   AccountCache& operator=(const AccountCache&) = delete;
 
@@ -30,13 +36,17 @@ class AccountCache {
   // decoding); the cache is unchanged then. The pointer stays valid until trim() or clear().
   [[nodiscard]] Result<model::AccountState*> get(std::string_view id);
 
-  // Evicts least recently used entries until at most capacity remain.
+  // Measures the states got since the last trim, then evicts least recently used entries until
+  // at most capacity remain and they take at most capacity_bytes.
   void trim();
   // Drops every entry.
   void clear();
 
   [[nodiscard]] std::size_t size() const { return lru_.size(); }
   [[nodiscard]] std::size_t capacity() const { return capacity_; }
+  // The states' memory as of the last trim().
+  [[nodiscard]] std::size_t bytes() const { return bytes_; }
+  [[nodiscard]] std::size_t capacity_bytes() const { return capacity_bytes_; }
   void set_capacity(std::size_t capacity) { capacity_ = capacity < 1 ? 1 : capacity; }
   // Lookups served from memory / read from the store, since construction (for metrics).
   [[nodiscard]] std::uint64_t hits() const { return hits_; }
@@ -46,11 +56,16 @@ class AccountCache {
   struct Entry {
     std::string key;  // the map's key views this string (list nodes never move)
     model::AccountState state;
+    std::size_t bytes = 0;  // memory_bytes(state) at the last trim
+    bool touched = false;   // in touched_
   };
   using List = std::list<Entry>;  // front = most recently used
 
   StateStore& store_;
   std::size_t capacity_;
+  std::size_t capacity_bytes_;
+  std::size_t bytes_ = 0;        // sum of the entries' bytes
+  std::vector<Entry*> touched_;  // got since the last trim (get never evicts)
   List lru_;
   std::unordered_map<std::string_view, List::iterator> index_;
   std::uint64_t hits_ = 0;

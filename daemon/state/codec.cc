@@ -478,4 +478,73 @@ Result<OutboxRecord> decode_outbox(std::string_view bytes) {
   return rec;
 }
 
+void encode_account_delta_to(const model::Event& event, std::int32_t partition,
+                             const model::Retention& retention,
+                             const std::vector<model::DerivedTarget>& targets, std::string& out) {
+  std::size_t size = 32 + event.type.size() + event.subject.size();
+  for (const model::Field& f : event.data) size += 12 + f.name.size() + f.value.text.size();
+  for (const model::DerivedTarget& t : targets) size += 4 + t.key.size() + t.group.size();
+  reserve_for(out, size);
+  put_u8(out, kAccountDeltaCodecVersion);
+  put_str(out, event.type);
+  put_str(out, event.subject);
+  put_svarint(out, event.time);
+  put_svarint(out, partition);
+  put_svarint(out, retention.hourly);
+  put_svarint(out, retention.daily);
+  put_varint(out, event.data.size());
+  for (const model::Field& f : event.data) {
+    put_str(out, f.name);
+    put_value(out, f.value);
+  }
+  put_varint(out, targets.size());
+  for (const model::DerivedTarget& t : targets) {
+    put_str(out, t.key);
+    put_str(out, t.group);
+  }
+}
+
+Result<void> apply_account_delta(model::AccountState& state, std::string_view bytes,
+                                 AccountDeltaScratch& scratch) {
+  constexpr const char* kWhat = "account delta";
+  Reader r(bytes, kWhat);
+  model::Event& e = scratch.event;
+  do {
+    std::uint8_t version = 0;
+    if (!r.u8(version)) return r.error();
+    if (version != kAccountDeltaCodecVersion)
+      return version_error(kWhat, version, kAccountDeltaCodecVersion);
+    model::Retention retention;
+    std::int64_t partition = 0;
+    std::uint64_t n = 0;
+    bool ok = r.str(e.type) && r.str(e.subject) && r.svarint(e.time) && r.svarint(partition) &&
+              r.svarint(retention.hourly) && r.svarint(retention.daily) && r.count(n, 2);
+    if (ok && (partition < -1 || partition > INT32_MAX)) ok = r.corrupt("partition out of range");
+    if (ok) {
+      e.data.resize(static_cast<std::size_t>(n));
+      for (model::Field& f : e.data) {
+        f.value = {};
+        if (!r.str(f.name) || !get_value(r, f.value)) {
+          ok = false;
+          break;
+        }
+      }
+    }
+    if (ok) ok = r.count(n, 2);
+    if (ok) {
+      scratch.targets.resize(static_cast<std::size_t>(n));
+      for (model::DerivedTarget& t : scratch.targets) {
+        if (!r.str(t.key) || !r.str(t.group)) {
+          ok = false;
+          break;
+        }
+      }
+    }
+    if (!ok) return r.error();
+    model::apply(state, e, retention, scratch.targets);
+    state.partition = static_cast<std::int32_t>(partition);
+  } while (r.remaining() > 0);
+  return {};
+}
+
 }  // namespace kamwatch::state

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/result.h"
 #include "model/account_state.h"
@@ -46,6 +47,30 @@ void encode_account_to(const model::AccountState& state, std::string& out);
 // Errors: codec_version (unknown leading byte), codec_truncated (input ends early),
 // codec_corrupt (impossible length, kind, flag, key order or trailing bytes).
 [[nodiscard]] Result<model::AccountState> decode_account(std::string_view bytes);
+
+// An account delta: one applied event, written as a RocksDB merge operand on the account's
+// key instead of rewriting the whole state (rocksdb_store.cc merges them into the stored state
+// on reads and compactions). It carries everything apply() used, so replaying it later gives
+// the very state the pipeline computed, whatever the rules or retention are by then:
+//   u8 version=0x81, str type, str subject, i64 time, i64 partition, i64 retention.hourly,
+//   i64 retention.daily, varint n, n x (str name, value), varint m, m x (str key, str group).
+// The version byte cannot be mistaken for an account record (versions 1..3).
+inline constexpr std::uint8_t kAccountDeltaCodecVersion = 0x81;
+
+void encode_account_delta_to(const model::Event& event, std::int32_t partition,
+                             const model::Retention& retention,
+                             const std::vector<model::DerivedTarget>& targets, std::string& out);
+
+// Buffers reused across apply_account_delta calls.
+struct AccountDeltaScratch {
+  model::Event event;
+  std::vector<model::DerivedTarget> targets;
+};
+// Decodes one or more deltas (concatenated, as one merge operand holds the events of an account
+// in a batch) and applies them in order to state (model::apply, then the partition). On an
+// error the state may be partly changed: drop it.
+[[nodiscard]] Result<void> apply_account_delta(model::AccountState& state, std::string_view bytes,
+                                               AccountDeltaScratch& scratch);
 
 // Outbox record value (the seq lives in the key, so it is not encoded):
 //   u8 version=1, str sink, str key, str value, varint n, n x (str name, str value).

@@ -5,7 +5,9 @@
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/iterator.h>
+#include <rocksdb/merge_operator.h>
 #include <rocksdb/options.h>
+#include <rocksdb/perf_level.h>
 #include <rocksdb/slice.h>
 #include <rocksdb/statistics.h>
 #include <rocksdb/table.h>
@@ -32,12 +34,28 @@ constexpr std::string_view kAlertsCf = "alerts";  // firing-alert index: fingerp
 
 // meta keys. The schema version changes when a key or value layout changes incompatibly.
 constexpr std::string_view kSchemaVersionKey = "schema_version";
-constexpr std::string_view kSchemaVersion = "1";
+// "2": account values may have merge operands (account deltas, codec.h) stacked on them, so
+// builds that read "1" (no merge operator) must not open it. "1" databases are upgraded on the
+// first read-write open (they simply have no operands yet).
+constexpr std::string_view kSchemaVersion = "2";
+constexpr std::string_view kSchemaVersionWithoutDeltas = "1";
 constexpr std::string_view kOutboxNextSeqKey = "outbox_next_seq";
 // Keys of StateStore::get_meta/put_meta live under this prefix.
 constexpr std::string_view kMetaExtPrefix = "x.";
 
 rocksdb::Slice slice(std::string_view s) { return {s.data(), s.size()}; }
+
+// RocksDB counts per-thread perf-context statistics by default (kEnableCount): a thread-local
+// counter bump in every memtable key comparison, through __tls_get_addr since RocksDB is a
+// shared library (~6% of the pipeline thread in the 5M-event bench). Nothing reads them (the
+// metrics use rocksdb::Statistics), so the threads that read and write turn them off.
+void without_perf_counters() {
+  thread_local bool off = false;
+  if (!off) {
+    rocksdb::SetPerfLevel(rocksdb::PerfLevel::kDisable);
+    off = true;
+  }
+}
 std::string_view view(const rocksdb::Slice& s) { return {s.data(), s.size()}; }
 
 Error status_error(std::string_view what, const rocksdb::Status& s) {
@@ -84,6 +102,42 @@ std::string be64(std::uint64_t v) {
   return s;
 }
 
+// Folds account deltas (one applied event each) into the account state: on reads, flushes and
+// compactions. Deterministic: a delta carries everything apply() used. A delta that does not
+// decode fails the merge, which RocksDB reports as corruption on the read.
+class AccountMergeOperator final : public rocksdb::MergeOperator {
+ public:
+  const char* Name() const override { return "kamwatch.AccountDeltas"; }
+
+  bool FullMergeV2(const MergeOperationInput& in, MergeOperationOutput* out) const override {
+    model::AccountState state;
+    if (in.existing_value) {
+      auto decoded = decode_account(view(*in.existing_value));
+      if (!decoded) return fail(in, decoded.error());
+      state = std::move(decoded).value();
+    } else {
+      state.id.assign(view(in.key));
+    }
+    AccountDeltaScratch scratch;
+    for (const rocksdb::Slice& operand : in.operand_list) {
+      if (auto r = apply_account_delta(state, view(operand), scratch); !r)
+        return fail(in, r.error());
+    }
+    out->new_value.clear();
+    encode_account_to(state, out->new_value);
+    return true;
+  }
+
+ private:
+  static bool fail(const MergeOperationInput& in, const Error& e) {
+    if (in.logger) {
+      rocksdb::Log(rocksdb::InfoLogLevel::ERROR_LEVEL, in.logger, "account %s: %s",
+                   in.key.ToString().c_str(), e.message.c_str());
+    }
+    return false;
+  }
+};
+
 rocksdb::ColumnFamilyOptions cf_options(std::string_view name,
                                         const std::shared_ptr<rocksdb::Cache>& cache) {
   rocksdb::ColumnFamilyOptions o;
@@ -103,10 +157,20 @@ rocksdb::ColumnFamilyOptions cf_options(std::string_view name,
   if (name == kAccountsCf || name == kSeenCf) {
     // Point lookups; new accounts and (nearly always) seen ids miss, so filters pay off.
     t.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+    // Partitioned: `seen` grows by a key per event, and one whole-file filter of a large SST
+    // (megabytes) does not stay in a block-cache shard, so every lookup re-read and
+    // re-checksummed it (~17% of the pipeline thread late in the 5M-event bench). Partitions
+    // of a few KB are cached one by one; the top-level index stays pinned.
+    t.partition_filters = true;
+    t.index_type = rocksdb::BlockBasedTableOptions::kTwoLevelIndexSearch;
+    t.cache_index_and_filter_blocks_with_high_priority = true;
     o.memtable_whole_key_filtering = true;
     o.memtable_prefix_bloom_size_ratio = 0.02;
   }
-  if (name == kAccountsCf) o.write_buffer_size = 64 << 20;
+  if (name == kAccountsCf) {
+    o.write_buffer_size = 64 << 20;
+    o.merge_operator = std::make_shared<AccountMergeOperator>();
+  }
   if (name == kSeenCf) o.write_buffer_size = 32 << 20;
   if (name == kOffsetsCf || name == kMetaCf || name == kOutboxCf || name == kAlertsCf)
     o.write_buffer_size = 4 << 20;
@@ -232,8 +296,13 @@ rocksdb::ColumnFamilyHandle* RocksDbStore::cf_by_name(std::string_view name) con
 Result<void> RocksDbStore::load_meta() {
   std::string value;
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), meta_, slice(kSchemaVersionKey), &value);
+  if (s.ok() && value == kSchemaVersionWithoutDeltas && !options_.read_only) {
+    s = db_->Put(rocksdb::WriteOptions(), meta_, slice(kSchemaVersionKey), slice(kSchemaVersion));
+    if (!s.ok()) return status_error("upgrading schema version", s);
+    value = kSchemaVersion;
+  }
   if (s.ok()) {
-    if (value != kSchemaVersion) {
+    if (value != kSchemaVersion && value != kSchemaVersionWithoutDeltas) {
       return Error{"rocksdb_schema", options_.path + " has schema version " + value +
                                          ", this build reads version " +
                                          std::string(kSchemaVersion)};
@@ -276,6 +345,7 @@ Result<void> RocksDbStore::load_meta() {
 }
 
 Result<std::optional<model::AccountState>> RocksDbStore::get_account(std::string_view id) {
+  without_perf_counters();
   rocksdb::PinnableSlice value;
   const rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), accounts_, slice(id), &value);
   if (s.IsNotFound()) return std::optional<model::AccountState>();
@@ -289,6 +359,7 @@ Result<std::optional<model::AccountState>> RocksDbStore::get_account(std::string
 }
 
 Result<std::vector<bool>> RocksDbStore::seen(const std::vector<std::string>& keys) {
+  without_perf_counters();
   const std::size_t n = keys.size();
   std::vector<bool> result(n, false);
   if (n == 0) return result;
@@ -336,6 +407,7 @@ Result<std::vector<PartitionOffset>> RocksDbStore::all_offsets() {
 }
 
 Result<void> RocksDbStore::commit(CommitBatch& batch) {
+  without_perf_counters();
   if (options_.read_only) return Error{"rocksdb_read_only", "commit on a read-only store"};
   if (options_.fail_writes && options_.fail_writes()) {
     return Error{"rocksdb_io", "commit: injected write failure (fail_writes)"};
@@ -351,9 +423,33 @@ Result<void> RocksDbStore::commit(CommitBatch& batch) {
     if (account == nullptr || account->id.empty()) {
       return Error{"state_invalid", "commit: account without an id"};
     }
-    scratch_.clear();
-    encode_account_to(*account, scratch_);
-    put(accounts_, account->id, scratch_);
+  }
+  for (const CommitBatch::AccountDelta& d : batch.account_deltas) {
+    if (d.id.empty()) return Error{"state_invalid", "commit: account delta without an id"};
+  }
+  // Keys go into the batch in key order (per column family): the memtable skip list then finds
+  // each insert position from the previous one, instead of searching from the top with a cache
+  // miss per level (random-order inserts were a third of the pipeline's time). The keys of one
+  // batch are distinct, so their order within the atomic write means nothing else.
+  std::sort(
+      batch.accounts.begin(), batch.accounts.end(),
+      [](const model::AccountState* a, const model::AccountState* b) { return a->id < b->id; });
+  std::sort(batch.account_deltas.begin(), batch.account_deltas.end(),
+            [](const auto& a, const auto& b) { return a.id < b.id; });
+  std::sort(batch.seen_ids.begin(), batch.seen_ids.end());
+  auto full = batch.accounts.begin();
+  auto delta = batch.account_deltas.begin();
+  while (s.ok() && (full != batch.accounts.end() || delta != batch.account_deltas.end())) {
+    if (delta == batch.account_deltas.end() ||
+        (full != batch.accounts.end() && (*full)->id < delta->id)) {
+      scratch_.clear();
+      encode_account_to(**full, scratch_);
+      put(accounts_, (*full)->id, scratch_);
+      ++full;
+    } else {
+      s = wb.Merge(accounts_, slice(delta->id), slice(delta->deltas));
+      ++delta;
+    }
   }
   for (const std::string& key : batch.seen_ids) put(seen_, key, {});
   for (const PartitionOffset& o : batch.offsets) {
@@ -545,8 +641,15 @@ Result<std::vector<OutboxRecord>> RocksDbStore::outbox_peek(std::string_view sin
   const rocksdb::Slice upper = slice(end);
   rocksdb::ReadOptions ro;
   ro.iterate_upper_bound = &upper;
+  std::uint64_t from = 0;
+  {
+    std::lock_guard lock(cursors_mu_);
+    if (auto c = cursors_.find(sink); c != cursors_.end()) from = c->second.from;
+  }
+  std::string first;
+  outbox_key(first, sink, from);
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, outbox_));
-  for (it->Seek(slice(start)); it->Valid() && out.size() < max; it->Next()) {
+  for (it->Seek(slice(first)); it->Valid() && out.size() < max; it->Next()) {
     const std::string_view key = view(it->key());
     if (key.size() != start.size() + kSeqBytes) return corrupt("malformed outbox key");
     auto rec = decode_outbox(view(it->value()));
@@ -555,6 +658,11 @@ Result<std::vector<OutboxRecord>> RocksDbStore::outbox_peek(std::string_view sin
     out.push_back(std::move(rec).value());
   }
   if (!it->status().ok()) return status_error("reading outbox", it->status());
+  std::lock_guard lock(cursors_mu_);
+  OutboxCursor& c = cursors_[std::string(sink)];
+  if (!out.empty()) c.from = std::max(c.from, out.front().seq);
+  c.peeked.clear();
+  for (const OutboxRecord& r : out) c.peeked.push_back(r.seq);
   return out;
 }
 
@@ -571,6 +679,16 @@ Result<void> RocksDbStore::outbox_remove(std::string_view sink,
     }
   }
   if (auto w = write(wb, "outbox_remove"); !w.ok()) return w;
+  {
+    std::lock_guard lock(cursors_mu_);
+    if (auto c = cursors_.find(sink); c != cursors_.end()) {
+      for (std::uint64_t seq : c->second.peeked) {
+        if (std::find(seqs.begin(), seqs.end(), seq) == seqs.end()) break;
+        c->second.from = seq + 1;
+      }
+      c->second.peeked.clear();
+    }
+  }
   std::lock_guard lock(depths_mu_);
   auto& n = depths_[std::string(sink)];
   n -= std::min<std::uint64_t>(n, seqs.size());

@@ -135,6 +135,16 @@ class RocksDbStore final : public StateStore {
   std::shared_ptr<rocksdb::Statistics> statistics_;
   std::mutex depths_mu_;
   std::map<std::string, std::uint64_t> depths_;  // outbox records per sink
+  // Where outbox_peek seeks, per sink: every record of the sink below `from` is deleted (a
+  // queue's deletes leave tombstones, and skipping thousands of them on every peek was the
+  // forwarders' main cost). `peeked` = the seqs the last peek returned, in order: removing a
+  // prefix of them moves `from` past it (seqs only grow, so nothing new appears below).
+  struct OutboxCursor {
+    std::uint64_t from = 0;
+    std::vector<std::uint64_t> peeked;
+  };
+  std::mutex cursors_mu_;
+  std::map<std::string, OutboxCursor, std::less<>> cursors_;
   std::atomic<std::uint64_t> next_seq_{1};
   std::mutex write_mu_;        // serialises write()
   bool needs_resume_ = false;  // a write failed: Resume() before the next one (under write_mu_)

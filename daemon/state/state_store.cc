@@ -6,10 +6,10 @@ namespace kamwatch::state {
 // characters, so the fast path is plain concatenation; a source that does contain \x1e or \x1f
 // has them escaped with \x1e so that the first unescaped \x1f always ends the source and no two
 // (source, id) pairs share a key.
-std::string dedup_key(std::string_view source, std::string_view id) {
+void dedup_key_to(std::string& key, std::string_view source, std::string_view id) {
   constexpr char kSep = '\x1f';
   constexpr char kEsc = '\x1e';
-  std::string key;
+  key.clear();
   if (source.find_first_of("\x1e\x1f") == std::string_view::npos) {
     key.reserve(source.size() + 1 + id.size());
     key.append(source);
@@ -22,6 +22,11 @@ std::string dedup_key(std::string_view source, std::string_view id) {
   }
   key.push_back(kSep);
   key.append(id);
+}
+
+std::string dedup_key(std::string_view source, std::string_view id) {
+  std::string key;
+  dedup_key_to(key, source, id);
   return key;
 }
 

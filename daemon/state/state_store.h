@@ -7,6 +7,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -46,8 +47,17 @@ struct ChangelogCheckpoint {
 };
 
 // Everything one processed input batch changes, committed atomically.
+// What one commit writes. commit() may reorder the account, delta and seen-id vectors.
 struct CommitBatch {
   std::vector<const model::AccountState*> accounts;  // full new state of each changed account
+  // Accounts changed only by applying events: instead of the full state, the encoded deltas
+  // of those events (state/codec.h, concatenated in apply order), which the store merges into
+  // the stored state. An account is in `accounts` or here, never in both.
+  struct AccountDelta {
+    std::string_view id;
+    std::string_view deltas;
+  };
+  std::vector<AccountDelta> account_deltas;
   std::vector<std::string> seen_ids;  // dedup keys (see dedup_key) of newly applied events
   std::vector<PartitionOffset> offsets;
   std::vector<OutboxRecord> outbox;              // seq is assigned on commit
@@ -67,6 +77,8 @@ struct RestoreBatch {
 
 // The dedup key of an event: source and id, which CloudEvents makes unique together.
 std::string dedup_key(std::string_view source, std::string_view id);
+// The same into key (its buffer is reused).
+void dedup_key_to(std::string& key, std::string_view source, std::string_view id);
 
 class StateStore {
  public:

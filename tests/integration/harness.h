@@ -77,7 +77,7 @@ class Daemon {
   pid_t pid_ = -1;
 };
 
-// The kamwatch binary under test.
+// The kamwatch binary under test ($KAMWATCH_BINARY_OVERRIDE when set, else this build's).
 std::string kamwatch_binary();
 
 // Positions stored in the state directory (read-only open; works while the daemon runs).

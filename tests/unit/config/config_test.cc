@@ -105,6 +105,7 @@ state:
   data_dir: /var/lib/kamwatch
   late_grace: 2d
   block_cache_bytes: 64MiB
+  cache_bytes: 100MiB
 )",
                        "t.yaml");
   ASSERT_TRUE(c.ok()) << c.error().message;
@@ -114,6 +115,11 @@ state:
   EXPECT_EQ(c->kafka.properties.at("sasl.password"), "hunter2");
   EXPECT_EQ(c->state.late_grace, 2 * kDayMs);
   EXPECT_EQ(c->state.block_cache_bytes, 64u << 20);
+  EXPECT_EQ(c->state.cache_bytes, 100u << 20);
+  auto tiny = load_string("state:\n  cache_bytes: 1000\n", "t.yaml");
+  ASSERT_FALSE(tiny.ok());
+  EXPECT_NE(tiny.error().message.find("state.cache_bytes must be at least 1MiB"), std::string::npos)
+      << tiny.error().message;
 }
 
 TEST(Config, UnknownKeyIsAnErrorWithPosition) {

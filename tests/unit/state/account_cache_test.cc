@@ -125,6 +125,40 @@ TEST(AccountCache, TrimEvictsLeastRecentlyUsed) {
   EXPECT_EQ(store.loads, 2);
 }
 
+// A state that grew by applying events: one series with n daily buckets.
+void grow(AccountState& s, int n) {
+  model::Series& series = s.types["usage.activity"].events;
+  for (int i = 0; i < n; ++i) series.daily.push_back({i * kDayMs, 1, 1, 1, 1, 1, i * kDayMs});
+}
+
+TEST(AccountCache, TrimKeepsTheStatesWithinTheByteBudgetAsTheyGrow) {
+  FakeStore store;
+  AccountCache cache(store, 100, 40 * 1024);
+  for (const char* id : {"a", "b", "c", "d"}) ASSERT_TRUE(cache.get(id).ok());
+  cache.trim();
+  EXPECT_EQ(cache.size(), 4u);  // small states: the account bound is the one that counts
+  EXPECT_LE(cache.bytes(), 40u * 1024);
+  // Applying events grows the states got in this batch: trim measures them again.
+  grow(**cache.get("a"), 250);  // ~15 KiB each
+  grow(**cache.get("b"), 250);
+  grow(**cache.get("c"), 250);
+  ASSERT_TRUE(cache.get("d").ok());  // order now d, c, b, a
+  cache.trim();
+  EXPECT_EQ(cache.size(), 3u);  // a, the least recently used, goes
+  EXPECT_LE(cache.bytes(), 40u * 1024);
+  EXPECT_GT(cache.bytes(), 2u * 250 * sizeof(model::Bucket));
+  store.loads = 0;
+  for (const char* id : {"d", "c", "b"}) ASSERT_TRUE(cache.get(id).ok());
+  EXPECT_EQ(store.loads, 0);
+  // One state larger than the whole budget stays while it is the most recent.
+  grow(**cache.get("d"), 4000);
+  cache.trim();
+  EXPECT_EQ(cache.size(), 1u);
+  EXPECT_GT(cache.bytes(), 40u * 1024);
+  cache.clear();
+  EXPECT_EQ(cache.bytes(), 0u);
+}
+
 TEST(AccountCache, ClearDropsUncommittedChanges) {
   FakeStore store;
   store.accounts["acme"] = stored("acme", 7);

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "model/account_state.h"
+#include "state/codec.h"
 #include "test_dir.h"
 
 namespace kamwatch::state {
@@ -119,6 +120,84 @@ TEST(RocksDbStore, CommitThenReopenSeesEverything) {
   EXPECT_EQ((*dlq)[0].headers,
             (std::vector<std::pair<std::string, std::string>>{{"reason", "test"}}));
   EXPECT_EQ(seqs_of(*store->outbox_peek("alerts", 10)), std::vector<std::uint64_t>{2});
+}
+
+// Events committed as deltas (merge operands) read back as the state the pipeline computed in
+// memory: before and after reopening, mixed with full-state commits, and with derived series
+// whose targets were resolved at apply time.
+TEST(RocksDbStore, AccountDeltasMergeIntoTheSameStateAsApplyingInMemory) {
+  TempDir dir;
+  const model::Retention retention{3 * kDayMs, 30 * kDayMs};
+  AccountState live;
+  live.id = "acme";
+  auto event = [](int i) {
+    return model::Event{"e" + std::to_string(i),
+                        "src",
+                        i % 3 ? "sales.order" : "support.ticket",
+                        "acme",
+                        kT0 + i * 7 * kHourMs,
+                        {{"amount", FieldValue::of_number(2.5 * i)},
+                         {"category", FieldValue::of_string(i % 2 ? "sensors" : "gateways")}}};
+  };
+  {
+    auto store = open_store(dir.path());
+    ASSERT_TRUE(store);
+    std::vector<model::DerivedTarget> targets;
+    for (int batch = 0; batch < 20; ++batch) {
+      std::string deltas;
+      for (int i = batch * 10; i < batch * 10 + 10; ++i) {
+        const model::Event e = event(i);
+        targets.clear();
+        if (e.type == "sales.order") targets.push_back({"by_category", e.data[1].value.text});
+        model::apply(live, e, retention, targets);
+        live.partition = 3;
+        encode_account_delta_to(e, 3, retention, targets, deltas);
+      }
+      CommitBatch commit;
+      if (batch == 7) {
+        live.alerts["Rule\x1f"].phase = model::AlertState::Phase::kPending;  // stored whole
+        commit.accounts = {&live};
+      } else {
+        commit.account_deltas = {{live.id, deltas}};
+      }
+      commit.offsets = {{"sales", 3, batch + 1}};
+      ASSERT_TRUE(store->commit(commit).ok());
+      if (batch == 12) {
+        ASSERT_TRUE(store->flush().ok());  // operands over an SST base
+      }
+      if (batch % 5 == 4) {
+        auto got = store->get_account("acme");
+        ASSERT_TRUE(got.ok()) << got.error().to_string();
+        ASSERT_TRUE(got->has_value());
+        EXPECT_EQ(**got, live) << "after batch " << batch;
+      }
+    }
+    EXPECT_FALSE(live.derived.empty());
+  }
+  auto store = open_store(dir.path());  // the WAL replays the merge operands
+  ASSERT_TRUE(store);
+  auto got = store->get_account("acme");
+  ASSERT_TRUE(got.ok()) << got.error().to_string();
+  EXPECT_EQ(**got, live);
+  std::size_t visited = 0;
+  ASSERT_TRUE(store
+                  ->for_each_account([&](const AccountState& s) {
+                    EXPECT_EQ(s, live);
+                    ++visited;
+                    return true;
+                  })
+                  .ok());
+  EXPECT_EQ(visited, 1u);
+}
+
+TEST(RocksDbStore, CorruptAccountDeltaIsAReadErrorNotAWrongState) {
+  TempDir dir;
+  auto store = open_store(dir.path());
+  ASSERT_TRUE(store);
+  CommitBatch commit;
+  commit.account_deltas = {{"acme", "\x81garbage"}};
+  ASSERT_TRUE(store->commit(commit).ok());
+  EXPECT_FALSE(store->get_account("acme").ok());
 }
 
 TEST(RocksDbStore, LaterCommitOverwrites) {
@@ -313,6 +392,33 @@ TEST(RocksDbStore, OutboxPeekIsPerSinkOldestFirstAndRemoveDeletes) {
   ASSERT_TRUE(store->outbox_remove("dlq2", {2}).ok());
   EXPECT_TRUE(store->outbox_peek("dlq2", 10)->empty());
   EXPECT_EQ(seqs_of(*store->outbox_peek("dl", 10)), std::vector<std::uint64_t>{3});
+}
+
+// The forwarders' pattern: peek, deliver, remove what was delivered, again and again. Peeks
+// seek past what is known removed (not over its tombstones) without ever skipping a record that
+// is still there: one that failed delivery while later ones succeeded, or one committed later.
+TEST(RocksDbStore, OutboxPeekAfterRemovalsNeverSkipsARecordStillThere) {
+  TempDir dir;
+  auto store = open_store(dir.path());
+  std::uint64_t expected_next = 0;
+  for (int round = 0; round < 50; ++round) {
+    CommitBatch batch;
+    for (int i = 0; i < 3; ++i) batch.outbox.push_back(record("alerts", std::to_string(i)));
+    batch.outbox.push_back(record("dlq", "other"));
+    ASSERT_TRUE(store->commit(batch).ok());
+    auto peeked = store->outbox_peek("alerts", 100);
+    ASSERT_TRUE(peeked.ok());
+    ASSERT_EQ(peeked->size(), 3u) << "round " << round;
+    EXPECT_GT(peeked->front().seq, expected_next);
+    // The first record fails, the two after it are delivered.
+    ASSERT_TRUE(store->outbox_remove("alerts", {(*peeked)[1].seq, (*peeked)[2].seq}).ok());
+    auto again = store->outbox_peek("alerts", 100);
+    ASSERT_EQ(seqs_of(*again), std::vector<std::uint64_t>{peeked->front().seq});
+    ASSERT_TRUE(store->outbox_remove("alerts", {peeked->front().seq}).ok());
+    EXPECT_TRUE(store->outbox_peek("alerts", 100)->empty());
+    expected_next = (*peeked)[2].seq;
+  }
+  EXPECT_EQ(store->outbox_peek("dlq", 100)->size(), 50u);
 }
 
 TEST(RocksDbStore, OutboxDepthsFollowCommitsRemovalsAndReopen) {

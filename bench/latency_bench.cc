@@ -1,0 +1,242 @@
+// Alert latency on the real broker: events are produced at a fixed rate, and for the probe
+// events among them (a critical ticket on a fresh account, which fires a one-event rule) the
+// time from produce to the alert arriving on the Kafka alerts topic is measured. Not a test:
+// prints p50/p99/max per rate.
+//
+//   build/release/bench/kamwatch_latency_bench [--rates 20000,100000] [--seconds 20]
+//                                              [--probes-per-second 200]
+//
+// Background traffic is usage.activity on 20,000 accounts (the rule does not read it, as most
+// traffic does not fire anything); probes are support.ticket events with severity 1, each on
+// an account of its own, so each one fires `CriticalTicket` once. Times are wall-clock
+// milliseconds on this machine (producer and consumer share the clock).
+#include <librdkafka/rdkafka.h>
+#include <signal.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/time.h"
+#include "harness.h"
+
+using namespace kamwatch::testing;
+
+namespace {
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+constexpr const char* kRule = R"(alerts:
+  - alert: CriticalTicket
+    expr: count(support.ticket{severity <= 1}, 1h) >= 1
+    severity: critical
+    labels: {signal: churn}
+    summary: 'A critical ticket at {{ account.name }}'
+)";
+
+rd_kafka_t* make_producer() {
+  char err[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  rd_kafka_conf_set(conf, "bootstrap.servers", broker().c_str(), err, sizeof err);
+  rd_kafka_conf_set(conf, "linger.ms", "1", err, sizeof err);
+  rd_kafka_conf_set(conf, "queue.buffering.max.messages", "1000000", err, sizeof err);
+  return rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+}
+
+// Reads the alerts topic from its end; records the arrival time of each probe account's alert.
+class AlertReader {
+ public:
+  explicit AlertReader(const std::string& topic) {
+    char err[512];
+    rd_kafka_conf_t* conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", broker().c_str(), err, sizeof err);
+    rd_kafka_conf_set(conf, "group.id", unique_name("latency-reader").c_str(), err, sizeof err);
+    rd_kafka_conf_set(conf, "fetch.wait.max.ms", "5", err, sizeof err);
+    rd_kafka_conf_set(conf, "fetch.error.backoff.ms", "5", err, sizeof err);
+    rk_ = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+    rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(list, topic.c_str(), 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_assign(rk_, list);
+    rd_kafka_topic_partition_list_destroy(list);
+    thread_ = std::thread([this] { loop(); });
+  }
+  ~AlertReader() {
+    stop_ = true;
+    thread_.join();
+    rd_kafka_consumer_close(rk_);
+    rd_kafka_destroy(rk_);
+  }
+  std::map<std::string, std::int64_t> arrivals() {
+    std::lock_guard lock(mu_);
+    return arrivals_;
+  }
+
+ private:
+  void loop() {
+    while (!stop_) {
+      rd_kafka_message_t* m = rd_kafka_consumer_poll(rk_, 20);
+      if (!m) continue;
+      const std::int64_t at = now_ms();
+      if (!m->err && m->payload) {
+        const std::string v(static_cast<const char*>(m->payload), m->len);
+        const auto k = v.find("\"account\":\"");
+        if (k != std::string::npos && v.find("\"status\":\"firing\"") != std::string::npos) {
+          const auto start = k + 11;
+          const std::string account = v.substr(start, v.find('"', start) - start);
+          std::lock_guard lock(mu_);
+          arrivals_.emplace(account, at);
+        }
+      }
+      rd_kafka_message_destroy(m);
+    }
+  }
+  rd_kafka_t* rk_ = nullptr;
+  std::atomic<bool> stop_{false};
+  std::mutex mu_;
+  std::map<std::string, std::int64_t> arrivals_;
+  std::thread thread_;
+};
+
+std::string event(const std::string& id, const std::string& type, const std::string& account,
+                  std::int64_t t, const std::string& data) {
+  return R"({"specversion":"1.0","id":")" + id + R"(","source":"latency","type":")" + type +
+         R"(","time":")" + kamwatch::format_rfc3339(t) + R"(","subject":")" + account +
+         R"(","data":)" + data + "}";
+}
+
+void produce_one(rd_kafka_t* rk, const std::string& topic, const std::string& key,
+                 const std::string& value) {
+  for (;;) {
+    const auto e =
+        rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic.c_str()),
+                          RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
+                          RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+                          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+    if (e == RD_KAFKA_RESP_ERR_NO_ERROR) return;
+    rd_kafka_poll(rk, 10);
+  }
+}
+
+double percentile(std::vector<std::int64_t> v, double p) {
+  if (v.empty()) return -1;
+  std::sort(v.begin(), v.end());
+  const auto i = static_cast<std::size_t>(p * static_cast<double>(v.size() - 1) + 0.5);
+  return static_cast<double>(v[std::min(i, v.size() - 1)]);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<int> rates = {20000, 100000};
+  int seconds = 20, probes_per_second = 200;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    if (!std::strcmp(argv[i], "--seconds")) seconds = std::stoi(argv[i + 1]);
+    if (!std::strcmp(argv[i], "--probes-per-second")) probes_per_second = std::stoi(argv[i + 1]);
+    if (!std::strcmp(argv[i], "--rates")) {
+      rates.clear();
+      std::stringstream in(argv[i + 1]);
+      for (std::string r; std::getline(in, r, ',');) rates.push_back(std::stoi(r));
+    }
+  }
+  const std::string topic = unique_name("kw-latency-events");
+  const std::string alerts = topic + ".alerts";
+  create_topic(topic, 4);
+  create_topic(alerts, 1);
+  create_topic(topic + ".dlq", 1);
+  const std::string dir = temp_dir("kw-latency");
+  std::filesystem::create_directories(dir + "/rules");
+  std::ofstream(dir + "/rules/latency.yaml") << kRule;
+  std::ofstream(dir + "/kamwatch.yaml")
+      << "kafka:\n  brokers: " << broker() << "\n  topics: [" << topic
+      << "]\n  group: " << unique_name("kw-latency-group") << "\n  alerts_topic: " << alerts
+      << "\n  dead_letter_topic: " << topic << ".dlq\nstate:\n  data_dir: " << dir
+      << "/data\nrules:\n  dir: " << dir << "/rules\nlog:\n  level: warn\n";
+  Daemon d({"run", "--config", dir + "/kamwatch.yaml"}, dir + "/kamwatch.log");
+  d.start();
+  AlertReader reader(alerts);
+  rd_kafka_t* producer = make_producer();
+
+  // Warm-up: the first probe's alert arrives once the daemon consumes and delivers.
+  produce_one(producer, topic, "WARMUP",
+              event("warmup", "support.ticket", "WARMUP", now_ms(), R"({"severity":1})"));
+  rd_kafka_flush(producer, 5000);
+  const auto warm_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (!reader.arrivals().count("WARMUP")) {
+    if (std::chrono::steady_clock::now() > warm_deadline) {
+      std::printf("latency: no alert within 120 s; see %s/kamwatch.log\n", dir.c_str());
+      return 1;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+
+  std::printf(
+      "\n| rate (events/s) | events | probes | alerts received | p50 ms | p99 ms | max ms |\n"
+      "|---|---|---|---|---|---|---|\n");
+  std::uint64_t seq = 0;
+  for (int rate : rates) {
+    std::map<std::string, std::int64_t> sent;  // probe account -> produce time
+    const std::int64_t total = static_cast<std::int64_t>(rate) * seconds;
+    const std::int64_t probe_every = std::max<std::int64_t>(1, rate / probes_per_second);
+    const auto start = std::chrono::steady_clock::now();
+    for (std::int64_t i = 0; i < total; ++i) {
+      // Paced in 1 ms steps: event i is due at start + i / rate.
+      const auto due = start + std::chrono::microseconds(i * 1000000 / rate);
+      if (std::chrono::steady_clock::now() < due) {
+        rd_kafka_poll(producer, 0);
+        std::this_thread::sleep_until(due);
+      }
+      const std::string id = std::to_string(++seq);
+      const std::int64_t t = now_ms();
+      if (i % probe_every == 0) {
+        const std::string account = "PROBE-" + std::to_string(rate) + "-" + id;
+        sent[account] = t;
+        produce_one(producer, topic, account,
+                    event("p" + id, "support.ticket", account, t, R"({"severity":1})"));
+      } else {
+        const std::string account = "BG-" + std::to_string(i % 20000);
+        produce_one(producer, topic, account,
+                    event("b" + id, "usage.activity", account, t, R"({"active_users":12})"));
+      }
+    }
+    rd_kafka_flush(producer, 30000);
+    const double took =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    // Wait for the stragglers (up to 60 s after the last event).
+    std::vector<std::int64_t> latencies;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    for (;;) {
+      const auto got = reader.arrivals();
+      latencies.clear();
+      for (const auto& [account, t] : sent) {
+        auto it = got.find(account);
+        if (it != got.end()) latencies.push_back(it->second - t);
+      }
+      if (latencies.size() == sent.size() || std::chrono::steady_clock::now() > deadline) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    std::printf("| %d (achieved %.0f) | %lld | %zu | %zu | %.0f | %.0f | %.0f |\n", rate,
+                static_cast<double>(total) / took, static_cast<long long>(total), sent.size(),
+                latencies.size(), percentile(latencies, 0.5), percentile(latencies, 0.99),
+                percentile(latencies, 1.0));
+    std::fflush(stdout);
+  }
+  rd_kafka_destroy(producer);
+  d.signal(SIGTERM);
+  d.wait(std::chrono::seconds(60));
+  std::filesystem::remove_all(dir);
+  return 0;
+}
