@@ -38,36 +38,16 @@
 
 #include "core/time.h"
 #include "harness.h"
+#include "proc_stats.h"
 #include "sim/simulator.h"
 #include "workload.h"
 
 using namespace kamwatch::testing;
+using kamwatch::bench::cpu_seconds;
+using kamwatch::bench::peak_rss_kib;
 using Clock = std::chrono::steady_clock;
 
 namespace {
-
-long peak_rss_kib(pid_t pid) {
-  std::ifstream f("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(f, line))
-    if (line.rfind("VmHWM:", 0) == 0) return std::stol(line.substr(6));
-  return -1;
-}
-
-double cpu_seconds(pid_t pid) {
-  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
-  std::string s((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  const auto close = s.rfind(')');
-  if (close == std::string::npos) return -1;
-  std::istringstream in(s.substr(close + 2));
-  std::string field;
-  unsigned long utime = 0, stime = 0;
-  for (int i = 3; i <= 15 && in >> field; ++i) {
-    if (i == 14) utime = std::stoul(field);
-    if (i == 15) stime = std::stoul(field);
-  }
-  return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
-}
 
 // Sum of the offsets the consumer group committed on the topic (0 while none).
 std::int64_t committed_sum(rd_kafka_t* rk, const std::string& topic, int partitions) {

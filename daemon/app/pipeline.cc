@@ -130,20 +130,31 @@ Result<Pipeline::SweepStats> Pipeline::sweep(std::size_t max, std::chrono::micro
   SweepStats out;
   changelog_records_.clear();
   const auto started = std::chrono::steady_clock::now();
-  auto ids = store_.account_ids_after(sweep_cursor_, max);
-  if (!ids.ok()) return ids.error();
-  // Out of budget: the rest of the listed ids wait for the next slice.
+  // The ids are listed max at a time and swept over as many slices as that takes (listing
+  // reads the states' blocks too: listing per slice cost more than the slice's evaluations).
+  if (sweep_next_ >= sweep_ids_.size()) {
+    auto ids = store_.account_ids_after(sweep_cursor_, max);
+    if (!ids.ok()) return ids.error();
+    sweep_ids_ = std::move(*ids);
+    sweep_next_ = 0;
+    sweep_listed_last_ = sweep_ids_.size() < max;
+    if (!sweep_ids_.empty()) sweep_cursor_ = sweep_ids_.back();
+  }
+  const std::size_t first = sweep_next_;  // a failed slice is swept again
   std::size_t swept = 0;
   const TimeMs now = clock_.now();
   std::vector<state::OutboxRecord> outbox;
   std::vector<state::ActiveAlertUpdate> active;
   std::vector<const model::AccountState*> changed;
-  for (const std::string& id : *ids) {
+  while (sweep_next_ < sweep_ids_.size()) {
+    // Out of budget: the rest of the listed ids wait for the next slice.
     if (swept > 0 && std::chrono::steady_clock::now() - started >= budget) break;
+    const std::string& id = sweep_ids_[sweep_next_++];
     ++swept;
     auto account = cache_.get(id);
     if (!account.ok()) {
       cache_.clear();
+      sweep_next_ = first;
       return account.error();
     }
     if (owned_ && !owned_((*account)->partition)) continue;  // another instance's account
@@ -157,7 +168,7 @@ Result<Pipeline::SweepStats> Pipeline::sweep(std::size_t max, std::chrono::micro
         summarize(**account, rules_.get(), attrs, now, options_.retention, nullptr));
   }
   out.accounts = swept;
-  out.done = swept == ids->size() && ids->size() < max;
+  out.done = sweep_next_ >= sweep_ids_.size() && sweep_listed_last_;
   if (!changed.empty() || !outbox.empty()) {
     state::CommitBatch commit;
     commit.accounts = std::move(changed);
@@ -165,15 +176,21 @@ Result<Pipeline::SweepStats> Pipeline::sweep(std::size_t max, std::chrono::micro
     commit.active_alerts = std::move(active);
     if (auto r = replicate(commit, {}); !r.ok()) {
       cache_.clear();
+      sweep_next_ = first;
       return r.error();
     }
     if (auto r = store_.commit(commit); !r.ok()) {
       cache_.clear();
+      sweep_next_ = first;
       return r.error();
     }
   }
   cache_.trim();
-  sweep_cursor_ = out.done || swept == 0 ? std::string() : (*ids)[swept - 1];
+  if (out.done) {
+    sweep_cursor_.clear();
+    sweep_ids_.clear();
+    sweep_next_ = 0;
+  }
   return out;
 }
 

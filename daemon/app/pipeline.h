@@ -153,7 +153,10 @@ class Pipeline {
   std::unordered_map<model::AccountState*, std::size_t> changed_index_;
   std::shared_ptr<const rules::RuleSet> rules_;
   AttributesLookup attributes_;
-  std::string sweep_cursor_;
+  std::string sweep_cursor_;            // the last account id listed for the sweep
+  std::vector<std::string> sweep_ids_;  // listed after the previous cursor, not all swept yet
+  std::size_t sweep_next_ = 0;          // the next of sweep_ids_ to sweep
+  bool sweep_listed_last_ = false;      // sweep_ids_ reach the last account
   ingest::ChangelogWriter* changelog_ = nullptr;
   std::function<bool(std::int32_t)> owned_;
   std::vector<ingest::ChangelogRecord> changelog_records_;  // of the commit being built

@@ -1,0 +1,235 @@
+// Scale: kamwatch with a large stored portfolio. Not a test: prints a table.
+//
+//   build/release/bench/kamwatch_scale_bench [--accounts 1000000] [--days 365]
+//                                            [--templates 200] [--sweep-minutes 20]
+//
+// 1. Simulates --templates accounts over --days of history ending now (daemon/sim: the
+//    catalog's mix) and applies their events the way the pipeline does (shipped rules'
+//    derived series), giving realistic account states.
+// 2. Writes --accounts states into a fresh state directory through RocksDbStore::commit (the
+//    templates again and again under new ids, 2,000 per commit), then closes the store:
+//    write rate, on-disk bytes per account. Refuses when the estimate does not fit the disk.
+// 3. Starts `kamwatch run` on that directory with the default configuration (an empty input
+//    topic on the real broker, the shipped rules): time from process start to /readyz 200,
+//    RSS when ready, and then, while the first evaluation sweep reads every account, RSS and
+//    the accounts the sweep has reached (kamwatch_accounts), until it is done or
+//    --sweep-minutes pass.
+#include <signal.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "bench_support.h"
+#include "harness.h"
+#include "proc_stats.h"
+#include "services.h"
+#include "state/codec.h"
+#include "state/rocksdb_store.h"
+
+using namespace kamwatch;
+using namespace kamwatch::testing;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+std::uint64_t dir_bytes(const std::string& dir) {
+  std::uint64_t n = 0;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir))
+    if (e.is_regular_file()) n += e.file_size();
+  return n;
+}
+
+// Sum of all kamwatch_accounts{...} samples in a /metrics exposition (-1 when none yet).
+double accounts_in(const std::string& metrics) {
+  double sum = -1;
+  std::size_t at = 0;
+  while ((at = metrics.find("\nkamwatch_accounts{", at)) != std::string::npos) {
+    const std::size_t end = metrics.find('\n', at + 1);
+    const std::string line = metrics.substr(at + 1, end - at - 1);
+    sum = std::max(sum, 0.0) + std::stod(line.substr(line.rfind(' ') + 1));
+    at = end;
+  }
+  return sum;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // progress lines show as they come
+  long accounts = 1000000;
+  int days = 365, templates = 200, sweep_minutes = 20;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string a = argv[i];
+    if (a == "--accounts")
+      accounts = std::stol(argv[i + 1]);
+    else if (a == "--days")
+      days = std::stoi(argv[i + 1]);
+    else if (a == "--templates")
+      templates = std::stoi(argv[i + 1]);
+    else if (a == "--sweep-minutes")
+      sweep_minutes = std::stoi(argv[i + 1]);
+    else {
+      std::fprintf(stderr, "scale bench: unknown flag %s\n", a.c_str());
+      return 2;
+    }
+  }
+
+  // 1. Template states.
+  auto t0 = Clock::now();
+  sim::SimOptions o;
+  o.accounts = templates;
+  o.days = days;
+  o.end = std::chrono::duration_cast<std::chrono::milliseconds>(
+              std::chrono::system_clock::now().time_since_epoch())
+              .count();
+  const auto rules = bench::shipped_rules();
+  std::map<std::string, model::AccountState> by_id;
+  std::vector<model::DerivedTarget> targets;
+  std::uint64_t events = 0;
+  bench::simulate_decoded(o, [&](const sim::SimEvent&, const model::Event& e) {
+    model::AccountState& s = by_id[e.subject];
+    s.id = e.subject;
+    bench::apply_event(s, e, *rules, targets);
+    ++events;
+  });
+  std::vector<model::AccountState> tmpl;
+  std::uint64_t encoded = 0, decoded = 0;
+  std::string buf;
+  for (auto& [id, s] : by_id) {
+    buf.clear();
+    state::encode_account_to(s, buf);
+    encoded += buf.size();
+    decoded += model::memory_bytes(s);
+    tmpl.push_back(std::move(s));
+  }
+  const double avg_encoded = static_cast<double>(encoded) / static_cast<double>(tmpl.size());
+  const double avg_decoded = static_cast<double>(decoded) / static_cast<double>(tmpl.size());
+  std::printf("scale bench: %zu template accounts, %d days, %llu events, %.1f s\n", tmpl.size(),
+              days, static_cast<unsigned long long>(events), seconds_since(t0));
+
+  const std::string dir = temp_dir("kw-scale");
+  const auto space = std::filesystem::space(dir);
+  const double need = avg_encoded * static_cast<double>(accounts) * 1.3;
+  if (need > static_cast<double>(space.available) * 0.8) {
+    std::printf(
+        "scale bench: %ld accounts of %.1f KiB encoded need ~%.1f GB; %.1f GB are free. Use "
+        "fewer --accounts or --days.\n",
+        accounts, avg_encoded / 1024, need / 1e9, static_cast<double>(space.available) / 1e9);
+    std::filesystem::remove_all(dir);
+    return 1;
+  }
+
+  // 2. Write the portfolio.
+  const std::string data = dir + "/data";
+  t0 = Clock::now();
+  {
+    state::StoreOptions so;
+    so.path = data;
+    auto store = state::RocksDbStore::open(so);
+    if (!store) {
+      std::printf("scale bench: cannot open the store: %s\n", store.error().message.c_str());
+      return 1;
+    }
+    std::vector<model::AccountState> chunk;
+    char id[32];
+    for (long first = 0; first < accounts; first += 2000) {
+      chunk.clear();
+      for (long i = first; i < std::min(accounts, first + 2000); ++i) {
+        chunk.push_back(tmpl[static_cast<std::size_t>(i) % tmpl.size()]);
+        std::snprintf(id, sizeof id, "SCALE-%07ld", i);
+        chunk.back().id = id;
+        chunk.back().partition = static_cast<std::int32_t>(i % 4);
+      }
+      state::CommitBatch batch;
+      for (const auto& s : chunk) batch.accounts.push_back(&s);
+      if (auto r = (*store)->commit(batch); !r.ok()) {
+        std::printf("scale bench: commit failed: %s\n", r.error().message.c_str());
+        return 1;
+      }
+    }
+  }
+  const double write_s = seconds_since(t0);
+  const std::uint64_t disk = dir_bytes(data);
+
+  // 3. kamwatch on it.
+  const std::string topic = unique_name("kw-scale-events");
+  create_topic(topic, 4);
+  create_topic(topic + ".dlq", 1);
+  const int port = free_port();
+  std::ofstream(dir + "/kamwatch.yaml")
+      << "kafka:\n  brokers: " << broker() << "\n  topics: [" << topic
+      << "]\n  group: " << unique_name("kw-scale-group") << "\n  dead_letter_topic: " << topic
+      << ".dlq\nstate:\n  data_dir: " << data << "\nrules:\n  dir: " << KAMWATCH_SOURCE_DIR
+      << "/rules\nlog:\n  level: warn\n";
+  const std::string listen = "127.0.0.1:" + std::to_string(port);
+  Daemon d({"run", "--config", dir + "/kamwatch.yaml", "--http", listen}, dir + "/kamwatch.log");
+  const std::string url = "http://" + listen;
+  t0 = Clock::now();
+  d.start();
+  double ready_s = -1;
+  while (seconds_since(t0) < 600) {
+    if (http_call("GET", url + "/readyz").first == 200) {
+      ready_s = seconds_since(t0);
+      break;
+    }
+    if (d.try_wait()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  if (ready_s < 0) {
+    std::printf("scale bench: kamwatch did not become ready; see %s/kamwatch.log\n", dir.c_str());
+    return 1;
+  }
+  const long rss_ready = bench::rss_kib(d.pid());
+  std::printf(
+      "\n| seconds into the sweep | accounts in kamwatch_accounts | RSS MiB |\n|---|---|---|\n");
+  double swept = -1, sweep_s = -1;
+  const auto sweep_start = Clock::now();
+  while (seconds_since(sweep_start) < sweep_minutes * 60.0) {
+    std::this_thread::sleep_for(std::chrono::seconds(10));
+    swept = accounts_in(http_get(url + "/metrics"));
+    std::printf("| %.0f | %.0f | %.0f |\n", seconds_since(sweep_start), swept,
+                static_cast<double>(bench::rss_kib(d.pid())) / 1024.0);
+    std::fflush(stdout);
+    if (swept >= static_cast<double>(accounts)) {
+      sweep_s = seconds_since(sweep_start);
+      break;
+    }
+  }
+  const long peak = bench::peak_rss_kib(d.pid());
+  const double cpu = bench::cpu_seconds(d.pid());
+  d.signal(SIGTERM);
+  d.wait(std::chrono::seconds(120));
+
+  std::printf("\n| measure | value |\n|---|---|\n");
+  std::printf("| accounts stored | %ld (%zu templates, %d days of history ending now) |\n",
+              accounts, tmpl.size(), days);
+  std::printf("| state per account, encoded / decoded (estimate) | %.1f KiB / %.1f KiB |\n",
+              avg_encoded / 1024, avg_decoded / 1024);
+  std::printf("| write through RocksDbStore::commit | %.1f s, %.0f accounts/s |\n", write_s,
+              static_cast<double>(accounts) / write_s);
+  std::printf("| on disk after close | %.2f GB, %.0f bytes/account |\n",
+              static_cast<double>(disk) / 1e9,
+              static_cast<double>(disk) / static_cast<double>(accounts));
+  std::printf("| kamwatch start to /readyz 200 | %.2f s |\n", ready_s);
+  std::printf("| RSS when ready | %.0f MiB |\n", static_cast<double>(rss_ready) / 1024.0);
+  if (sweep_s >= 0)
+    std::printf("| first evaluation sweep over all accounts | %.0f s |\n", sweep_s);
+  else
+    std::printf("| first evaluation sweep | not done after %d min (%.0f accounts) |\n",
+                sweep_minutes, swept);
+  std::printf("| peak RSS (start to end of sweep) | %.0f MiB |\n",
+              static_cast<double>(peak) / 1024.0);
+  std::printf("| kamwatch CPU | %.0f s |\n", cpu);
+  std::filesystem::remove_all(dir);
+  return 0;
+}
