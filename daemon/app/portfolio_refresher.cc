@@ -44,18 +44,27 @@ std::shared_ptr<const PortfolioSnapshot> PortfolioRefresher::snapshot() const {
 }
 
 Result<void> PortfolioRefresher::refresh() {
-  std::vector<model::AccountState> states;
+  if (options_.exchange && !options_.partition_of) {
+    return Error{"invalid_argument", "cluster mode needs partition_of (which accounts are owned)"};
+  }
+  // Each account's scoring inputs are taken as the store is read; the states are not kept (a
+  // copy of every decoded state was ~28 KiB per account: a million accounts did not fit).
+  const TimeMs now = clock_.now();
+  std::vector<scoring::AccountInputs> all;                            // single instance
+  std::map<std::int32_t, std::vector<scoring::AccountInputs>> owned;  // cluster: by partition
+  if (options_.exchange && options_.owned_partitions)
+    for (const std::int32_t p : options_.owned_partitions()) owned[p];
   auto r = store_.for_each_account([&](const model::AccountState& s) {
-    states.push_back(s);
+    if (!options_.exchange) {
+      all.push_back(scoring::account_inputs(s, now, options_.scoring));
+    } else if (const std::optional<std::int32_t> p = options_.partition_of(s)) {
+      owned[*p].push_back(scoring::account_inputs(s, now, options_.scoring));
+    }
     return !stop_.load();
   });
   if (!r.ok()) return r.error();
   if (stop_.load()) return ok();
-  std::vector<const model::AccountState*> ptrs;
-  ptrs.reserve(states.size());
-  for (const auto& s : states) ptrs.push_back(&s);
-  const TimeMs now = clock_.now();
-  auto snap = options_.exchange ? cluster(ptrs, now) : single_instance(ptrs, now);
+  auto snap = options_.exchange ? cluster(owned, now) : single_instance(all, now);
   if (!snap.ok()) return snap.error();
   if (options_.metrics != nullptr) {
     options_.metrics->portfolio_partials.Set(static_cast<double>((*snap)->partitions));
@@ -68,8 +77,8 @@ Result<void> PortfolioRefresher::refresh() {
 }
 
 Result<std::shared_ptr<PortfolioSnapshot>> PortfolioRefresher::single_instance(
-    const std::vector<const model::AccountState*>& states, TimeMs now) {
-  auto p = scoring::score_portfolio(states, now, options_.scoring);
+    const std::vector<scoring::AccountInputs>& accounts, TimeMs now) {
+  auto p = scoring::score_portfolio(accounts, now, options_.scoring);
   if (!p.ok()) return p.error();
   auto snap = std::make_shared<PortfolioSnapshot>();
   for (const auto& f : p->accounts) snap->attributes[f.account] = attributes_of(f);
@@ -78,21 +87,10 @@ Result<std::shared_ptr<PortfolioSnapshot>> PortfolioRefresher::single_instance(
 }
 
 Result<std::shared_ptr<PortfolioSnapshot>> PortfolioRefresher::cluster(
-    const std::vector<const model::AccountState*>& states, TimeMs now) {
-  if (!options_.partition_of) {
-    return Error{"invalid_argument", "cluster mode needs partition_of (which accounts are owned)"};
-  }
-  // The owned accounts, by partition.
-  std::map<std::int32_t, std::vector<const model::AccountState*>> owned;
-  if (options_.owned_partitions)
-    for (const std::int32_t p : options_.owned_partitions()) owned[p];
-  std::vector<const model::AccountState*> local;
-  for (const model::AccountState* s : states) {
-    const std::optional<std::int32_t> p = options_.partition_of(*s);
-    if (!p) continue;
-    owned[*p].push_back(s);
-    local.push_back(s);
-  }
+    const std::map<std::int32_t, std::vector<scoring::AccountInputs>>& owned, TimeMs now) {
+  std::vector<scoring::AccountInputs> local;
+  for (const auto& [p, accounts] : owned)
+    local.insert(local.end(), accounts.begin(), accounts.end());
 
   // This instance's partials: published, and used as they are (fresher than a read-back).
   std::map<std::int32_t, scoring::PortfolioPartial> partials;

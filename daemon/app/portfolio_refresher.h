@@ -91,9 +91,10 @@ class PortfolioRefresher {
 
  private:
   [[nodiscard]] Result<std::shared_ptr<PortfolioSnapshot>> single_instance(
-      const std::vector<const model::AccountState*>& states, TimeMs now);
+      const std::vector<scoring::AccountInputs>& accounts, TimeMs now);
+  // owned: the inputs of the accounts owned here, by input partition.
   [[nodiscard]] Result<std::shared_ptr<PortfolioSnapshot>> cluster(
-      const std::vector<const model::AccountState*>& states, TimeMs now);
+      const std::map<std::int32_t, std::vector<scoring::AccountInputs>>& owned, TimeMs now);
 
   state::StateStore& store_;
   PortfolioRefresherOptions options_;

@@ -270,26 +270,42 @@ const AccountFigures* Portfolio::find(std::string_view account) const {
   return it == index.end() ? nullptr : &accounts[it->second];
 }
 
+AccountInputs account_inputs(const model::AccountState& state, TimeMs now,
+                             const PortfolioOptions& options) {
+  AccountInputs in;
+  in.account = state.id;
+  in.revenue = trailing_revenue(state, now, options.revenue);
+  // No orders yet: outside the BG/NBD model, which starts at the first purchase.
+  if (Result<OrderSummary> o = order_summary(state, now, options.summary); o) in.orders = *o;
+  const detail::RetentionPeriods periods = detail::retention_periods(now, options);
+  in.activity = {active_in(state, periods.earlier, options.activity),
+                 active_in(state, periods.later, options.activity)};
+  return in;
+}
+
 Result<Portfolio> score_portfolio(std::span<const model::AccountState* const> accounts, TimeMs now,
                                   const PortfolioOptions& options) {
   if (Result<void> valid = detail::check_options(options); !valid) return valid.error();
-  std::vector<const model::AccountState*> states;
-  states.reserve(accounts.size());
+  std::vector<AccountInputs> inputs;
+  inputs.reserve(accounts.size());
   for (const model::AccountState* s : accounts)
-    if (s != nullptr) states.push_back(s);
+    if (s != nullptr) inputs.push_back(account_inputs(*s, now, options));
+  return score_portfolio(inputs, now, options);
+}
 
+Result<Portfolio> score_portfolio(std::span<const AccountInputs> accounts, TimeMs now,
+                                  const PortfolioOptions& options) {
+  if (Result<void> valid = detail::check_options(options); !valid) return valid.error();
   std::vector<AccountRevenue> revenues;
-  revenues.reserve(states.size());
-  for (const model::AccountState* s : states) {
-    revenues.push_back({s->id, trailing_revenue(*s, now, options.revenue)});
-  }
+  revenues.reserve(accounts.size());
+  for (const AccountInputs& a : accounts) revenues.push_back({a.account, a.revenue});
   Result<Tiering> tiers = tier_accounts(std::move(revenues), options.tiers);
   if (!tiers) return tiers.error();
 
   Portfolio p;
   p.summary = detail::tiering_summary(*tiers, now);
   PortfolioSummary& sum = p.summary;
-  p.accounts.reserve(states.size());
+  p.accounts.reserve(accounts.size());
   for (const RankedAccount& r : tiers->accounts) {
     AccountFigures f;
     f.account = r.account;
@@ -305,15 +321,14 @@ Result<Portfolio> score_portfolio(std::span<const model::AccountState* const> ac
   std::vector<CustomerSummary> summaries;
   double amount = 0;
   std::int64_t days = 0;
-  for (const model::AccountState* s : states) {
-    Result<OrderSummary> o = order_summary(*s, now, options.summary);
-    if (!o) continue;  // no orders yet: outside the model, which starts at the first purchase
-    AccountFigures& f = p.accounts[p.index.at(s->id)];
-    summaries.push_back(o->bgnbd);
-    amount += o->day_amount;
-    days += o->bucket_days;
-    if (!o->complete) ++sum.incomplete_summaries;
-    f.orders = *o;
+  for (const AccountInputs& a : accounts) {
+    if (!a.orders) continue;
+    AccountFigures& f = p.accounts[p.index.at(a.account)];
+    summaries.push_back(a.orders->bgnbd);
+    amount += a.orders->day_amount;
+    days += a.orders->bucket_days;
+    if (!a.orders->complete) ++sum.incomplete_summaries;
+    f.orders = a.orders;
   }
   sum.order_accounts = summaries.size();
   sum.mean_day_value = days > 0 ? amount / static_cast<double>(days) : 0;
@@ -326,12 +341,10 @@ Result<Portfolio> score_portfolio(std::span<const model::AccountState* const> ac
 
   for (AccountFigures& f : p.accounts) detail::order_figures(f, sum, options);
 
-  const detail::RetentionPeriods periods = detail::retention_periods(now, options);
-  if (Result<RetentionRates> r =
-          retention_rates(states, periods.earlier, periods.later, options.activity);
-      r) {
-    sum.retention = *r;
-  }
+  std::vector<Activity> activity;
+  activity.reserve(accounts.size());
+  for (const AccountInputs& a : accounts) activity.push_back(a.activity);
+  if (Result<RetentionRates> r = retention_rates(activity); r) sum.retention = *r;
   return p;
 }
 

@@ -192,10 +192,25 @@ struct Portfolio {
   std::map<std::string, std::size_t, std::less<>> index;  // account -> position in accounts
 };
 
-// Computes every figure as of `now`. Fails only on invalid options or duplicate accounts; a
-// BG/NBD fit that fails (e.g. too few repeat buyers) leaves p_alive/CLV empty and sets
-// summary.bgnbd_error. Cost: one fit over the distinct summaries, so run it periodically
-// (e.g. hourly), not per event.
+// Everything the portfolio figures read from one account as of `now`, so that a portfolio is
+// scored one state at a time without holding every state (a million decoded states do not fit
+// in memory; app/portfolio_refresher.cc streams them).
+struct AccountInputs {
+  std::string account;
+  double revenue = 0;                  // trailing_revenue(options.revenue)
+  std::optional<OrderSummary> orders;  // order_summary(options.summary); none before an order
+  Activity activity;  // active_in the retention periods: the one before and the last one
+};
+[[nodiscard]] AccountInputs account_inputs(const model::AccountState& state, TimeMs now,
+                                           const PortfolioOptions& options = {});
+
+// Computes every figure as of `now` (the inputs must be as of the same now). Fails only on
+// invalid options or duplicate accounts; a BG/NBD fit that fails (e.g. too few repeat
+// buyers) leaves p_alive/CLV empty and sets summary.bgnbd_error. Cost: one fit over the
+// distinct summaries, so run it periodically (e.g. hourly), not per event.
+[[nodiscard]] Result<Portfolio> score_portfolio(std::span<const AccountInputs> accounts, TimeMs now,
+                                                const PortfolioOptions& options = {});
+// The same from the states (account_inputs of each; null entries are skipped).
 [[nodiscard]] Result<Portfolio> score_portfolio(
     std::span<const model::AccountState* const> accounts, TimeMs now,
     const PortfolioOptions& options = {});

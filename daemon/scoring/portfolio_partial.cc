@@ -136,7 +136,25 @@ std::uint64_t partial_basis(const PortfolioOptions& o) {
   return h;
 }
 
+namespace {
+std::vector<AccountInputs> inputs_of(std::span<const model::AccountState* const> accounts,
+                                     TimeMs now, const PortfolioOptions& options) {
+  std::vector<AccountInputs> out;
+  out.reserve(accounts.size());
+  for (const model::AccountState* s : accounts)
+    if (s != nullptr) out.push_back(account_inputs(*s, now, options));
+  return out;
+}
+}  // namespace
+
 Result<PortfolioPartial> portfolio_partial(std::span<const model::AccountState* const> accounts,
+                                           std::int32_t partition, TimeMs now,
+                                           const PortfolioOptions& options) {
+  if (Result<void> valid = detail::check_options(options); !valid) return valid.error();
+  return portfolio_partial(inputs_of(accounts, now, options), partition, now, options);
+}
+
+Result<PortfolioPartial> portfolio_partial(std::span<const AccountInputs> accounts,
                                            std::int32_t partition, TimeMs now,
                                            const PortfolioOptions& options) {
   if (Result<void> valid = detail::check_options(options); !valid) return valid.error();
@@ -144,23 +162,20 @@ Result<PortfolioPartial> portfolio_partial(std::span<const model::AccountState* 
   out.partition = partition;
   out.as_of = now;
   out.basis = partial_basis(options);
-  const detail::RetentionPeriods periods = detail::retention_periods(now, options);
   std::map<double, std::int64_t, std::greater<>> revenues;
   std::map<std::tuple<std::int64_t, std::int64_t, std::int64_t>, std::int64_t> customers;
-  for (const model::AccountState* s : accounts) {
-    if (s == nullptr) continue;
+  for (const AccountInputs& a : accounts) {
     ++out.accounts;
-    const double revenue = trailing_revenue(*s, now, options.revenue);
-    if (!std::isfinite(revenue)) {
-      return Error{"invalid_argument", "revenue of " + s->id + " is not finite"};
+    if (!std::isfinite(a.revenue)) {
+      return Error{"invalid_argument", "revenue of " + a.account + " is not finite"};
     }
-    ++revenues[revenue];
-    const bool earlier = active_in(*s, periods.earlier, options.activity);
-    const bool later = active_in(*s, periods.later, options.activity);
+    ++revenues[a.revenue];
+    const bool earlier = a.activity.earlier;
+    const bool later = a.activity.later;
     out.retained += earlier && later ? 1 : 0;
     out.churned += earlier && !later ? 1 : 0;
     out.new_accounts += !earlier && later ? 1 : 0;
-    Result<OrderSummary> o = order_summary(*s, now, options.summary);
+    const std::optional<OrderSummary>& o = a.orders;
     if (!o) continue;  // no orders yet: outside the BG/NBD population, as in score_portfolio
     ++out.order_accounts;
     if (!o->complete) ++out.incomplete_summaries;
@@ -181,6 +196,13 @@ Result<PortfolioPartial> portfolio_partial(std::span<const model::AccountState* 
 Result<Portfolio> score_portfolio_from_partials(std::span<const PortfolioPartial> partials,
                                                 std::span<const model::AccountState* const> local,
                                                 TimeMs now, const PortfolioOptions& options) {
+  if (Result<void> valid = detail::check_options(options); !valid) return valid.error();
+  return score_portfolio_from_partials(partials, inputs_of(local, now, options), now, options);
+}
+
+Result<Portfolio> score_portfolio_from_partials(std::span<const PortfolioPartial> partials,
+                                                std::span<const AccountInputs> local, TimeMs now,
+                                                const PortfolioOptions& options) {
   if (Result<void> valid = detail::check_options(options); !valid) return valid.error();
   const std::uint64_t basis = partial_basis(options);
   // Partition order, so sums do not depend on the order partials arrived in.
@@ -269,24 +291,23 @@ Result<Portfolio> score_portfolio_from_partials(std::span<const PortfolioPartial
 
   // The local accounts' own figures.
   std::set<std::string_view> seen;
-  for (const model::AccountState* s : local) {
-    if (s == nullptr) continue;
-    if (!seen.insert(s->id).second) {
-      return Error{"invalid_argument", "account " + s->id + " listed twice"};
+  for (const AccountInputs& a : local) {
+    if (!seen.insert(a.account).second) {
+      return Error{"invalid_argument", "account " + a.account + " listed twice"};
     }
     AccountFigures f;
-    f.account = s->id;
-    f.revenue = trailing_revenue(*s, now, options.revenue);
+    f.account = a.account;
+    f.revenue = a.revenue;
     const auto ranked = by_revenue.find(f.revenue);
     if (ranked == by_revenue.end()) {
-      return Error{"partial_inconsistent", "account " + s->id +
+      return Error{"partial_inconsistent", "account " + a.account +
                                                " has a revenue no partial holds (its partition's "
                                                "partial is missing or was not computed from it)"};
     }
     f.rank = ranked->second->rank;
     f.revenue_share = ranked->second->share;
     f.key = ranked->second->key;
-    if (Result<OrderSummary> o = order_summary(*s, now, options.summary); o) f.orders = *o;
+    f.orders = a.orders;
     detail::order_figures(f, sum, options);
     p.accounts.push_back(std::move(f));
   }

@@ -76,6 +76,10 @@ struct PortfolioPartial {
 
 // The partial of `accounts` (the accounts of one partition) as of now. Errors:
 // "invalid_argument" (options or a revenue that is not finite, as score_portfolio).
+[[nodiscard]] Result<PortfolioPartial> portfolio_partial(std::span<const AccountInputs> accounts,
+                                                         std::int32_t partition, TimeMs now,
+                                                         const PortfolioOptions& options = {});
+// The same from the states (account_inputs of each; null entries are skipped).
 [[nodiscard]] Result<PortfolioPartial> portfolio_partial(
     std::span<const model::AccountState* const> accounts, std::int32_t partition, TimeMs now,
     const PortfolioOptions& options = {});
@@ -87,6 +91,10 @@ struct PortfolioPartial {
 // Errors: "invalid_argument" (options; two partials for one partition), "partial_basis" (a
 // partial computed with other options), "partial_inconsistent" (a local account whose
 // revenue is in no partial, i.e. its partition's partial is missing or not from it).
+[[nodiscard]] Result<Portfolio> score_portfolio_from_partials(
+    std::span<const PortfolioPartial> partials, std::span<const AccountInputs> local, TimeMs now,
+    const PortfolioOptions& options = {});
+// The same with the local states (account_inputs of each; null entries are skipped).
 [[nodiscard]] Result<Portfolio> score_portfolio_from_partials(
     std::span<const PortfolioPartial> partials, std::span<const model::AccountState* const> local,
     TimeMs now, const PortfolioOptions& options = {});

@@ -180,8 +180,9 @@ TEST(PortfolioPartial, PartialsArriveInAnyOrderAndInstancesMayHoldNoAccount) {
   std::vector<PortfolioPartial> partials = partials_of(split(s.states, 5), s.now);
   std::reverse(partials.begin(), partials.end());
   // An owned partition without accounts publishes an empty partial: it changes nothing.
-  partials.push_back(portfolio_partial({}, 99, s.now).value());
-  Result<Portfolio> got = score_portfolio_from_partials(partials, {}, s.now);
+  partials.push_back(portfolio_partial(std::span<const AccountInputs>(), 99, s.now).value());
+  Result<Portfolio> got =
+      score_portfolio_from_partials(partials, std::span<const AccountInputs>(), s.now);
   ASSERT_TRUE(got.ok()) << got.error().to_string();
   expect_same_summary(got->summary, single.summary);
   EXPECT_TRUE(got->accounts.empty());
@@ -283,14 +284,18 @@ TEST(PortfolioPartial, RefusesPartialsThatCannotBeCombined) {
 
   std::vector<PortfolioPartial> twice = partials;
   twice.push_back(partials[0]);
-  EXPECT_EQ(score_portfolio_from_partials(twice, {}, s.now).error().code, "invalid_argument");
+  EXPECT_EQ(
+      score_portfolio_from_partials(twice, std::span<const AccountInputs>(), s.now).error().code,
+      "invalid_argument");
 
   PortfolioOptions other;
   other.retention_period = 180 * kDayMs;
   EXPECT_NE(partial_basis(other), partial_basis());
   std::vector<PortfolioPartial> mixed = partials;
   mixed[1] = portfolio_partial(parts.at(1), 1, s.now, other).value();
-  EXPECT_EQ(score_portfolio_from_partials(mixed, {}, s.now).error().code, "partial_basis");
+  EXPECT_EQ(
+      score_portfolio_from_partials(mixed, std::span<const AccountInputs>(), s.now).error().code,
+      "partial_basis");
   // Options that only the global computation uses do not change the basis.
   PortfolioOptions tiers;
   tiers.tiers.key_threshold = 0.5;
