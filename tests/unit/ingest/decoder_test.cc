@@ -667,14 +667,12 @@ TEST_F(RawDecodeTest, ProtobufWithTypedProtoData) {
                                           boolean("champion", true)}));
 
   // A cancelled contract has no renewal date: unset, it is absent (not "", not a bad date).
-  ASSERT_FALSE(decode(pb_event("sales.contract", R"pb(
-                        proto_data {
-                          [type.googleapis.com/kamwatch.events.v1.SalesContract] {
-                            action: "cancelled"
-                            arr: 0
-                          }
-                        })pb"),
-                      kPbHeaders));
+  ASSERT_FALSE(decode(
+      pb_event("sales.contract", R"pb(
+        proto_data {
+          [type.googleapis.com/kamwatch.events.v1.SalesContract] { action: "cancelled" arr: 0 }
+        })pb"),
+      kPbHeaders));
   EXPECT_EQ(ev_.data, (std::vector<Field>{str("action", "cancelled"), num("arr", 0)}));
 
   // Plain proto3 scalars are always present, with their zero default.
