@@ -253,7 +253,9 @@ void Group::kill(int i) {
   Instance& inst = instance(i);
   if (!inst.daemon || !inst.daemon->running()) return;
   inst.daemon->signal(SIGKILL);
-  EXPECT_EQ(inst.daemon->wait(std::chrono::seconds(30)), 128 + SIGKILL);
+  EXPECT_EQ(inst.daemon->wait(std::chrono::seconds(30)), 128 + SIGKILL)
+      << "instance " << i << " had exited before the kill:\n"
+      << log_tail(i);
 }
 
 void Group::pause(int i) {

@@ -16,6 +16,8 @@
 #include <deque>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -239,24 +241,35 @@ AmAlert parse_alert(dom::element el, bool from_api) {
 }  // namespace
 
 int free_port() {
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) {
-    ADD_FAILURE() << "socket() failed";
-    return 0;
+  // The kernel may hand the same free port to two calls in a row when nothing has bound it in
+  // between (a daemon started with the first one is still starting): never give a port twice.
+  static std::mutex mu;
+  static std::set<int> given;
+  std::lock_guard<std::mutex> lock(mu);
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+      ADD_FAILURE() << "socket() failed";
+      return 0;
+    }
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = 0;
+    socklen_t len = sizeof addr;
+    int port = 0;
+    if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+        getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0)
+      port = ntohs(addr.sin_port);
+    close(fd);
+    if (port == 0) {
+      ADD_FAILURE() << "cannot bind 127.0.0.1:0";
+      return 0;
+    }
+    if (given.insert(port).second) return port;
   }
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof addr;
-  int port = 0;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0)
-    port = ntohs(addr.sin_port);
-  else
-    ADD_FAILURE() << "cannot bind 127.0.0.1:0";
-  close(fd);
-  return port;
+  ADD_FAILURE() << "no port that was not handed out before";
+  return 0;
 }
 
 // ---- HTTP helpers ----

@@ -24,7 +24,9 @@ class Server;
 
 namespace kamwatch::testing {
 
-// A port that was free a moment ago on 127.0.0.1 (bind to port 0, read it, close).
+// A port that was free a moment ago on 127.0.0.1 (bind to port 0, read it, close), and never
+// one this process was given before: two daemons started one after the other get different
+// ports even when the first has not bound its port yet.
 int free_port();
 
 // ---- HTTP helpers (kamwatch::http::request) ----
