@@ -737,6 +737,14 @@ Result<void> run_daemon(const config::Config& config, const std::atomic<bool>& s
       (*source)->report_progress(stats->positions);
       if (hooks.on_batch) hooks.on_batch(applied_total);
     }
+    {
+      const state::AccountCache& cache = pipeline.cache();
+      metrics.account_cache_accounts.Set(static_cast<double>(cache.size()));
+      metrics.account_cache_bytes.Set(static_cast<double>(cache.bytes()));
+      metrics::Metrics::advance_to(metrics.account_cache_hits, static_cast<double>(cache.hits()));
+      metrics::Metrics::advance_to(metrics.account_cache_misses,
+                                   static_cast<double>(cache.misses()));
+    }
     if (!notified_ready && readiness().ready) {
       notified_ready = true;
       notify_systemd("READY=1");

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <deque>
 #include <exception>
 #include <map>
 #include <stdexcept>
@@ -146,26 +147,40 @@ Result<Pipeline::SweepStats> Pipeline::sweep(std::size_t max, std::chrono::micro
   std::vector<state::OutboxRecord> outbox;
   std::vector<state::ActiveAlertUpdate> active;
   std::vector<const model::AccountState*> changed;
+  // Accounts the cache does not hold are read into these and not cached: a sweep visits every
+  // account, and caching them would evict the ones events keep hot. The changed ones stay here
+  // until the commit.
+  std::deque<model::AccountState> uncached;
   while (sweep_next_ < sweep_ids_.size()) {
     // Out of budget: the rest of the listed ids wait for the next slice.
-    if (swept > 0 && std::chrono::steady_clock::now() - started >= budget) break;
+    // (In microseconds: the default budget, microseconds::max(), overflows in nanoseconds.)
+    if (swept > 0 && std::chrono::duration_cast<std::chrono::microseconds>(
+                         std::chrono::steady_clock::now() - started) >= budget)
+      break;
     const std::string& id = sweep_ids_[sweep_next_++];
     ++swept;
-    auto account = cache_.get(id);
+    model::AccountState& scratch = uncached.emplace_back();
+    auto account = cache_.peek_or_load(id, scratch);
     if (!account.ok()) {
       cache_.clear();
       sweep_next_ = first;
       return account.error();
     }
-    if (owned_ && !owned_((*account)->partition)) continue;  // another instance's account
-    if (rules_) {
-      const auto alerts_before = (*account)->alerts;
-      evaluate(**account, nullptr, now, out.batch, outbox, active);
-      if ((*account)->alerts != alerts_before) changed.push_back(*account);
+    bool keep = false;
+    if (!owned_ || owned_((*account)->partition)) {  // else another instance's account
+      if (rules_) {
+        const auto alerts_before = (*account)->alerts;
+        evaluate(**account, nullptr, now, out.batch, outbox, active);
+        if ((*account)->alerts != alerts_before) {
+          changed.push_back(*account);
+          keep = true;
+        }
+      }
+      const rules::AccountAttributes& attrs = attributes_of(id);
+      out.summaries.push_back(
+          summarize(**account, rules_.get(), attrs, now, options_.retention, nullptr));
     }
-    const rules::AccountAttributes& attrs = attributes_of(id);
-    out.summaries.push_back(
-        summarize(**account, rules_.get(), attrs, now, options_.retention, nullptr));
+    if (*account != &scratch || !keep) uncached.pop_back();
   }
   out.accounts = swept;
   out.done = sweep_next_ >= sweep_ids_.size() && sweep_listed_last_;

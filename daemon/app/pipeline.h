@@ -101,9 +101,12 @@ class Pipeline {
   }
   // Drops cached account states (after a restore replaced stored ones).
   void forget_cached() { cache_.clear(); }
+  // The account cache, for its metrics (read on the pipeline thread).
+  [[nodiscard]] const state::AccountCache& cache() const { return cache_; }
 
   // Timer evaluation: evaluates every rule (when there are rules) for up to max accounts after
-  // the sweep cursor, commits their alert states and transitions, and summarises them; it stops
+  // the sweep cursor, commits their alert states and transitions, and summarises them. Accounts
+  // the cache does not hold are read but not cached (AccountCache::peek_or_load). It stops
   // early, after the account that used up budget, so that a slice never holds up the events
   // waiting behind it for long. Returns stats; done is true when the sweep reached the last
   // account (the next call starts over).

@@ -154,6 +154,16 @@ Metrics::Metrics(const std::string& version, const std::string& revision)
                                    "Free bytes on the state directory's filesystem.")),
       filesystem_size_bytes(gauge(*registry_, declared_, "kamwatch_state_filesystem_size_bytes",
                                   "Size of the state directory's filesystem.")),
+      account_cache_accounts(gauge(*registry_, declared_, "kamwatch_account_cache_accounts",
+                                   "Decoded account states held in memory (state.cache_accounts "
+                                   "bounds it).")),
+      account_cache_bytes(gauge(*registry_, declared_, "kamwatch_account_cache_bytes",
+                                "Estimated memory of the cached account states "
+                                "(state.cache_bytes bounds it).")),
+      account_cache_hits(counter(*registry_, declared_, "kamwatch_account_cache_hits_total",
+                                 "Account lookups of events served from the account cache.")),
+      account_cache_misses(counter(*registry_, declared_, "kamwatch_account_cache_misses_total",
+                                   "Account lookups of events read and decoded from RocksDB.")),
       accounts(gauges(*registry_, declared_, "kamwatch_accounts",
                       "Accounts by health band and tier (at the last evaluation sweep).")),
       key_accounts(gauge(*registry_, declared_, "kamwatch_key_accounts",

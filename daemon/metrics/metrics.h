@@ -95,6 +95,10 @@ class Metrics {
   Counter& rocksdb_block_cache_misses;
   Gauge& filesystem_avail_bytes;
   Gauge& filesystem_size_bytes;
+  Gauge& account_cache_accounts;
+  Gauge& account_cache_bytes;
+  Counter& account_cache_hits;
+  Counter& account_cache_misses;
   // ---- Portfolio (business) ----
   Family<Gauge>& accounts;  // {band, tier}
   Gauge& key_accounts;

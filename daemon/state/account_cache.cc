@@ -38,6 +38,23 @@ Result<model::AccountState*> AccountCache::get(std::string_view id) {
   return &e.state;
 }
 
+Result<model::AccountState*> AccountCache::peek_or_load(std::string_view id,
+                                                        model::AccountState& scratch) {
+  if (auto it = index_.find(id); it != index_.end()) {
+    Entry& e = *it->second;
+    if (!e.touched) {  // the scan may change it: measured again at the next trim
+      e.touched = true;
+      touched_.push_back(&e);
+    }
+    return &e.state;
+  }
+  auto stored = store_.get_account(id);
+  if (!stored) return stored.error();
+  scratch = stored->has_value() ? std::move(**stored) : model::AccountState{};
+  scratch.id.assign(id);
+  return &scratch;
+}
+
 void AccountCache::trim() {
   for (Entry* e : touched_) {
     bytes_ -= e->bytes;

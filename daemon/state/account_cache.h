@@ -36,6 +36,13 @@ class AccountCache {
   // decoding); the cache is unchanged then. The pointer stays valid until trim() or clear().
   [[nodiscard]] Result<model::AccountState*> get(std::string_view id);
 
+  // For scans that visit every account once (timer sweeps): the cached state of id when there
+  // is one, not made more recent (a scan must not evict the accounts events keep hot); else the
+  // stored one, or a new empty one, read into `scratch`, which the cache does not keep. Not
+  // counted in hits() and misses(). Errors come from the store; scratch is unspecified then.
+  [[nodiscard]] Result<model::AccountState*> peek_or_load(std::string_view id,
+                                                          model::AccountState& scratch);
+
   // Measures the states got since the last trim, then evicts least recently used entries until
   // at most capacity remain and they take at most capacity_bytes.
   void trim();

@@ -211,6 +211,11 @@ TEST_F(Api, PrometheusScrapesKamwatchAndTheExpositionPassesPromtool) {
   auto rejected = prom.query("kamwatch_events_rejected_total{reason=\"invalid_json\"}");
   ASSERT_EQ(rejected.size(), 1u);
   EXPECT_EQ(rejected[0].value, 1);
+  // The five accounts were each read once, then served from the account cache.
+  EXPECT_EQ(kw_->metric("kamwatch_account_cache_accounts"), 5);
+  EXPECT_EQ(kw_->metric("kamwatch_account_cache_misses_total"), 5);
+  EXPECT_GE(kw_->metric("kamwatch_account_cache_hits_total").value_or(0), 15);
+  EXPECT_GT(kw_->metric("kamwatch_account_cache_bytes").value_or(0), 5 * 1000);
 
   const std::string path = kw_->dir() + "/metrics.txt";
   std::ofstream(path) << kw_->metrics_text();

@@ -5,6 +5,8 @@
 #include <deque>
 #include <filesystem>
 
+#include "core/time.h"
+#include "rules/rules.h"
 #include "state/rocksdb_store.h"
 
 namespace kamwatch::app {
@@ -70,6 +72,61 @@ TEST_F(PipelineTest, AppliesValidEventsAndStoresOffsetsWithState) {
   EXPECT_EQ((*a)->types.at("usage.activity").fields.at("active_users").sum, 12);
   EXPECT_EQ(**store_->get_offset("events", 0), 2);
   EXPECT_EQ(**store_->get_offset("events", 1), 1);
+}
+
+// A sweep visits every stored account; the ones the cache does not hold are read, evaluated
+// and committed without being cached, so the accounts events keep hot stay cached.
+TEST_F(PipelineTest, SweepsFireTimersOnUncachedAccountsWithoutEvictingHotOnes) {
+  auto loaded = rules::load_rules_from_strings({{"t.yaml", R"(
+alerts:
+  - alert: Quiet
+    expr: since(usage.activity) > 3d
+    labels: {signal: churn}
+    summary: "quiet"
+)"}});
+  ASSERT_TRUE(loaded.errors.empty()) << loaded.errors[0].to_string();
+  PipelineOptions o;
+  o.cache_accounts = 2;
+  Pipeline p(*store_, clock_, o);
+  p.set_rules(loaded.rules);
+  ingest::MessageBatch quiet, hot;
+  for (int i = 0; i < 10; ++i)
+    add(quiet, ev("q" + std::to_string(i), "2026-01-01T10:00:00Z", 5, "Q" + std::to_string(i)));
+  clock_.set(*parse_rfc3339("2026-01-01T12:00:00Z"));
+  ASSERT_TRUE(p.process(quiet).ok());
+  add(hot, ev("h1", "2026-01-05T10:00:00Z", 5, "H1"));
+  add(hot, ev("h2", "2026-01-05T10:00:00Z", 5, "H2"));
+  clock_.set(*parse_rfc3339("2026-01-05T12:00:00Z"));
+  auto processed = p.process(hot);
+  ASSERT_TRUE(processed.ok());
+  EXPECT_TRUE(processed->transitions.empty());
+  ASSERT_EQ(p.cache().size(), 2u);  // H1 and H2, the most recent
+  const auto misses = p.cache().misses();
+
+  auto sw = p.sweep(100);
+  ASSERT_TRUE(sw.ok()) << sw.error().message;
+  EXPECT_TRUE(sw->done);
+  EXPECT_EQ(sw->accounts, 12u);
+  EXPECT_EQ(sw->summaries.size(), 12u);
+  EXPECT_EQ(sw->batch.transitions.size(), 10u);  // every quiet account fires, none cached
+  EXPECT_EQ(p.cache().size(), 2u);
+  // Each uncached account's new alert state is stored.
+  for (int i = 0; i < 10; ++i) {
+    auto q = store_->get_account("Q" + std::to_string(i));
+    ASSERT_TRUE(q.ok() && q->has_value());
+    ASSERT_EQ((*q)->alerts.size(), 1u) << "Q" << i;
+    EXPECT_EQ((*q)->alerts.begin()->second.phase, model::AlertState::Phase::kFiring);
+  }
+  // The hot accounts were not evicted: events for them are served from the cache.
+  ingest::MessageBatch more;
+  add(more, ev("h1b", "2026-01-05T11:00:00Z", 6, "H1"));
+  add(more, ev("h2b", "2026-01-05T11:00:00Z", 6, "H2"));
+  ASSERT_TRUE(p.process(more).ok());
+  EXPECT_EQ(p.cache().misses(), misses);
+  // A second sweep finds the alerts already firing: no new transitions.
+  auto again = p.sweep(100);
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(again->batch.transitions.empty());
 }
 
 TEST_F(PipelineTest, DuplicatesAreAppliedOnceWithinAndAcrossBatches) {

@@ -125,6 +125,42 @@ TEST(AccountCache, TrimEvictsLeastRecentlyUsed) {
   EXPECT_EQ(store.loads, 2);
 }
 
+TEST(AccountCache, PeekOrLoadNeitherCachesNorPromotes) {
+  FakeStore store;
+  store.accounts["cold"] = stored("cold", 3);
+  AccountCache cache(store, 2);
+  AccountState* a = *cache.get("a");
+  ASSERT_TRUE(cache.get("b").ok());
+  cache.trim();
+  AccountState scratch;
+  // Cached: the very object, not made more recent.
+  auto peeked = cache.peek_or_load("a", scratch);
+  ASSERT_TRUE(peeked.ok());
+  EXPECT_EQ(*peeked, a);
+  // Not cached: read into scratch, with its id, and not kept.
+  store.loads = 0;
+  auto cold = cache.peek_or_load("cold", scratch);
+  ASSERT_TRUE(cold.ok());
+  EXPECT_EQ(*cold, &scratch);
+  EXPECT_EQ(scratch.id, "cold");
+  EXPECT_EQ(scratch.applied, 3);
+  auto unknown = cache.peek_or_load("new", scratch);
+  ASSERT_TRUE(unknown.ok());
+  EXPECT_EQ(scratch.id, "new");
+  EXPECT_EQ(scratch.applied, 0);
+  EXPECT_EQ(store.loads, 2);
+  EXPECT_EQ(cache.size(), 2u);
+  EXPECT_EQ(cache.hits() + cache.misses(), 2u);  // scans are not counted
+  // a was peeked, not used: it is still the least recent and goes first.
+  ASSERT_TRUE(cache.get("c").ok());
+  cache.trim();
+  store.loads = 0;
+  ASSERT_TRUE(cache.get("b").ok());
+  EXPECT_EQ(store.loads, 0);
+  ASSERT_TRUE(cache.get("a").ok());
+  EXPECT_EQ(store.loads, 1);
+}
+
 // A state that grew by applying events: one series with n daily buckets.
 void grow(AccountState& s, int n) {
   model::Series& series = s.types["usage.activity"].events;
