@@ -134,18 +134,29 @@ void refresh_alert_gauges(metrics::Metrics& m, const ActiveAlerts& alerts) {
 
 void refresh_portfolio_gauges(metrics::Metrics& m, const AccountDirectory& directory,
                               const PortfolioSnapshot* portfolio, std::size_t cap) {
-  std::map<prometheus::Labels, double> bands;
-  std::vector<AccountSummary> key;
-  for (const AccountSummary& s : directory.all()) {
-    bands[{{"band", s.band}, {"tier", s.tier}}] += 1;
-    if (s.key_account && !std::isnan(s.score)) key.push_back(s);
-  }
-  m.set_gauges(m.accounts, bands);
   // The worst key accounts first: the cap keeps series bounded and keeps the ones that matter.
-  std::sort(key.begin(), key.end(), [](const AccountSummary& a, const AccountSummary& b) {
+  const auto worse = [](const AccountSummary& a, const AccountSummary& b) {
     return a.score != b.score ? a.score < b.score : a.id < b.id;
+  };
+  std::map<std::pair<std::string, std::string>, double> counts;  // (band, tier)
+  std::vector<AccountSummary> key;  // a heap by `worse` of at most cap: its front goes first
+  directory.for_each([&](const AccountSummary& s) {
+    counts[{s.band, s.tier}] += 1;
+    if (!s.key_account || std::isnan(s.score) || cap == 0) return;
+    if (key.size() < cap) {
+      key.push_back(s);
+      std::push_heap(key.begin(), key.end(), worse);
+    } else if (worse(s, key.front())) {
+      std::pop_heap(key.begin(), key.end(), worse);
+      key.back() = s;
+      std::push_heap(key.begin(), key.end(), worse);
+    }
   });
-  if (key.size() > cap) key.resize(cap);
+  std::map<prometheus::Labels, double> bands;
+  for (const auto& [band_tier, n] : counts)
+    bands[{{"band", band_tier.first}, {"tier", band_tier.second}}] = n;
+  m.set_gauges(m.accounts, bands);
+  std::sort(key.begin(), key.end(), worse);
   std::map<prometheus::Labels, double> health;
   for (const auto& s : key) health[{{"account", s.id}, {"kam", s.kam}}] = s.score;
   m.set_gauges(m.key_account_health, health);
@@ -579,7 +590,51 @@ Result<void> run_daemon(const config::Config& config, const std::atomic<bool>& s
   auto last_watch = std::chrono::steady_clock::now();
   auto last_lag = std::chrono::steady_clock::now();
   auto last_watchdog = std::chrono::steady_clock::now();
-  std::map<std::pair<std::string, std::int32_t>, std::int64_t> positions;
+  // Per assigned partition: the next offset to process (from committed batches, else as
+  // stored), and the backlog found at assignment: the partition's end when first known.
+  struct Progress {
+    std::int64_t next = 0;
+    std::int64_t backlog_end = -1;  // -1 until the end is known
+    bool backlog_done = false;
+  };
+  std::map<std::pair<std::string, std::int32_t>, Progress> progress;
+  auto progress_of = [&](const ingest::TopicPartition& tp) -> Progress& {
+    auto [it, fresh] = progress.try_emplace({tp.topic, tp.partition});
+    if (fresh) {
+      auto stored = st.get_offset(tp.topic, tp.partition);
+      if (stored.ok() && stored->has_value()) it->second.next = **stored;
+    }
+    return it->second;
+  };
+  // Still catching up: nothing is assigned, or a partition has not processed the backlog it had
+  // when assigned (its end unknown until a fetch answers), or has fallen more than a full batch
+  // behind since. (Before, an empty first poll counted as caught up: ready, and a timer sweep,
+  // before the backlog's events were applied.)
+  auto behind = [&] {
+    const auto assigned = (*source)->assignment();
+    // Partitions that moved away start over should they come back.
+    std::erase_if(progress, [&](const auto& kv) {
+      return std::none_of(assigned.begin(), assigned.end(), [&](const ingest::TopicPartition& tp) {
+        return tp.partition == kv.first.second && tp.topic == kv.first.first;
+      });
+    });
+    bool late = assigned.empty();
+    for (const ingest::TopicPartition& tp : assigned) {
+      Progress& p = progress_of(tp);
+      // What poll returned counts (it is processed in this turn), and so do the transaction
+      // markers after it, which no message carries: the consumer's position steps over them.
+      if (const auto polled = (*source)->position(tp)) p.next = std::max(p.next, *polled);
+      const auto end = (*source)->high_watermark(tp);
+      if (!p.backlog_done) {
+        if (end && p.backlog_end < 0) p.backlog_end = *end;
+        p.backlog_done = p.backlog_end >= 0 && p.next >= p.backlog_end;
+        late = late || !p.backlog_done;
+      } else if (end && *end - p.next > static_cast<std::int64_t>(config.kafka.batch_max_events)) {
+        late = true;
+      }
+    }
+    return late;
+  };
   std::string watched = rule_files_signature(config.rules.dir);
   bool sweeping = false;
   auto committed = [&](const BatchStats& stats) {
@@ -684,8 +739,7 @@ Result<void> run_daemon(const config::Config& config, const std::atomic<bool>& s
     }
     {
       const bool was_catching_up = catching_up;
-      catching_up =
-          batch.messages.size() >= config.kafka.batch_max_events || (*source)->assignment().empty();
+      catching_up = batch.messages.size() >= config.kafka.batch_max_events || behind();
       catching_up_flag.store(catching_up);
       // A backlog was just consumed: evaluate everything now rather than at the next interval.
       if (was_catching_up && !catching_up && !sweeping) {
@@ -733,7 +787,7 @@ Result<void> run_daemon(const config::Config& config, const std::atomic<bool>& s
       metrics.events_late.Increment(static_cast<double>(stats->late));
       if (stats->dead_lettered > 0) notify_dead_letters();
       committed(*stats);
-      for (const auto& p : stats->positions) positions[{p.topic, p.partition}] = p.offset;
+      for (const auto& p : stats->positions) progress_of({p.topic, p.partition}).next = p.offset;
       (*source)->report_progress(stats->positions);
       if (hooks.on_batch) hooks.on_batch(applied_total);
     }
@@ -756,14 +810,8 @@ Result<void> run_daemon(const config::Config& config, const std::atomic<bool>& s
       for (const auto& tp : (*source)->assignment()) {
         auto high = (*source)->high_watermark(tp);
         if (!high) continue;
-        auto pos = positions.find({tp.topic, tp.partition});
-        std::int64_t at = pos != positions.end() ? pos->second : 0;
-        if (pos == positions.end()) {
-          auto stored = st.get_offset(tp.topic, tp.partition);
-          if (stored.ok() && stored->has_value()) at = **stored;
-        }
         lag[{{"topic", tp.topic}, {"partition", std::to_string(tp.partition)}}] =
-            static_cast<double>(std::max<std::int64_t>(0, *high - at));
+            static_cast<double>(std::max<std::int64_t>(0, *high - progress_of(tp).next));
       }
       metrics.set_gauges(metrics.consumer_lag, lag);
     }

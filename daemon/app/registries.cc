@@ -69,24 +69,57 @@ std::size_t ActiveAlerts::size() const {
   return by_fingerprint_.size();
 }
 
+std::uint32_t AccountDirectory::intern(const std::string& s) {
+  auto [it, added] = string_ids_.try_emplace(s, static_cast<std::uint32_t>(strings_.size()));
+  if (added) strings_.push_back(s);
+  return it->second;
+}
+
+void AccountDirectory::expand(const std::string& id, const Entry& e, AccountSummary& out) const {
+  out.id = id;
+  out.name = e.name;
+  out.kam = strings_[e.kam];
+  out.tier = strings_[e.tier];
+  out.band = strings_[e.band];
+  out.key_account = e.key_account;
+  out.score = e.score;
+  out.last_event = e.last_event;
+  out.events = e.events;
+}
+
 void AccountDirectory::update(std::vector<AccountSummary> summaries) {
   std::unique_lock lock(mu_);
   for (AccountSummary& s : summaries) {
-    std::string id = s.id;
-    by_id_.insert_or_assign(std::move(id), std::move(s));
+    Entry e;
+    e.name = std::move(s.name);
+    e.name.shrink_to_fit();
+    e.kam = intern(s.kam);
+    e.tier = intern(s.tier);
+    e.band = intern(s.band);
+    e.key_account = s.key_account;
+    e.score = s.score;
+    e.last_event = s.last_event;
+    e.events = s.events;
+    by_id_.insert_or_assign(std::move(s.id), std::move(e));
   }
 }
 
 void AccountDirectory::remove_if(const std::function<bool(const AccountSummary&)>& pred) {
   std::unique_lock lock(mu_);
-  std::erase_if(by_id_, [&](const auto& kv) { return pred(kv.second); });
+  AccountSummary s;
+  std::erase_if(by_id_, [&](const auto& kv) {
+    expand(kv.first, kv.second, s);
+    return pred(s);
+  });
 }
 
 std::optional<AccountSummary> AccountDirectory::get(std::string_view id) const {
   std::shared_lock lock(mu_);
   auto it = by_id_.find(id);
   if (it == by_id_.end()) return std::nullopt;
-  return it->second;
+  AccountSummary s;
+  expand(it->first, it->second, s);
+  return s;
 }
 
 AccountDirectory::Page AccountDirectory::list(
@@ -94,24 +127,27 @@ AccountDirectory::Page AccountDirectory::list(
     std::size_t limit) const {
   std::shared_lock lock(mu_);
   Page page;
+  AccountSummary s;
   auto it = after.empty() ? by_id_.begin() : by_id_.upper_bound(after);
   for (; it != by_id_.end(); ++it) {
-    if (filter && !filter(it->second)) continue;
+    expand(it->first, it->second, s);
+    if (filter && !filter(s)) continue;
     if (page.accounts.size() == limit) {
       page.next = page.accounts.back().id;
       break;
     }
-    page.accounts.push_back(it->second);
+    page.accounts.push_back(s);
   }
   return page;
 }
 
-std::vector<AccountSummary> AccountDirectory::all() const {
+void AccountDirectory::for_each(const std::function<void(const AccountSummary&)>& fn) const {
   std::shared_lock lock(mu_);
-  std::vector<AccountSummary> out;
-  out.reserve(by_id_.size());
-  for (const auto& [_, s] : by_id_) out.push_back(s);
-  return out;
+  AccountSummary s;
+  for (const auto& [id, e] : by_id_) {
+    expand(id, e, s);
+    fn(s);
+  }
 }
 
 std::size_t AccountDirectory::size() const {

@@ -11,6 +11,7 @@
 #include <optional>
 #include <shared_mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "app/account_view.h"
@@ -37,6 +38,8 @@ class ActiveAlerts {
   std::multimap<std::string, std::string, std::less<>> by_account_;  // account -> fingerprint
 };
 
+// Held compactly (a million accounts): the id once, as the key; KAM, tier and band as indices
+// into a pool of the distinct strings; summaries are rebuilt when read.
 class AccountDirectory {
  public:
   void update(std::vector<AccountSummary> summaries);
@@ -49,14 +52,30 @@ class AccountDirectory {
   };
   [[nodiscard]] Page list(const std::function<bool(const AccountSummary&)>& filter,
                           std::string_view after, std::size_t limit) const;
-  [[nodiscard]] std::vector<AccountSummary> all() const;
+  // Calls fn with every account's summary in id order, under the read lock and without copying
+  // the directory (fn must not call back into it).
+  void for_each(const std::function<void(const AccountSummary&)>& fn) const;
   [[nodiscard]] std::size_t size() const;
   // Drops the accounts pred selects (their partition moved to another instance).
   void remove_if(const std::function<bool(const AccountSummary&)>& pred);
 
  private:
+  struct Entry {
+    std::string name;
+    std::uint32_t kam = 0, tier = 0, band = 0;  // into strings_
+    bool key_account = false;
+    double score = 0;
+    TimeMs last_event = 0;
+    std::int64_t events = 0;
+  };
+  [[nodiscard]] std::uint32_t intern(const std::string& s);
+  // Fills out (reusing its buffers) with the summary of one entry.
+  void expand(const std::string& id, const Entry& e, AccountSummary& out) const;
+
   mutable std::shared_mutex mu_;
-  std::map<std::string, AccountSummary, std::less<>> by_id_;
+  std::map<std::string, Entry, std::less<>> by_id_;
+  std::vector<std::string> strings_;
+  std::unordered_map<std::string, std::uint32_t> string_ids_;
 };
 
 }  // namespace kamwatch::app

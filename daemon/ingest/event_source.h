@@ -50,6 +50,11 @@ class EventSource {
   [[nodiscard]] virtual std::optional<std::int64_t> high_watermark(const TopicPartition&) const {
     return std::nullopt;
   }
+  // The offset after the last message poll() returned from an assigned partition, past any
+  // transaction markers that follow it (which no message carries); nullopt before the first.
+  [[nodiscard]] virtual std::optional<std::int64_t> position(const TopicPartition&) const {
+    return std::nullopt;
+  }
   // Pauses (true) or resumes (false) fetching from every assigned partition, including ones
   // assigned while paused; poll() keeps serving the group (rebalances, liveness) and returns
   // no messages of paused partitions. Resuming continues after the last message returned.

@@ -20,12 +20,7 @@ struct ErrorDeleter {
 };
 using ErrorPtr = std::unique_ptr<rd_kafka_error_t, ErrorDeleter>;
 
-struct ListDeleter {
-  void operator()(rd_kafka_topic_partition_list_t* l) const {
-    rd_kafka_topic_partition_list_destroy(l);
-  }
-};
-using ListPtr = std::unique_ptr<rd_kafka_topic_partition_list_t, ListDeleter>;
+using detail::ListPtr;
 
 bool is_fencing(rd_kafka_resp_err_t code) {
   switch (code) {

@@ -4,12 +4,21 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 
 #include "core/result.h"
 #include "ingest/event_source.h"
 
 namespace kamwatch::ingest::detail {
+
+struct ListDeleter {
+  void operator()(rd_kafka_topic_partition_list_t* l) const {
+    rd_kafka_topic_partition_list_destroy(l);
+  }
+};
+// An owned partition list.
+using ListPtr = std::unique_ptr<rd_kafka_topic_partition_list_t, ListDeleter>;
 
 // Builds a conf from defaults, then brokers, then the user's properties (which win).
 // On error the conf is destroyed and the message names the property.

@@ -157,6 +157,16 @@ class KafkaSource final : public EventSource {
     return high;
   }
 
+  std::optional<std::int64_t> position(const TopicPartition& tp) const override {
+    if (closed_ || !rk_) return std::nullopt;
+    detail::ListPtr list{rd_kafka_topic_partition_list_new(1)};
+    rd_kafka_topic_partition_t* p =
+        rd_kafka_topic_partition_list_add(list.get(), tp.topic.c_str(), tp.partition);
+    if (rd_kafka_position(rk_, list.get()) != RD_KAFKA_RESP_ERR_NO_ERROR || p->err || p->offset < 0)
+      return std::nullopt;
+    return p->offset;
+  }
+
   void close() override {
     if (closed_ || !rk_) return;
     closed_ = true;

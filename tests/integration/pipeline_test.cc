@@ -5,6 +5,7 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <set>
 
 #include "harness.h"
@@ -56,6 +57,23 @@ TEST(Pipeline, AppliesEveryValidEventOnceAndDeadLettersTheRest) {
   d.signal(SIGTERM);
   EXPECT_EQ(d.wait(std::chrono::seconds(60)), 0) << "see " << d.log_path();
   ASSERT_TRUE(caught_up) << "kamwatch did not consume the topic; see " << d.log_path();
+
+  // Ready only once the backlog found at start is applied: before, an empty first poll on a
+  // new group counted as caught up (ready with nothing applied, and a timer sweep).
+  const auto logged_total = [&](const std::string& msg) -> std::optional<std::int64_t> {
+    std::ifstream log(d.log_path());
+    for (std::string line; std::getline(log, line);) {
+      if (line.find("\"msg\":\"" + msg + "\"") == std::string::npos) continue;
+      const auto at = line.find("\"applied_total\":");
+      if (at != std::string::npos) return std::stoll(line.substr(at + 16));
+    }
+    return std::nullopt;
+  };
+  const auto at_ready = logged_total("kamwatch ready (caught up)");
+  const auto at_stop = logged_total("kamwatch stopping");
+  ASSERT_TRUE(at_ready && at_stop) << "see " << d.log_path();
+  EXPECT_GT(*at_stop, 100000);
+  EXPECT_EQ(*at_ready, *at_stop) << "ready before the backlog was applied";
 
   const auto diffs = compare_with_oracle(dir + "/data", w.oracle);
   EXPECT_TRUE(diffs.empty()) << diffs.size() << " differences, first: " << diffs.front();
