@@ -266,8 +266,22 @@ PortfolioSummary tiering_summary(const Tiering& tiers, TimeMs now) {
 }  // namespace detail
 
 const AccountFigures* Portfolio::find(std::string_view account) const {
-  const auto it = index.find(account);
-  return it == index.end() ? nullptr : &accounts[it->second];
+  const auto it = std::lower_bound(
+      by_account.begin(), by_account.end(), account,
+      [&](std::uint32_t i, std::string_view id) { return accounts[i].account < id; });
+  return it == by_account.end() || accounts[*it].account != account ? nullptr : &accounts[*it];
+}
+
+AccountFigures* Portfolio::find(std::string_view account) {
+  return const_cast<AccountFigures*>(std::as_const(*this).find(account));
+}
+
+void Portfolio::index_accounts() {
+  by_account.resize(accounts.size());
+  for (std::size_t i = 0; i < accounts.size(); ++i) by_account[i] = static_cast<std::uint32_t>(i);
+  std::sort(by_account.begin(), by_account.end(), [&](std::uint32_t a, std::uint32_t b) {
+    return accounts[a].account < accounts[b].account;
+  });
 }
 
 AccountInputs account_inputs(const model::AccountState& state, TimeMs now,
@@ -313,9 +327,9 @@ Result<Portfolio> score_portfolio(std::span<const AccountInputs> accounts, TimeM
     f.rank = r.rank;
     f.revenue_share = r.share;
     f.key = r.key;
-    p.index.emplace(f.account, p.accounts.size());
     p.accounts.push_back(std::move(f));
   }
+  p.index_accounts();
 
   // BG/NBD summaries, the portfolio's value per purchase day, and the fit.
   std::vector<CustomerSummary> summaries;
@@ -323,7 +337,7 @@ Result<Portfolio> score_portfolio(std::span<const AccountInputs> accounts, TimeM
   std::int64_t days = 0;
   for (const AccountInputs& a : accounts) {
     if (!a.orders) continue;
-    AccountFigures& f = p.accounts[p.index.at(a.account)];
+    AccountFigures& f = *p.find(a.account);  // every input account was ranked
     summaries.push_back(a.orders->bgnbd);
     amount += a.orders->day_amount;
     days += a.orders->bucket_days;

@@ -315,7 +315,7 @@ Result<Portfolio> score_portfolio_from_partials(std::span<const PortfolioPartial
             [](const AccountFigures& a, const AccountFigures& b) {
               return a.rank != b.rank ? a.rank < b.rank : a.account < b.account;
             });
-  for (std::size_t i = 0; i < p.accounts.size(); ++i) p.index.emplace(p.accounts[i].account, i);
+  p.index_accounts();
   return p;
 }
 
