@@ -49,14 +49,17 @@ std::uint64_t dir_bytes(const std::string& dir) {
   return n;
 }
 
-// Sum of all kamwatch_accounts{...} samples in a /metrics exposition (-1 when none yet).
-double accounts_in(const std::string& metrics) {
+// Sum of the samples of one family (with or without labels) in a /metrics exposition (-1 when
+// none yet).
+double family_sum(const std::string& metrics, const std::string& family) {
   double sum = -1;
   std::size_t at = 0;
-  while ((at = metrics.find("\nkamwatch_accounts{", at)) != std::string::npos) {
+  while ((at = metrics.find("\n" + family, at)) != std::string::npos) {
     const std::size_t end = metrics.find('\n', at + 1);
     const std::string line = metrics.substr(at + 1, end - at - 1);
-    sum = std::max(sum, 0.0) + std::stod(line.substr(line.rfind(' ') + 1));
+    const char next = line.size() > family.size() ? line[family.size()] : '\0';
+    if (next == '{' || next == ' ')
+      sum = std::max(sum, 0.0) + std::stod(line.substr(line.rfind(' ') + 1));
     at = end;
   }
   return sum;
@@ -196,7 +199,7 @@ int main(int argc, char** argv) {
   const auto sweep_start = Clock::now();
   while (seconds_since(sweep_start) < sweep_minutes * 60.0) {
     std::this_thread::sleep_for(std::chrono::seconds(10));
-    swept = accounts_in(http_get(url + "/metrics"));
+    swept = family_sum(http_get(url + "/metrics"), "kamwatch_accounts");
     std::printf("| %.0f | %.0f | %.0f |\n", seconds_since(sweep_start), swept,
                 static_cast<double>(bench::rss_kib(d.pid())) / 1024.0);
     std::fflush(stdout);
@@ -205,10 +208,15 @@ int main(int argc, char** argv) {
       break;
     }
   }
+  const std::string last = http_get(url + "/metrics");
+  const double firing = family_sum(last, "kamwatch_alerts_firing");
+  const double cached = family_sum(last, "kamwatch_account_cache_accounts");
   const long peak = bench::peak_rss_kib(d.pid());
   const double cpu = bench::cpu_seconds(d.pid());
+  const auto stop_start = Clock::now();
   d.signal(SIGTERM);
-  d.wait(std::chrono::seconds(120));
+  const int rc = d.wait(std::chrono::seconds(300));
+  const double stop_s = seconds_since(stop_start);
 
   std::printf("\n| measure | value |\n|---|---|\n");
   std::printf("| accounts stored | %ld (%zu templates, %d days of history ending now) |\n",
@@ -230,6 +238,8 @@ int main(int argc, char** argv) {
   std::printf("| peak RSS (start to end of sweep) | %.0f MiB |\n",
               static_cast<double>(peak) / 1024.0);
   std::printf("| kamwatch CPU | %.0f s |\n", cpu);
+  std::printf("| alerts firing / accounts cached at the end | %.0f / %.0f |\n", firing, cached);
+  std::printf("| SIGTERM to exit | %.1f s (exit code %d) |\n", stop_s, rc);
   std::filesystem::remove_all(dir);
   return 0;
 }
