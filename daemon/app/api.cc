@@ -183,10 +183,10 @@ http::Router make_api_router(ApiContext ctx) {
     // Alerts per account (and which accounts have the asked signal firing).
     std::map<std::string, std::size_t> alert_counts;
     std::set<std::string> with_signal;
-    for (const auto& t : c->alerts->all()) {
+    c->alerts->for_each([&](const engine::AlertTransition& t) {
       ++alert_counts[t.account];
       if (!signal.empty() && signal_of(t) == signal) with_signal.insert(t.account);
-    }
+    });
     auto page = c->directory->list(
         [&](const AccountSummary& s) {
           return (band.empty() || s.band == band) && (kam.empty() || s.kam == kam) &&
@@ -217,16 +217,14 @@ http::Router make_api_router(ApiContext ctx) {
     JsonWriter w;
     w.begin_object().key("alerts").begin_array();
     std::size_t n = 0;
-    for (const auto& t : c->alerts->all()) {
-      bool keep = true;
+    c->alerts->for_each([&](const engine::AlertTransition& t) {
       for (const char* k : {"account", "alertname", "signal", "severity", "kam"}) {
         const std::string want = query(req, k);
-        if (!want.empty() && label_of(t, k) != want) keep = false;
+        if (!want.empty() && label_of(t, k) != want) return;
       }
-      if (!keep) continue;
       engine::write_transition_json(w, t);
       ++n;
-    }
+    });
     w.end_array().field("count", static_cast<std::int64_t>(n)).end_object();
     return Response::json(200, w.take());
   });

@@ -114,7 +114,7 @@ void refresh_alert_gauges(metrics::Metrics& m, const ActiveAlerts& alerts) {
     return it == t.labels.end() ? std::string() : it->second;
   };
   std::map<std::string, std::set<std::string>> competitor_accounts;
-  for (const auto& t : alerts.all()) {
+  alerts.for_each([&](const engine::AlertTransition& t) {
     by_rule[{{"alertname", t.alert},
              {"severity", label(t, "severity")},
              {"signal", label(t, "signal")}}] += 1;
@@ -124,7 +124,7 @@ void refresh_alert_gauges(metrics::Metrics& m, const ActiveAlerts& alerts) {
       const std::string category = t.group.empty() ? label(t, "category") : t.group;
       competitor_accounts[category.empty() ? "all" : category].insert(t.account);
     }
-  }
+  });
   for (const auto& [category, accounts] : competitor_accounts)
     by_category[{{"category", category}}] = static_cast<double>(accounts.size());
   m.set_gauges(m.alerts_firing, by_rule);

@@ -53,6 +53,11 @@ std::vector<engine::AlertTransition> ActiveAlerts::all() const {
   return out;
 }
 
+void ActiveAlerts::for_each(const std::function<void(const engine::AlertTransition&)>& fn) const {
+  std::shared_lock lock(mu_);
+  for (const auto& [_, t] : by_fingerprint_) fn(t);
+}
+
 std::vector<engine::AlertTransition> ActiveAlerts::of_account(std::string_view account) const {
   std::shared_lock lock(mu_);
   std::vector<engine::AlertTransition> out;

@@ -29,6 +29,9 @@ class ActiveAlerts {
   // Applies committed transitions in order: firing adds, resolved removes.
   void apply(const std::vector<engine::AlertTransition>& transitions);
   [[nodiscard]] std::vector<engine::AlertTransition> all() const;
+  // Calls fn with every firing alert, under the read lock and without copying them (fn must not
+  // call back into this).
+  void for_each(const std::function<void(const engine::AlertTransition&)>& fn) const;
   [[nodiscard]] std::vector<engine::AlertTransition> of_account(std::string_view account) const;
   [[nodiscard]] std::size_t size() const;
 

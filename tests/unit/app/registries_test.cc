@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <set>
 
 namespace kamwatch::app {
 namespace {
@@ -77,6 +78,33 @@ TEST(AccountDirectory, ForEachVisitsAllInIdOrderAndRemoveIfDrops) {
   EXPECT_EQ(d.size(), 1u);
   EXPECT_TRUE(d.get("a"));
   EXPECT_FALSE(d.get("b"));
+}
+
+engine::AlertTransition transition(const std::string& alert, const std::string& account,
+                                   engine::AlertTransition::Status status) {
+  engine::AlertTransition t;
+  t.status = status;
+  t.alert = alert;
+  t.account = account;
+  t.labels = {{"alertname", alert}, {"account", account}, {"signal", "churn"}};
+  t.fingerprint = engine::fingerprint(alert, account, "");
+  return t;
+}
+
+TEST(ActiveAlerts, ForEachSeesExactlyTheFiringOnes) {
+  using Status = engine::AlertTransition::Status;
+  ActiveAlerts active;
+  active.apply({transition("Quiet", "a", Status::kFiring),
+                transition("Quiet", "b", Status::kFiring),
+                transition("Late", "a", Status::kFiring)});
+  active.apply({transition("Quiet", "b", Status::kResolved)});
+  std::set<std::string> seen;
+  active.for_each(
+      [&](const engine::AlertTransition& t) { seen.insert(t.alert + ":" + t.account); });
+  EXPECT_EQ(seen, (std::set<std::string>{"Late:a", "Quiet:a"}));
+  EXPECT_EQ(active.size(), 2u);
+  EXPECT_EQ(active.of_account("a").size(), 2u);
+  EXPECT_TRUE(active.of_account("b").empty());
 }
 
 }  // namespace
