@@ -12,7 +12,10 @@ namespace kamwatch::app {
 PortfolioRefresher::PortfolioRefresher(state::StateStore& store, PortfolioRefresherOptions options)
     : store_(store),
       options_(std::move(options)),
-      clock_(options_.clock ? *options_.clock : static_cast<const Clock&>(system_clock_)) {}
+      clock_(options_.clock ? *options_.clock : static_cast<const Clock&>(system_clock_)) {
+  // Scoring a million accounts takes minutes of CPU: stop() must not wait for it.
+  options_.scoring.cancelled = [this] { return stop_.load(); };
+}
 
 PortfolioRefresher::~PortfolioRefresher() { stop(); }
 
@@ -65,6 +68,7 @@ Result<void> PortfolioRefresher::refresh() {
   if (!r.ok()) return r.error();
   if (stop_.load()) return ok();
   auto snap = options_.exchange ? cluster(owned, now) : single_instance(all, now);
+  if (!snap.ok() && stop_.load()) return ok();  // cancelled by stop()
   if (!snap.ok()) return snap.error();
   if (options_.metrics != nullptr) {
     options_.metrics->portfolio_partials.Set(static_cast<double>((*snap)->partitions));

@@ -246,7 +246,12 @@ Result<BgNbdFit> fit_bgnbd(std::span<const CustomerSummary> customers, const Fit
   }
   // Minimise the mean negative log-likelihood, so tolerances do not depend on portfolio size.
   // Parameters beyond e^+-30 are refused to keep lgamma and pow finite.
+  bool cancelled = false;  // once true, every evaluation is infinite and cheap: the search ends
   const auto objective = [&](const Point& v) {
+    if (cancelled || (options.cancelled && options.cancelled())) {
+      cancelled = true;
+      return kInf;
+    }
     for (double c : v)
       if (!(std::abs(c) < 30)) return kInf;
     const double ll = log_likelihood_of(from_log(v), data);
@@ -283,6 +288,7 @@ Result<BgNbdFit> fit_bgnbd(std::span<const CustomerSummary> customers, const Fit
     if (run.f < best.f) best = run;
     if (evaluations >= options.max_evaluations) break;
   }
+  if (cancelled) return Error{"cancelled", "the BG/NBD fit was cancelled"};
   if (!std::isfinite(best.f)) {
     return Error{"fit_failed", "BG/NBD likelihood is not finite anywhere the search went"};
   }

@@ -4,6 +4,7 @@
 // P(alive) and expected purchases. All times are in one caller-chosen unit (weeks, days).
 // Thread-safety: pure functions of their arguments; safe from any thread.
 #include <cstddef>
+#include <functional>
 #include <span>
 
 #include "core/result.h"
@@ -34,6 +35,9 @@ struct FitOptions {
   double tolerance = 1e-12;        // on the mean log-likelihood, relative
   std::size_t min_customers = 10;  // fewer gives no meaningful population estimate
   std::size_t min_repeaters = 3;   // customers with x > 0; without them a and b are unidentified
+  // Polled at every likelihood evaluation: when it returns true the fit stops and fails with
+  // "cancelled" (a daemon stopping while a million accounts are being fitted).
+  std::function<bool()> cancelled;
 };
 
 struct BgNbdFit {

@@ -346,14 +346,19 @@ Result<Portfolio> score_portfolio(std::span<const AccountInputs> accounts, TimeM
   }
   sum.order_accounts = summaries.size();
   sum.mean_day_value = days > 0 ? amount / static_cast<double>(days) : 0;
-  Result<BgNbdFit> fit = fit_bgnbd(summaries, options.fit);
+  Result<BgNbdFit> fit = fit_bgnbd(summaries, detail::fit_options(options));
   if (fit) {
     sum.bgnbd = *fit;
+  } else if (fit.error().code == "cancelled") {
+    return fit.error();
   } else {
     sum.bgnbd_error = fit.error();
   }
 
-  for (AccountFigures& f : p.accounts) detail::order_figures(f, sum, options);
+  for (std::size_t i = 0; i < p.accounts.size(); ++i) {
+    if (detail::cancelled_at(options, i)) return detail::cancelled_error();
+    detail::order_figures(p.accounts[i], sum, options);
+  }
 
   std::vector<Activity> activity;
   activity.reserve(accounts.size());

@@ -5,6 +5,7 @@
 // Thread-safety: pure functions; a Portfolio is a value, safe to share read-only.
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <span>
@@ -148,6 +149,9 @@ struct PortfolioOptions {
   TimeMs expected_horizon = 90 * kDayMs;  // horizon of AccountFigures::expected_purchases
   TimeMs retention_period = 365 * kDayMs;
   ActivityOptions activity;  // what makes an account active for retention (any event)
+  // Polled between accounts and by the fit (FitOptions::cancelled): when it returns true,
+  // scoring stops and fails with "cancelled".
+  std::function<bool()> cancelled;
 };
 
 struct AccountFigures {

@@ -9,6 +9,20 @@
 
 namespace kamwatch::scoring::detail {
 
+// The fit's options with the portfolio's cancellation.
+inline FitOptions fit_options(const PortfolioOptions& o) {
+  FitOptions f = o.fit;
+  if (!f.cancelled) f.cancelled = o.cancelled;
+  return f;
+}
+// Whether scoring was cancelled; polled every 1,024 accounts (i is the account's position).
+inline bool cancelled_at(const PortfolioOptions& o, std::size_t i) {
+  return i % 1024 == 0 && o.cancelled && o.cancelled();
+}
+[[nodiscard]] inline Error cancelled_error() {
+  return Error{"cancelled", "portfolio scoring was cancelled"};
+}
+
 // The option checks of score_portfolio: "invalid_argument".
 [[nodiscard]] Result<void> check_options(const PortfolioOptions& options);
 

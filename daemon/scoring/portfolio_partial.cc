@@ -267,9 +267,11 @@ Result<Portfolio> score_portfolio_from_partials(std::span<const PortfolioPartial
     }
   }
   sum.mean_day_value = days > 0 ? amount / static_cast<double>(days) : 0;
-  Result<BgNbdFit> fit = fit_bgnbd(summaries, options.fit);
+  Result<BgNbdFit> fit = fit_bgnbd(summaries, detail::fit_options(options));
   if (fit) {
     sum.bgnbd = *fit;
+  } else if (fit.error().code == "cancelled") {
+    return fit.error();
   } else {
     sum.bgnbd_error = fit.error();
   }
@@ -308,6 +310,7 @@ Result<Portfolio> score_portfolio_from_partials(std::span<const PortfolioPartial
     f.revenue_share = ranked->second->share;
     f.key = ranked->second->key;
     f.orders = a.orders;
+    if (detail::cancelled_at(options, p.accounts.size())) return detail::cancelled_error();
     detail::order_figures(f, sum, options);
     p.accounts.push_back(std::move(f));
   }

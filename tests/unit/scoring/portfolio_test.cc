@@ -328,5 +328,27 @@ TEST(Portfolio, CdnowSamplePortfolio) {
   EXPECT_NEAR(end.summary.top_share, 0.9143370452524762, 1e-12);
 }
 
+TEST(Portfolio, CancelledScoringStopsWithCancelled) {
+  std::map<std::string, AccountState> states;
+  int seq = 0;
+  for (const testing::CdnowTransaction& t : testing::load_cdnow_sample())
+    model::apply(states[t.customer], testing::to_order_event(t, ++seq), model::Retention{});
+  const std::vector<const AccountState*> all = pointers(states);
+  PortfolioOptions o;
+  int polls = 0;
+  o.cancelled = [&] { return ++polls > 3; };  // cancelled during the fit
+  auto r = score_portfolio(all, day("1997-09-30"), o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, "cancelled");
+  o.cancelled = [] { return true; };  // before anything
+  EXPECT_EQ(score_portfolio(all, day("1997-09-30"), o).error().code, "cancelled");
+  o.cancelled = [] { return false; };  // never: the same figures as without
+  auto kept = score_portfolio(all, day("1997-09-30"), o);
+  ASSERT_TRUE(kept.ok());
+  EXPECT_EQ(kept->summary.key_accounts, 900u);
+  ASSERT_TRUE(kept->summary.bgnbd.has_value());
+  EXPECT_NEAR(kept->summary.bgnbd->params.r, 0.243, 0.01 * 0.243);
+}
+
 }  // namespace
 }  // namespace kamwatch::scoring
