@@ -11,16 +11,18 @@ constexpr std::size_t kEntryOverhead = 64 + 48;
 AccountCache::AccountCache(StateStore& store, std::size_t capacity, std::size_t capacity_bytes)
     : store_(store), capacity_(capacity < 1 ? 1 : capacity), capacity_bytes_(capacity_bytes) {}
 
+void AccountCache::touch(Entry& e) {
+  if (e.touched) return;
+  e.touched = true;
+  touched_.push_back(&e);
+}
+
 Result<model::AccountState*> AccountCache::get(std::string_view id) {
   if (auto it = index_.find(id); it != index_.end()) {
     ++hits_;
     lru_.splice(lru_.begin(), lru_, it->second);
-    Entry& e = *it->second;
-    if (!e.touched) {
-      e.touched = true;
-      touched_.push_back(&e);
-    }
-    return &e.state;
+    touch(*it->second);
+    return &it->second->state;
   }
   ++misses_;
   auto stored = store_.get_account(id);
@@ -33,20 +35,15 @@ Result<model::AccountState*> AccountCache::get(std::string_view id) {
   // The key is authoritative: a state decoded from the store carries the same id anyway.
   e.state.id = e.key;
   index_.emplace(std::string_view(e.key), lru_.begin());
-  e.touched = true;
-  touched_.push_back(&e);
+  touch(e);
   return &e.state;
 }
 
 Result<model::AccountState*> AccountCache::peek_or_load(std::string_view id,
                                                         model::AccountState& scratch) {
   if (auto it = index_.find(id); it != index_.end()) {
-    Entry& e = *it->second;
-    if (!e.touched) {  // the scan may change it: measured again at the next trim
-      e.touched = true;
-      touched_.push_back(&e);
-    }
-    return &e.state;
+    touch(*it->second);  // the scan may change it
+    return &it->second->state;
   }
   auto stored = store_.get_account(id);
   if (!stored) return stored.error();

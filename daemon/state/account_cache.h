@@ -67,6 +67,8 @@ class AccountCache {
     bool touched = false;   // in touched_
   };
   using List = std::list<Entry>;  // front = most recently used
+  // Marks e to be measured again at the next trim (its state may change).
+  void touch(Entry& e);
 
   StateStore& store_;
   std::size_t capacity_;
