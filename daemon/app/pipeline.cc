@@ -323,13 +323,15 @@ Result<BatchStats> Pipeline::process(const ingest::MessageBatch& batch,
       changed.push_back(&s);
       if (changed_types_.size() < changed.size()) changed_types_.resize(changed.size());
       if (deltas_.size() < changed.size()) deltas_.resize(changed.size());
+      if (grown_.size() < changed.size()) grown_.resize(changed.size());
       changed_types_[slot->second].clear();
       deltas_[slot->second].clear();
+      grown_[slot->second] = 0;
     }
     try {
       fault_hooks(e);
       model::derived_targets(rules_ ? &rules_->series_specs() : nullptr, e, targets_);
-      model::apply(s, e, options_.retention, targets_);
+      grown_[slot->second] += model::apply(s, e, options_.retention, targets_);
       s.partition = batch.messages[i].partition;
       if (use_deltas)
         state::encode_account_delta_to(e, s.partition, options_.retention, targets_,
@@ -374,11 +376,13 @@ Result<BatchStats> Pipeline::process(const ingest::MessageBatch& batch,
         const std::size_t transitions_before = stats.transitions.size();
         if (use_deltas) alerts_before_ = s->alerts;
         evaluate(*s, &changed_types_[c], now, stats, outbox, active);
+        // Alert entries and their labels change with transitions and new pending alerts only:
+        // then the cache measures the state again.
+        const bool alerts_grew =
+            s->alerts.size() != alerts_before || stats.transitions.size() != transitions_before;
+        if (alerts_grew) cache_.changed(s->id);
         // Alert states are not events: an account whose alerts changed is stored whole.
-        if (use_deltas &&
-            (s->alerts.size() != alerts_before || stats.transitions.size() != transitions_before ||
-             s->alerts != alerts_before_))
-          full_.push_back(c);
+        if (use_deltas && (alerts_grew || s->alerts != alerts_before_)) full_.push_back(c);
       } catch (const std::exception& ex) {
         cache_.clear();
         return Error{std::string(kProcessingError),
@@ -428,6 +432,7 @@ Result<BatchStats> Pipeline::process(const ingest::MessageBatch& batch,
     cache_.clear();  // cached states hold changes that were not stored
     return r.error();
   }
+  for (std::size_t c = 0; c < changed.size(); ++c) cache_.grew(changed[c]->id, grown_[c]);
   cache_.trim();
   return stats;
 }

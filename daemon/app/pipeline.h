@@ -144,9 +144,11 @@ class Pipeline {
   std::vector<model::Event> events_;
   std::vector<std::string> keys_;
   // Per changed account of the batch being built (by position): its event types, its encoded
-  // deltas; the positions stored whole; alert states before evaluation; derived targets.
+  // deltas, its growth; the positions stored whole; alert states before evaluation; derived
+  // targets.
   std::vector<std::vector<std::string_view>> changed_types_;
   std::vector<std::string> deltas_;
+  std::vector<std::ptrdiff_t> grown_;  // what applying the batch's events added to its memory
   std::vector<std::size_t> full_;
   std::map<std::string, model::AlertState> alerts_before_;
   std::vector<model::DerivedTarget> targets_;

@@ -1,9 +1,44 @@
 #include "model/account_state.h"
 
 #include <algorithm>
+#include <limits>
+#include <type_traits>
+#include <utility>
 
 namespace kamwatch::model {
 namespace {
+// A std::map node: three pointers and a colour (32 bytes) before the value, plus malloc's
+// per-allocation overhead.
+constexpr std::size_t kMapNode = 48;
+std::size_t heap_bytes(const std::string& s) {
+  return s.capacity() > 15 ? s.capacity() + 1 : 0;  // libstdc++'s small-string buffer is 15
+}
+// A map node keyed by key holding a V, with the key's own buffer (not what V holds).
+template <class V>
+std::size_t node_bytes(const std::string& key) {
+  return kMapNode + sizeof(std::pair<const std::string, V>) + heap_bytes(key);
+}
+std::size_t heap_bytes(const Series& s) {
+  return (s.hourly.capacity() + s.daily.capacity()) * sizeof(Bucket);
+}
+std::size_t heap_bytes(const std::map<std::string, FieldValue>& m) {
+  std::size_t n = 0;
+  for (const auto& [k, v] : m) n += node_bytes<FieldValue>(k) + heap_bytes(v.text);
+  return n;
+}
+std::size_t heap_bytes(const TypeStats& t) {
+  std::size_t n = heap_bytes(t.events) + heap_bytes(t.last_values);
+  for (const auto& [k, s] : t.fields) n += node_bytes<Series>(k) + heap_bytes(s);
+  return n;
+}
+std::size_t heap_bytes(const std::map<std::string, TypeStats>& m) {
+  std::size_t n = 0;
+  for (const auto& [k, t] : m) n += node_bytes<TypeStats>(k) + heap_bytes(t);
+  return n;
+}
+std::ptrdiff_t diff(std::size_t after, std::size_t before) {
+  return static_cast<std::ptrdiff_t>(after) - static_cast<std::ptrdiff_t>(before);
+}
 
 void add_to_bucket(std::vector<Bucket>& buckets, TimeMs width, TimeMs t, double v) {
   const TimeMs start = floor_to(t, width);
@@ -38,14 +73,12 @@ void add(Series& s, TimeMs t, double v, TimeMs hourly_horizon, TimeMs daily_hori
   if (t >= daily_horizon) add_to_bucket(s.daily, kDayMs, t, v);
 }
 
-void prune(Series& s, TimeMs hourly_horizon, TimeMs daily_horizon) {
-  prune(s.hourly, hourly_horizon);
-  prune(s.daily, daily_horizon);
-}
-
 // Adds one event to a type's (or a derived group's) statistics.
 void add_event(TypeStats& ts, const Event& event, TimeMs hourly_horizon, TimeMs daily_horizon) {
   const TimeMs t = event.time;
+  // The buckets add() may create below (add() skips the series a horizon excludes).
+  if (t >= hourly_horizon) ts.oldest.hourly = std::min(ts.oldest.hourly, floor_to(t, kHourMs));
+  if (t >= daily_horizon) ts.oldest.daily = std::min(ts.oldest.daily, floor_to(t, kDayMs));
   if (ts.count == 0) {
     ts.first_time = t;
     ts.last_time = t;
@@ -64,9 +97,24 @@ void add_event(TypeStats& ts, const Event& event, TimeMs hourly_horizon, TimeMs 
   }
 }
 
+// Drops the buckets before the horizon from every series of stats that may hold one, and
+// records the earliest bucket start left (the hint is then exact).
 void prune(TypeStats& stats, TimeMs hourly_horizon, TimeMs daily_horizon) {
-  prune(stats.events, hourly_horizon, daily_horizon);
-  for (auto& [name, series] : stats.fields) prune(series, hourly_horizon, daily_horizon);
+  constexpr TimeMs kNone = std::numeric_limits<TimeMs>::max();
+  const auto prune_all = [&](std::vector<Bucket> Series::*buckets, TimeMs horizon) {
+    TimeMs oldest = kNone;
+    const auto one = [&](Series& s) {
+      prune(s.*buckets, horizon);
+      if (!(s.*buckets).empty()) oldest = std::min(oldest, (s.*buckets).front().start);
+    };
+    one(stats.events);
+    for (auto& [name, series] : stats.fields) one(series);
+    return oldest;
+  };
+  if (stats.oldest.hourly < hourly_horizon)
+    stats.oldest.hourly = prune_all(&Series::hourly, hourly_horizon);
+  if (stats.oldest.daily < daily_horizon)
+    stats.oldest.daily = prune_all(&Series::daily, daily_horizon);
 }
 
 }  // namespace
@@ -85,18 +133,18 @@ void derived_targets(const SeriesSpecs* specs, const Event& event,
   }
 }
 
-void apply(AccountState& state, const Event& event, const Retention& retention,
-           const SeriesSpecs* specs) {
+std::ptrdiff_t apply(AccountState& state, const Event& event, const Retention& retention,
+                     const SeriesSpecs* specs) {
   // Spec-less events (most of them) need no target list at all.
   static const std::vector<DerivedTarget> kNone;
   if (!specs || !specs->for_type(event.type)) return apply(state, event, retention, kNone);
   std::vector<DerivedTarget> targets;
   derived_targets(specs, event, targets);
-  apply(state, event, retention, targets);
+  return apply(state, event, retention, targets);
 }
 
-void apply(AccountState& state, const Event& event, const Retention& retention,
-           const std::vector<DerivedTarget>& targets) {
+std::ptrdiff_t apply(AccountState& state, const Event& event, const Retention& retention,
+                     const std::vector<DerivedTarget>& targets) {
   const TimeMs t = event.time;
   // Horizons are aligned to their bucket width, so a bucket is always kept or pruned whole.
   const auto hourly_horizon_at = [&](TimeMs watermark) {
@@ -105,11 +153,16 @@ void apply(AccountState& state, const Event& event, const Retention& retention,
   const auto daily_horizon_at = [&](TimeMs watermark) {
     return floor_to(watermark - retention.daily, kDayMs);
   };
+  // The change in memory_bytes(state), measured on the parts this event touches only (pruning
+  // erases buckets but keeps the vectors' capacity, so it changes nothing).
+  std::ptrdiff_t grew = 0;
   const bool first_event = state.applied == 0;
   const TimeMs old_hourly_horizon = hourly_horizon_at(state.max_time);
   const TimeMs old_daily_horizon = daily_horizon_at(state.max_time);
   if (first_event) {
+    const std::size_t before = heap_bytes(state.id);
     state.id = event.subject;
+    grew += diff(heap_bytes(state.id), before);
     state.first_time = t;
     state.max_time = t;
   }
@@ -125,64 +178,49 @@ void apply(AccountState& state, const Event& event, const Retention& retention,
   const bool horizon_moved =
       first_event || hourly_horizon != old_hourly_horizon || daily_horizon != old_daily_horizon;
 
-  TypeStats& ts = state.types[event.type];
+  // Adds the event to stats in a map slot, counting the slot itself when it is new.
+  const auto add_to = [&](auto& map, const std::string& key) -> TypeStats& {
+    using Value = typename std::remove_reference_t<decltype(map)>::mapped_type;
+    auto [it, inserted] = map.try_emplace(key);
+    if (inserted) grew += static_cast<std::ptrdiff_t>(node_bytes<Value>(it->first));
+    return it->second;
+  };
+  const auto add_counted = [&](TypeStats& ts) {
+    const std::size_t before = heap_bytes(ts);
+    add_event(ts, event, hourly_horizon, daily_horizon);
+    grew += diff(heap_bytes(ts), before);
+  };
+
+  TypeStats& ts = add_to(state.types, event.type);
   const bool latest_of_type = ts.count == 0 || t >= ts.last_time;
-  add_event(ts, event, hourly_horizon, daily_horizon);
+  add_counted(ts);
   if (event.type == "account.profile" && latest_of_type) {
+    const std::size_t before = heap_bytes(state.profile);
     for (const Field& f : event.data) state.profile[f.name] = f.value;
+    grew += diff(heap_bytes(state.profile), before);
   }
-  for (const DerivedTarget& d : targets)
-    add_event(state.derived[d.key].groups[d.group], event, hourly_horizon, daily_horizon);
+  for (const DerivedTarget& d : targets) {
+    auto [it, inserted] = state.derived.try_emplace(d.key);
+    if (inserted) grew += static_cast<std::ptrdiff_t>(node_bytes<DerivedSeries>(it->first));
+    add_counted(add_to(it->second.groups, d.group));
+  }
 
   if (horizon_moved) {
     for (auto& [type, stats] : state.types) prune(stats, hourly_horizon, daily_horizon);
     for (auto& [key, derived] : state.derived)
       for (auto& [group, stats] : derived.groups) prune(stats, hourly_horizon, daily_horizon);
   }
+  return grew;
 }
-
-namespace {
-// A std::map node: three pointers and a colour (32 bytes) before the value, plus malloc's
-// per-allocation overhead.
-constexpr std::size_t kMapNode = 48;
-std::size_t heap_bytes(const std::string& s) {
-  return s.capacity() > 15 ? s.capacity() + 1 : 0;  // libstdc++'s small-string buffer is 15
-}
-std::size_t heap_bytes(const Series& s) {
-  return (s.hourly.capacity() + s.daily.capacity()) * sizeof(Bucket);
-}
-std::size_t heap_bytes(const std::map<std::string, FieldValue>& m) {
-  std::size_t n = 0;
-  for (const auto& [k, v] : m)
-    n += kMapNode + sizeof(std::pair<const std::string, FieldValue>) + heap_bytes(k) +
-         heap_bytes(v.text);
-  return n;
-}
-std::size_t heap_bytes(const TypeStats& t) {
-  std::size_t n = heap_bytes(t.events) + heap_bytes(t.last_values);
-  for (const auto& [k, s] : t.fields)
-    n += kMapNode + sizeof(std::pair<const std::string, Series>) + heap_bytes(k) + heap_bytes(s);
-  return n;
-}
-std::size_t heap_bytes(const std::map<std::string, TypeStats>& m) {
-  std::size_t n = 0;
-  for (const auto& [k, t] : m)
-    n += kMapNode + sizeof(std::pair<const std::string, TypeStats>) + heap_bytes(k) + heap_bytes(t);
-  return n;
-}
-}  // namespace
 
 std::size_t memory_bytes(const AccountState& state) {
   std::size_t n = sizeof(AccountState) + heap_bytes(state.id) + heap_bytes(state.profile) +
                   heap_bytes(state.types);
-  for (const auto& [k, d] : state.derived)
-    n += kMapNode + sizeof(std::pair<const std::string, DerivedSeries>) + heap_bytes(k) +
-         heap_bytes(d.groups);
+  for (const auto& [k, d] : state.derived) n += node_bytes<DerivedSeries>(k) + heap_bytes(d.groups);
   for (const auto& [k, a] : state.alerts) {
-    n += kMapNode + sizeof(std::pair<const std::string, AlertState>) + heap_bytes(k);
+    n += node_bytes<AlertState>(k);
     for (const auto& [name, value] : a.labels)
-      n += kMapNode + sizeof(std::pair<const std::string, std::string>) + heap_bytes(name) +
-           heap_bytes(value);
+      n += node_bytes<std::string>(name) + heap_bytes(value);
   }
   return n;
 }

@@ -43,6 +43,15 @@ struct TypeStats {
   Series events;                         // one value (1) per event: event counts per bucket
   std::map<std::string, Series> fields;  // numeric data fields by name
   std::map<std::string, FieldValue> last_values;  // latest value of each non-numeric field
+  // Not part of the value (always compares equal): a lower bound on the earliest hourly and
+  // daily bucket start of these series, so that apply() skips the stats with nothing to prune
+  // without visiting each series. 0 (as after decoding) means "look".
+  struct PruneHint {
+    TimeMs hourly = 0;
+    TimeMs daily = 0;
+    bool operator==(const PruneHint&) const { return true; }
+  };
+  PruneHint oldest;
   bool operator==(const TypeStats&) const = default;
 };
 
@@ -106,12 +115,14 @@ void derived_targets(const SeriesSpecs* specs, const Event& event, std::vector<D
 
 // Applies one event: the per-type aggregates, the profile, and every derived series of specs
 // that the event matches. The caller has already checked it is valid, new and not too late.
-void apply(AccountState& state, const Event& event, const Retention& retention,
-           const SeriesSpecs* specs = nullptr);
+// Returns the change in memory_bytes(state) (so a cache can keep its count without measuring
+// the whole state again).
+std::ptrdiff_t apply(AccountState& state, const Event& event, const Retention& retention,
+                     const SeriesSpecs* specs = nullptr);
 // The same with the derived series already resolved (derived_targets): applying the same
 // events with the same targets always gives the same state, whatever the rules are by then
 // (the store replays recorded events this way, state/codec.h).
-void apply(AccountState& state, const Event& event, const Retention& retention,
-           const std::vector<DerivedTarget>& targets);
+std::ptrdiff_t apply(AccountState& state, const Event& event, const Retention& retention,
+                     const std::vector<DerivedTarget>& targets);
 
 }  // namespace kamwatch::model

@@ -21,7 +21,6 @@ Result<model::AccountState*> AccountCache::get(std::string_view id) {
   if (auto it = index_.find(id); it != index_.end()) {
     ++hits_;
     lru_.splice(lru_.begin(), lru_, it->second);
-    touch(*it->second);
     return &it->second->state;
   }
   ++misses_;
@@ -50,6 +49,19 @@ Result<model::AccountState*> AccountCache::peek_or_load(std::string_view id,
   scratch = stored->has_value() ? std::move(**stored) : model::AccountState{};
   scratch.id.assign(id);
   return &scratch;
+}
+
+void AccountCache::grew(std::string_view id, std::ptrdiff_t bytes) {
+  auto it = index_.find(id);
+  if (it == index_.end() || it->second->touched) return;  // measured whole at the trim anyway
+  Entry& e = *it->second;
+  bytes_ -= e.bytes;
+  e.bytes = static_cast<std::size_t>(static_cast<std::ptrdiff_t>(e.bytes) + bytes);
+  bytes_ += e.bytes;
+}
+
+void AccountCache::changed(std::string_view id) {
+  if (auto it = index_.find(id); it != index_.end()) touch(*it->second);
 }
 
 void AccountCache::trim() {

@@ -1,8 +1,9 @@
 #pragma once
 // Bounded LRU cache of decoded account states in front of a StateStore, so the pipeline decodes
 // an account once and then mutates it in place across batches. Bounded twice: by a number of
-// accounts and by the bytes the states take in memory (model::memory_bytes, measured again in
-// trim() for every state got since the last trim, as applying events grows them).
+// accounts and by the bytes the states take in memory (model::memory_bytes). A state is measured
+// whole when it is read from the store; after that, whoever changes a cached state tells the
+// cache: grew() with what model::apply returned, or changed() to have it measured again.
 // Lifecycle: get() during a batch (never evicts, so every pointer it returned stays valid while
 // the batch is built and committed), trim() after a successful commit, clear() after a failed
 // one (cached states may hold changes that were never persisted).
@@ -37,14 +38,21 @@ class AccountCache {
   [[nodiscard]] Result<model::AccountState*> get(std::string_view id);
 
   // For scans that visit every account once (timer sweeps): the cached state of id when there
-  // is one, not made more recent (a scan must not evict the accounts events keep hot); else the
-  // stored one, or a new empty one, read into `scratch`, which the cache does not keep. Not
-  // counted in hits() and misses(). Errors come from the store; scratch is unspecified then.
+  // is one, not made more recent (a scan must not evict the accounts events keep hot) and
+  // measured again at the next trim (the scan may change it); else the stored one, or a new
+  // empty one, read into `scratch`, which the cache does not keep. Not counted in hits() and
+  // misses(). Errors come from the store; scratch is unspecified then.
   [[nodiscard]] Result<model::AccountState*> peek_or_load(std::string_view id,
                                                           model::AccountState& scratch);
 
-  // Measures the states got since the last trim, then evicts least recently used entries until
-  // at most capacity remain and they take at most capacity_bytes.
+  // A cached state's memory_bytes changed by `bytes` (the sum of model::apply's returns for it).
+  // No-op for an id the cache does not hold.
+  void grew(std::string_view id, std::ptrdiff_t bytes);
+  // A cached state changed by an unknown amount: trim() measures it again.
+  void changed(std::string_view id);
+
+  // Measures the states read from the store or changed() since the last trim, then evicts least
+  // recently used entries until at most capacity remain and they take at most capacity_bytes.
   void trim();
   // Drops every entry.
   void clear();
@@ -63,8 +71,8 @@ class AccountCache {
   struct Entry {
     std::string key;  // the map's key views this string (list nodes never move)
     model::AccountState state;
-    std::size_t bytes = 0;  // memory_bytes(state) at the last trim
-    bool touched = false;   // in touched_
+    std::size_t bytes = 0;  // memory_bytes(state) as measured, plus what it grew by since
+    bool touched = false;   // in touched_: to be measured at the next trim
   };
   using List = std::list<Entry>;  // front = most recently used
   // Marks e to be measured again at the next trim (its state may change).
@@ -74,7 +82,7 @@ class AccountCache {
   std::size_t capacity_;
   std::size_t capacity_bytes_;
   std::size_t bytes_ = 0;        // sum of the entries' bytes
-  std::vector<Entry*> touched_;  // got since the last trim (get never evicts)
+  std::vector<Entry*> touched_;  // to be measured at the next trim (get never evicts)
   List lru_;
   std::unordered_map<std::string_view, List::iterator> index_;
   std::uint64_t hits_ = 0;

@@ -201,5 +201,45 @@ TEST(AccountState, ApplyingTheSameEventsInAnotherOrderWithinRetentionGivesTheSam
   EXPECT_EQ(forward, backward);
 }
 
+// The account cache keeps its byte count from apply()'s return instead of measuring every state
+// again after each batch: the two must agree after every event, whatever the event adds (new
+// types, fields, long strings, profile fields, derived groups) and whatever pruning drops.
+TEST(AccountState, ApplyReturnsTheChangeInMemoryBytes) {
+  AccountState s;
+  const Retention r{2 * kDayMs, 30 * kDayMs};
+  const std::vector<DerivedTarget> none;
+  const std::string long_text(100, 'x');
+  std::size_t expected = memory_bytes(s);
+  for (int i = 0; i < 3000; ++i) {
+    const TimeMs t = kT0 + i * 3 * kHourMs + (i % 7) * kMinuteMs;
+    std::vector<DerivedTarget> targets;
+    Event e = order(t, i);
+    switch (i % 5) {
+      case 0:
+        e = event("account.profile", t,
+                  {{"name", FieldValue::of_string(long_text + std::to_string(i % 3))},
+                   {"seats", FieldValue::of_number(i)},
+                   {"field" + std::to_string(i % 11) + long_text, FieldValue::of_bool(true)}});
+        break;
+      case 1:
+        e = event(
+            "usage.activity" + std::to_string(i % 4), t,
+            {{"metric_" + std::to_string(i % 9) + long_text, FieldValue::of_number(i)},
+             {"note", FieldValue::of_string(std::string(static_cast<std::size_t>(i % 40), 'n'))}});
+        break;
+      case 2:
+        targets = {{"competitor_share" + long_text, "category" + std::to_string(i % 6)},
+                   {"deals", ""}};
+        break;
+      default:
+        break;
+    }
+    const std::ptrdiff_t grew = apply(s, e, r, targets.empty() ? none : targets);
+    expected = static_cast<std::size_t>(static_cast<std::ptrdiff_t>(expected) + grew);
+    ASSERT_EQ(memory_bytes(s), expected) << "after event " << i;
+  }
+  EXPECT_GT(expected, memory_bytes(AccountState{}) + 10000);  // it did grow
+}
+
 }  // namespace
 }  // namespace kamwatch::model

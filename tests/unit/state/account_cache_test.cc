@@ -174,10 +174,11 @@ TEST(AccountCache, TrimKeepsTheStatesWithinTheByteBudgetAsTheyGrow) {
   cache.trim();
   EXPECT_EQ(cache.size(), 4u);  // small states: the account bound is the one that counts
   EXPECT_LE(cache.bytes(), 40u * 1024);
-  // Applying events grows the states got in this batch: trim measures them again.
-  grow(**cache.get("a"), 250);  // ~15 KiB each
-  grow(**cache.get("b"), 250);
-  grow(**cache.get("c"), 250);
+  // The states grow, and the cache is told so: trim measures them again.
+  for (const char* id : {"a", "b", "c"}) {
+    grow(**cache.get(id), 250);  // ~15 KiB each
+    cache.changed(id);
+  }
   ASSERT_TRUE(cache.get("d").ok());  // order now d, c, b, a
   cache.trim();
   EXPECT_EQ(cache.size(), 3u);  // a, the least recently used, goes
@@ -188,11 +189,48 @@ TEST(AccountCache, TrimKeepsTheStatesWithinTheByteBudgetAsTheyGrow) {
   EXPECT_EQ(store.loads, 0);
   // One state larger than the whole budget stays while it is the most recent.
   grow(**cache.get("d"), 4000);
+  cache.changed("d");
   cache.trim();
   EXPECT_EQ(cache.size(), 1u);
   EXPECT_GT(cache.bytes(), 40u * 1024);
   cache.clear();
   EXPECT_EQ(cache.bytes(), 0u);
+}
+
+// The pipeline reports what model::apply returned instead of having every state it changed
+// measured again: the count must come out the same as measuring.
+TEST(AccountCache, GrewKeepsTheCountThatMeasuringGives) {
+  FakeStore store;
+  store.accounts["acme"] = stored("acme", 0);
+  AccountCache cache(store, 10);
+  ASSERT_TRUE(cache.get("acme").ok());
+  cache.trim();
+  const std::size_t empty = cache.bytes();
+  std::ptrdiff_t grew = 0;
+  for (int i = 0; i < 200; ++i) {
+    model::Event e{"e" + std::to_string(i),
+                   "src",
+                   i % 2 ? "sales.order" : "usage.activity",
+                   "acme",
+                   1000 + i * kHourMs,
+                   {{"amount", model::FieldValue::of_number(i)}}};
+    grew += model::apply(**cache.get("acme"), e, {});
+  }
+  cache.grew("acme", grew);
+  cache.grew("unknown", 1000000);  // not cached: ignored
+  cache.trim();
+  const std::size_t counted = cache.bytes();
+  EXPECT_GT(counted, empty + 200 * sizeof(model::Bucket));
+  cache.changed("acme");
+  cache.trim();
+  EXPECT_EQ(cache.bytes(), counted);
+  // Without being told, a changed state keeps its old count until it is measured again.
+  grow(**cache.get("acme"), 100);
+  cache.trim();
+  EXPECT_EQ(cache.bytes(), counted);
+  cache.changed("acme");
+  cache.trim();
+  EXPECT_GE(cache.bytes(), counted + 100 * sizeof(model::Bucket));
 }
 
 TEST(AccountCache, ClearDropsUncommittedChanges) {
