@@ -42,6 +42,7 @@ class EventSource {
   // Moves the read positions back, after a batch could not be committed.
   [[nodiscard]] virtual Result<void> rewind(const std::vector<TopicPartitionOffset>& offsets) = 0;
   // Reports processed positions to the broker (lag monitoring only; the truth is the store).
+  // The Kafka source sends the latest ones at most every 100 ms, and on revocation and close.
   virtual void report_progress(const std::vector<TopicPartitionOffset>& offsets) = 0;
   // The partitions currently owned.
   [[nodiscard]] virtual std::vector<TopicPartition> assignment() const = 0;

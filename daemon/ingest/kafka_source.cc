@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <map>
+#include <utility>
 
 #include "core/log.h"
 #include "ingest/kafka.h"
@@ -35,10 +37,15 @@ class KafkaSource final : public EventSource {
         {"enable.partition.eof", "false"},
         {"client.id", "kamwatch"},
         {"queued.max.messages.kbytes", "65536"},  // prefetch: 64 MiB, ~400k events
-        // The broker holds a fetch this long when it has nothing new: short, so that an event
-        // reaches the pipeline in milliseconds (issue 6: at 20,000 events/s on one broker,
-        // 500 ms, the default, gave a p50 produce-to-alert of ~120 ms, 5 ms ~45 ms).
+        // The broker holds a fetch until it has fetch.min.bytes or for fetch.wait.max.ms. The
+        // wait is short, so that an event reaches the pipeline in milliseconds (issue 6: at
+        // 20,000 events/s on one broker, 500 ms, the default, gave a p50 produce-to-alert of
+        // ~120 ms). The minimum is not the default single byte: with it, a steady stream
+        // answered every fetch at once with a few messages, thousands of fetches and tiny
+        // batches a second, and the broker and kamwatch then took 100% and 50% of a core at
+        // 20,000 events/s; with 64 KiB, ~70% and ~35%.
         {"fetch.wait.max.ms", "10"},
+        {"fetch.min.bytes", "65536"},
     };
     if (!options_.instance_id.empty()) defaults["group.instance.id"] = options_.instance_id;
     auto conf = detail::make_conf(options_.kafka.brokers, defaults, options_.kafka.properties);
@@ -69,6 +76,7 @@ class KafkaSource final : public EventSource {
   Result<void> poll(MessageBatch& batch, bool wait) override {
     batch.clear();
     if (closed_) return ok();
+    send_progress(false);  // the last positions reported while the input is quiet
     if (failed_) return *failed_;
     revoked_during_poll_ = false;
     // Latency: take whatever is already buffered; only when nothing is, wait (up to batch_wait)
@@ -122,13 +130,9 @@ class KafkaSource final : public EventSource {
   }
 
   void report_progress(const std::vector<TopicPartitionOffset>& offsets) override {
-    if (offsets.empty() || closed_) return;
-    rd_kafka_topic_partition_list_t* list =
-        rd_kafka_topic_partition_list_new(static_cast<int>(offsets.size()));
-    for (const auto& o : offsets)
-      rd_kafka_topic_partition_list_add(list, o.topic.c_str(), o.partition)->offset = o.offset;
-    rd_kafka_commit(rk_, list, 1 /* async: monitoring only */);
-    rd_kafka_topic_partition_list_destroy(list);
+    if (closed_) return;
+    for (const auto& o : offsets) progress_[{o.topic, o.partition}] = o.offset;
+    send_progress(false);
   }
 
   std::vector<TopicPartition> assignment() const override { return assigned_; }
@@ -169,12 +173,32 @@ class KafkaSource final : public EventSource {
 
   void close() override {
     if (closed_ || !rk_) return;
+    send_progress(true, false);
     closed_ = true;
     rd_kafka_consumer_close(rk_);
     log::info("kafka consumer closed", {{"group", options_.group}});
   }
 
  private:
+  // Commits the reported positions to the group (lag monitoring only: the truth is the store),
+  // at most once per kProgressInterval unless forced. One commit per batch was ~500
+  // OffsetCommit requests a second at 20,000 events/s: broker CPU that showed up as
+  // produce-to-alert latency on a shared machine (issue 6).
+  static constexpr std::chrono::milliseconds kProgressInterval{100};
+  void send_progress(bool force, bool async = true) {
+    if (progress_.empty() || !rk_) return;
+    const auto now = std::chrono::steady_clock::now();
+    if (!force && now - progress_sent_ < kProgressInterval) return;
+    progress_sent_ = now;
+    rd_kafka_topic_partition_list_t* list =
+        rd_kafka_topic_partition_list_new(static_cast<int>(progress_.size()));
+    for (const auto& [tp, offset] : progress_)
+      rd_kafka_topic_partition_list_add(list, tp.first.c_str(), tp.second)->offset = offset;
+    rd_kafka_commit(rk_, list, async ? 1 : 0);
+    rd_kafka_topic_partition_list_destroy(list);
+    progress_.clear();
+  }
+
   Result<void> take(rd_kafka_message_t* m, MessageBatch& batch) {
     if (m->err) {
       const rd_kafka_resp_err_t err = m->err;
@@ -279,6 +303,11 @@ class KafkaSource final : public EventSource {
       if (paused_) rd_kafka_pause_partitions(rk, parts);  // assigned while paused
     } else if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
       const bool lost = rd_kafka_assignment_lost(rk);
+      // Positions of partitions still owned go out now; a lost member's would be refused.
+      if (lost)
+        progress_.clear();
+      else
+        send_progress(true);
       if (options_.on_revoked) {
         std::vector<TopicPartition> gone;
         for (int i = 0; i < parts->cnt; ++i)
@@ -300,6 +329,7 @@ class KafkaSource final : public EventSource {
       }
     } else {
       log::error("rebalance error", {{"error", rd_kafka_err2str(err)}});
+      progress_.clear();
       rd_kafka_assign(rk, nullptr);
       assigned_.clear();
       revoked_during_poll_ = true;
@@ -315,6 +345,8 @@ class KafkaSource final : public EventSource {
   std::vector<rd_kafka_message_t*> buf_;  // poll's array, kept across polls
   bool closed_ = false;
   bool paused_ = false;
+  std::map<std::pair<std::string, std::int32_t>, std::int64_t> progress_;  // not yet committed
+  std::chrono::steady_clock::time_point progress_sent_;
 };
 
 }  // namespace
