@@ -4,12 +4,16 @@
 // prints p50/p99/max per rate.
 //
 //   build/release/bench/kamwatch_latency_bench [--rates 20000,100000] [--seconds 20]
-//                                              [--probes-per-second 200]
+//                                              [--probes-per-second 200] [--timeline]
+//                                              [--dump FILE]
 //
 // Background traffic is usage.activity on 20,000 accounts (the rule does not read it, as most
 // traffic does not fire anything); probes are support.ticket events with severity 1, each on
 // an account of its own, so each one fires `CriticalTicket` once. Times are wall-clock
-// milliseconds on this machine (producer and consumer share the clock).
+// milliseconds on this machine (producer and consumer share the clock). --timeline also prints,
+// per rate, p50/p99/max of the probes sent in each second (where in the run the tail comes from).
+// The table also splits each probe's time at the moment its rule fired (the alert's `at`);
+// --dump appends each probe's times (rate, produced, fired, received; epoch ms) to FILE.
 #include <librdkafka/rdkafka.h>
 #include <signal.h>
 
@@ -29,6 +33,7 @@
 
 #include "core/time.h"
 #include "harness.h"
+#include "services.h"
 
 using namespace kamwatch::testing;
 
@@ -84,6 +89,11 @@ class AlertReader {
     std::lock_guard lock(mu_);
     return arrivals_;
   }
+  // When the rule fired for each probe account (the alert's `at`, kamwatch's clock).
+  std::map<std::string, std::int64_t> fired() {
+    std::lock_guard lock(mu_);
+    return fired_;
+  }
 
  private:
   void loop() {
@@ -97,8 +107,13 @@ class AlertReader {
         if (k != std::string::npos && v.find("\"status\":\"firing\"") != std::string::npos) {
           const auto start = k + 11;
           const std::string account = v.substr(start, v.find('"', start) - start);
+          std::int64_t fired_at = 0;
+          if (const auto a = v.find("\"at\":\""); a != std::string::npos)
+            fired_at =
+                kamwatch::parse_rfc3339(v.substr(a + 6, v.find('"', a + 6) - a - 6)).value_or(0);
           std::lock_guard lock(mu_);
           arrivals_.emplace(account, at);
+          if (fired_at > 0) fired_.emplace(account, fired_at);
         }
       }
       rd_kafka_message_destroy(m);
@@ -107,6 +122,7 @@ class AlertReader {
   rd_kafka_t* rk_ = nullptr;
   std::atomic<bool> stop_{false};
   std::mutex mu_;
+  std::map<std::string, std::int64_t> fired_;
   std::map<std::string, std::int64_t> arrivals_;
   std::thread thread_;
 };
@@ -143,13 +159,25 @@ double percentile(std::vector<std::int64_t> v, double p) {
 int main(int argc, char** argv) {
   std::vector<int> rates = {20000, 100000};
   int seconds = 20, probes_per_second = 200;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    if (!std::strcmp(argv[i], "--seconds")) seconds = std::stoi(argv[i + 1]);
-    if (!std::strcmp(argv[i], "--probes-per-second")) probes_per_second = std::stoi(argv[i + 1]);
-    if (!std::strcmp(argv[i], "--rates")) {
+  bool timeline = false;
+  std::string dump;  // --dump FILE: one line per probe: rate, produced, fired, received (ms)
+  for (int i = 1; i < argc; ++i) {
+    const bool has_value = i + 1 < argc;
+    if (!std::strcmp(argv[i], "--timeline")) {
+      timeline = true;
+    } else if (has_value && !std::strcmp(argv[i], "--dump")) {
+      dump = argv[++i];
+    } else if (has_value && !std::strcmp(argv[i], "--seconds")) {
+      seconds = std::stoi(argv[++i]);
+    } else if (has_value && !std::strcmp(argv[i], "--probes-per-second")) {
+      probes_per_second = std::stoi(argv[++i]);
+    } else if (has_value && !std::strcmp(argv[i], "--rates")) {
       rates.clear();
-      std::stringstream in(argv[i + 1]);
+      std::stringstream in(argv[++i]);
       for (std::string r; std::getline(in, r, ',');) rates.push_back(std::stoi(r));
+    } else {
+      std::fprintf(stderr, "latency bench: unknown flag or missing value: %s\n", argv[i]);
+      return 2;
     }
   }
   const std::string topic = unique_name("kw-latency-events");
@@ -158,6 +186,7 @@ int main(int argc, char** argv) {
   create_topic(alerts, 1);
   create_topic(topic + ".dlq", 1);
   const std::string dir = temp_dir("kw-latency");
+  const int port = free_port();
   std::filesystem::create_directories(dir + "/rules");
   std::ofstream(dir + "/rules/latency.yaml") << kRule;
   std::ofstream(dir + "/kamwatch.yaml")
@@ -165,7 +194,9 @@ int main(int argc, char** argv) {
       << "]\n  group: " << unique_name("kw-latency-group") << "\n  alerts_topic: " << alerts
       << "\n  dead_letter_topic: " << topic << ".dlq\nstate:\n  data_dir: " << dir
       << "/data\nrules:\n  dir: " << dir << "/rules\nlog:\n  level: warn\n";
-  Daemon d({"run", "--config", dir + "/kamwatch.yaml"}, dir + "/kamwatch.log");
+  Daemon d(
+      {"run", "--config", dir + "/kamwatch.yaml", "--http", "127.0.0.1:" + std::to_string(port)},
+      dir + "/kamwatch.log");
   d.start();
   AlertReader reader(alerts);
   rd_kafka_t* producer = make_producer();
@@ -184,8 +215,9 @@ int main(int argc, char** argv) {
   }
 
   std::printf(
-      "\n| rate (events/s) | events | probes | alerts received | p50 ms | p99 ms | max ms |\n"
-      "|---|---|---|---|---|---|---|\n");
+      "\n| rate (events/s) | events | probes | alerts received | p50 ms | p99 ms | max ms | "
+      "produce to fired p50 / p99 | fired to received p50 / p99 |\n"
+      "|---|---|---|---|---|---|---|---|---|\n");
   std::uint64_t seq = 0;
   for (int rate : rates) {
     std::map<std::string, std::int64_t> sent;  // probe account -> produce time
@@ -228,13 +260,66 @@ int main(int argc, char** argv) {
       if (latencies.size() == sent.size() || std::chrono::steady_clock::now() > deadline) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }
-    std::printf("| %d (achieved %.0f) | %lld | %zu | %zu | %.0f | %.0f | %.0f |\n", rate,
-                static_cast<double>(total) / took, static_cast<long long>(total), sent.size(),
-                latencies.size(), percentile(latencies, 0.5), percentile(latencies, 0.99),
-                percentile(latencies, 1.0));
+    // Where the time went: produce -> the rule fired (the alert's `at`), fired -> received.
+    std::vector<std::int64_t> to_fire, to_receive;
+    {
+      const auto got = reader.arrivals();
+      const auto fired = reader.fired();
+      std::ofstream out;
+      if (!dump.empty()) out.open(dump, std::ios::app);
+      for (const auto& [account, t] : sent) {
+        auto f = fired.find(account);
+        auto r = got.find(account);
+        if (f == fired.end() || r == got.end()) continue;
+        if (out.is_open()) out << rate << ' ' << t << ' ' << f->second << ' ' << r->second << '\n';
+        to_fire.push_back(f->second - t);
+        to_receive.push_back(r->second - f->second);
+      }
+    }
+    std::printf(
+        "| %d (achieved %.0f) | %lld | %zu | %zu | %.0f | %.0f | %.0f | %.0f / %.0f | %.0f / %.0f "
+        "|\n",
+        rate, static_cast<double>(total) / took, static_cast<long long>(total), sent.size(),
+        latencies.size(), percentile(latencies, 0.5), percentile(latencies, 0.99),
+        percentile(latencies, 1.0), percentile(to_fire, 0.5), percentile(to_fire, 0.99),
+        percentile(to_receive, 0.5), percentile(to_receive, 0.99));
+    if (timeline) {
+      const auto got = reader.arrivals();
+      std::map<std::int64_t, std::vector<std::int64_t>> by_second;  // second of the run
+      const std::int64_t first =
+          sent.empty()
+              ? 0
+              : std::min_element(sent.begin(), sent.end(), [](const auto& a, const auto& b) {
+                  return a.second < b.second;
+                })->second;
+      for (const auto& [account, t] : sent)
+        if (auto it = got.find(account); it != got.end())
+          by_second[(t - first) / 1000].push_back(it->second - t);
+      std::printf("rate %d by second of the run: second p50/p99/max ms\n", rate);
+      for (const auto& [second, v] : by_second)
+        std::printf("  %lld: %.0f / %.0f / %.0f\n", static_cast<long long>(second),
+                    percentile(v, 0.5), percentile(v, 0.99), percentile(v, 1.0));
+    }
     std::fflush(stdout);
   }
   rd_kafka_destroy(producer);
+  // kamwatch's own view over the whole run: Kafka timestamp to commit, batch time and size
+  // (cumulative histogram buckets).
+  {
+    std::istringstream metrics(http_get("http://127.0.0.1:" + std::to_string(port) + "/metrics"));
+    std::map<std::string, std::string> lines;
+    for (std::string line; std::getline(metrics, line);)
+      for (const char* name :
+           {"kamwatch_event_delay_seconds_bucket", "kamwatch_batch_duration_seconds_bucket",
+            "kamwatch_batch_messages_bucket"})
+        if (line.rfind(name, 0) == 0) {
+          const auto le = line.find("le=\"");
+          lines[name] += " " + line.substr(le + 4, line.find('"', le + 4) - le - 4) + ":" +
+                         line.substr(line.rfind(' ') + 1);
+        }
+    for (const auto& [name, buckets] : lines)
+      std::printf("%s (le:count)%s\n", name.c_str(), buckets.c_str());
+  }
   d.signal(SIGTERM);
   d.wait(std::chrono::seconds(60));
   std::filesystem::remove_all(dir);
