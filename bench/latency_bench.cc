@@ -5,7 +5,7 @@
 //
 //   build/release/bench/kamwatch_latency_bench [--rates 20000,100000] [--seconds 20]
 //                                              [--probes-per-second 200] [--timeline]
-//                                              [--dump FILE]
+//                                              [--dump FILE] [--raw-baseline]
 //
 // Background traffic is usage.activity on 20,000 accounts (the rule does not read it, as most
 // traffic does not fire anything); probes are support.ticket events with severity 1, each on
@@ -14,6 +14,8 @@
 // per rate, p50/p99/max of the probes sent in each second (where in the run the tail comes from).
 // The table also splits each probe's time at the moment its rule fired (the alert's `at`);
 // --dump appends each probe's times (rate, produced, fired, received; epoch ms) to FILE.
+// --raw-baseline runs a plain consumer of the input topic beside kamwatch, with kamwatch's fetch
+// settings, and reports its produce-to-receive times (the floor under kamwatch's).
 #include <librdkafka/rdkafka.h>
 #include <signal.h>
 
@@ -25,6 +27,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <sstream>
 #include <string>
@@ -62,24 +65,34 @@ rd_kafka_t* make_producer() {
   return rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
 }
 
-// Reads the alerts topic from its end; records the arrival time of each probe account's alert.
-class AlertReader {
+// Reads a topic from the beginning on its own thread and records when each probe arrived:
+// - kAlerts: the alerts topic; a probe account's firing alert (and the alert's `at`).
+// - kRaw: the input topic itself, with kamwatch's fetch settings (kafka_source.cc): the
+//   produce-to-consume floor that kamwatch's processing adds to.
+class Reader {
  public:
-  explicit AlertReader(const std::string& topic) {
+  enum class Mode { kAlerts, kRaw };
+  Reader(const std::string& topic, int partitions, Mode mode) : mode_(mode) {
     char err[512];
     rd_kafka_conf_t* conf = rd_kafka_conf_new();
     rd_kafka_conf_set(conf, "bootstrap.servers", broker().c_str(), err, sizeof err);
     rd_kafka_conf_set(conf, "group.id", unique_name("latency-reader").c_str(), err, sizeof err);
-    rd_kafka_conf_set(conf, "fetch.wait.max.ms", "5", err, sizeof err);
+    if (mode == Mode::kRaw) {
+      rd_kafka_conf_set(conf, "fetch.wait.max.ms", "10", err, sizeof err);
+      rd_kafka_conf_set(conf, "fetch.min.bytes", "65536", err, sizeof err);
+    } else {
+      rd_kafka_conf_set(conf, "fetch.wait.max.ms", "5", err, sizeof err);
+    }
     rd_kafka_conf_set(conf, "fetch.error.backoff.ms", "5", err, sizeof err);
     rk_ = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
-    rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(list, topic.c_str(), 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(partitions);
+    for (int p = 0; p < partitions; ++p)
+      rd_kafka_topic_partition_list_add(list, topic.c_str(), p)->offset = RD_KAFKA_OFFSET_BEGINNING;
     rd_kafka_assign(rk_, list);
     rd_kafka_topic_partition_list_destroy(list);
     thread_ = std::thread([this] { loop(); });
   }
-  ~AlertReader() {
+  ~Reader() {
     stop_ = true;
     thread_.join();
     rd_kafka_consumer_close(rk_);
@@ -101,7 +114,13 @@ class AlertReader {
       rd_kafka_message_t* m = rd_kafka_consumer_poll(rk_, 20);
       if (!m) continue;
       const std::int64_t at = now_ms();
-      if (!m->err && m->payload) {
+      if (!m->err && mode_ == Mode::kRaw && m->key) {
+        const std::string key(static_cast<const char*>(m->key), m->key_len);
+        if (key.rfind("PROBE", 0) == 0) {
+          std::lock_guard lock(mu_);
+          arrivals_.emplace(key, at);
+        }
+      } else if (!m->err && m->payload) {
         const std::string v(static_cast<const char*>(m->payload), m->len);
         const auto k = v.find("\"account\":\"");
         if (k != std::string::npos && v.find("\"status\":\"firing\"") != std::string::npos) {
@@ -119,6 +138,7 @@ class AlertReader {
       rd_kafka_message_destroy(m);
     }
   }
+  Mode mode_;
   rd_kafka_t* rk_ = nullptr;
   std::atomic<bool> stop_{false};
   std::mutex mu_;
@@ -159,12 +179,14 @@ double percentile(std::vector<std::int64_t> v, double p) {
 int main(int argc, char** argv) {
   std::vector<int> rates = {20000, 100000};
   int seconds = 20, probes_per_second = 200;
-  bool timeline = false;
+  bool timeline = false, raw_baseline = false;
   std::string dump;  // --dump FILE: one line per probe: rate, produced, fired, received (ms)
   for (int i = 1; i < argc; ++i) {
     const bool has_value = i + 1 < argc;
     if (!std::strcmp(argv[i], "--timeline")) {
       timeline = true;
+    } else if (!std::strcmp(argv[i], "--raw-baseline")) {
+      raw_baseline = true;
     } else if (has_value && !std::strcmp(argv[i], "--dump")) {
       dump = argv[++i];
     } else if (has_value && !std::strcmp(argv[i], "--seconds")) {
@@ -198,7 +220,10 @@ int main(int argc, char** argv) {
       {"run", "--config", dir + "/kamwatch.yaml", "--http", "127.0.0.1:" + std::to_string(port)},
       dir + "/kamwatch.log");
   d.start();
-  AlertReader reader(alerts);
+  Reader reader(alerts, 1, Reader::Mode::kAlerts);
+  // --raw-baseline: a plain consumer of the input topic beside kamwatch.
+  std::unique_ptr<Reader> raw;
+  if (raw_baseline) raw = std::make_unique<Reader>(topic, 4, Reader::Mode::kRaw);
   rd_kafka_t* producer = make_producer();
 
   // Warm-up: the first probe's alert arrives once the daemon consumes and delivers.
@@ -216,8 +241,8 @@ int main(int argc, char** argv) {
 
   std::printf(
       "\n| rate (events/s) | events | probes | alerts received | p50 ms | p99 ms | max ms | "
-      "produce to fired p50 / p99 | fired to received p50 / p99 |\n"
-      "|---|---|---|---|---|---|---|---|---|\n");
+      "produce to fired p50 / p99 | fired to received p50 / p99 | raw consumer p50 / p99 |\n"
+      "|---|---|---|---|---|---|---|---|---|---|\n");
   std::uint64_t seq = 0;
   for (int rate : rates) {
     std::map<std::string, std::int64_t> sent;  // probe account -> produce time
@@ -276,13 +301,20 @@ int main(int argc, char** argv) {
         to_receive.push_back(r->second - f->second);
       }
     }
+    std::vector<std::int64_t> to_raw;  // produce -> a plain consumer got it (--raw-baseline)
+    if (raw) {
+      const auto got = raw->arrivals();
+      for (const auto& [account, t] : sent)
+        if (auto r = got.find(account); r != got.end()) to_raw.push_back(r->second - t);
+    }
     std::printf(
         "| %d (achieved %.0f) | %lld | %zu | %zu | %.0f | %.0f | %.0f | %.0f / %.0f | %.0f / %.0f "
-        "|\n",
+        "| %.0f / %.0f |\n",
         rate, static_cast<double>(total) / took, static_cast<long long>(total), sent.size(),
         latencies.size(), percentile(latencies, 0.5), percentile(latencies, 0.99),
         percentile(latencies, 1.0), percentile(to_fire, 0.5), percentile(to_fire, 0.99),
-        percentile(to_receive, 0.5), percentile(to_receive, 0.99));
+        percentile(to_receive, 0.5), percentile(to_receive, 0.99), percentile(to_raw, 0.5),
+        percentile(to_raw, 0.99));
     if (timeline) {
       const auto got = reader.arrivals();
       std::map<std::int64_t, std::vector<std::int64_t>> by_second;  // second of the run
