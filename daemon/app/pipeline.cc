@@ -7,7 +7,6 @@
 #include <exception>
 #include <map>
 #include <stdexcept>
-#include <unordered_map>
 
 #include "app/changelog.h"
 #include "core/log.h"
@@ -281,10 +280,14 @@ Result<BatchStats> Pipeline::process(const ingest::MessageBatch& batch,
   std::vector<std::string> new_keys;
   new_keys.reserve(key_count);
   std::vector<model::AccountState*> changed;
-  // Position of each changed account in `changed`; its event types and deltas sit at the same
-  // position in changed_types_ and deltas_ (members, reused so their buffers stay allocated).
-  std::unordered_map<model::AccountState*, std::size_t>& changed_index = changed_index_;
-  changed_index.clear();
+  // Each changed account's cache entry, event types, deltas and growth sit at its position in
+  // `changed` in changed_refs_, changed_types_, deltas_ and grown_ (members, reused so their
+  // buffers stay allocated). The entry's tag holds the batch number and that position.
+  changed_refs_.clear();
+  // 32 bits of batch number, never 0 (a newly read entry's tag is 0), and 32 of position.
+  if ((++batch_number_ & 0xffffffffu) == 0) ++batch_number_;
+  const std::uint64_t batch_mark = batch_number_ & 0xffffffffu;
+  const auto tag_of = [&](std::size_t position) { return (batch_mark << 32) | position; };
   // Without a changelog, accounts changed only by events are committed as deltas (the events
   // themselves, merged by the store) instead of their whole state, which is far larger.
   const bool use_deltas = changelog_ == nullptr;
@@ -307,7 +310,8 @@ Result<BatchStats> Pipeline::process(const ingest::MessageBatch& batch,
       cache_.clear();
       return account.error();
     }
-    model::AccountState& s = **account;
+    const state::AccountCache::Ref ref = *account;
+    model::AccountState& s = *ref;
     if (s.applied > 0 && e.time < s.max_time - options_.late_grace) {
       dead_letter(batch.messages[i], ingest::Reason::kLate,
                   "event time " + format_rfc3339(e.time) + " is more than " +
@@ -318,24 +322,26 @@ Result<BatchStats> Pipeline::process(const ingest::MessageBatch& batch,
       ++stats.late;
       continue;
     }
-    auto [slot, first_change] = changed_index.try_emplace(&s, changed.size());
-    if (first_change) {
+    if (ref.tag() >> 32 != batch_mark) {  // the account's first change in this batch
+      const std::size_t c = changed.size();
+      ref.tag() = tag_of(c);
       changed.push_back(&s);
+      changed_refs_.push_back(ref);
       if (changed_types_.size() < changed.size()) changed_types_.resize(changed.size());
       if (deltas_.size() < changed.size()) deltas_.resize(changed.size());
       if (grown_.size() < changed.size()) grown_.resize(changed.size());
-      changed_types_[slot->second].clear();
-      deltas_[slot->second].clear();
-      grown_[slot->second] = 0;
+      changed_types_[c].clear();
+      deltas_[c].clear();
+      grown_[c] = 0;
     }
+    const std::size_t slot = ref.tag() & 0xffffffffu;
     try {
       fault_hooks(e);
       model::derived_targets(rules_ ? &rules_->series_specs() : nullptr, e, targets_);
-      grown_[slot->second] += model::apply(s, e, options_.retention, targets_);
+      grown_[slot] += model::apply(s, e, options_.retention, targets_);
       s.partition = batch.messages[i].partition;
       if (use_deltas)
-        state::encode_account_delta_to(e, s.partition, options_.retention, targets_,
-                                       deltas_[slot->second]);
+        state::encode_account_delta_to(e, s.partition, options_.retention, targets_, deltas_[slot]);
     } catch (const std::exception& ex) {
       cache_.clear();  // the account may be half changed
       return Error{std::string(kProcessingError), "applying event '" + std::string(e.id) + "' at " +
@@ -349,7 +355,7 @@ Result<BatchStats> Pipeline::process(const ingest::MessageBatch& batch,
                                                        std::vector<std::string_view>());
       sp->second.second.push_back(key);
     }
-    auto& types = changed_types_[slot->second];
+    auto& types = changed_types_[slot];
     if (std::find(types.begin(), types.end(), e.type) == types.end()) types.push_back(e.type);
     ++stats.applied;
   }
@@ -380,7 +386,7 @@ Result<BatchStats> Pipeline::process(const ingest::MessageBatch& batch,
         // then the cache measures the state again.
         const bool alerts_grew =
             s->alerts.size() != alerts_before || stats.transitions.size() != transitions_before;
-        if (alerts_grew) cache_.changed(s->id);
+        if (alerts_grew) cache_.changed(changed_refs_[c]);
         // Alert states are not events: an account whose alerts changed is stored whole.
         if (use_deltas && (alerts_grew || s->alerts != alerts_before_)) full_.push_back(c);
       } catch (const std::exception& ex) {
@@ -432,7 +438,7 @@ Result<BatchStats> Pipeline::process(const ingest::MessageBatch& batch,
     cache_.clear();  // cached states hold changes that were not stored
     return r.error();
   }
-  for (std::size_t c = 0; c < changed.size(); ++c) cache_.grew(changed[c]->id, grown_[c]);
+  for (std::size_t c = 0; c < changed.size(); ++c) cache_.grew(changed_refs_[c], grown_[c]);
   cache_.trim();
   return stats;
 }

@@ -8,7 +8,6 @@
 #include <map>
 #include <memory>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "app/account_view.h"
@@ -155,7 +154,8 @@ class Pipeline {
   std::vector<char> valid_;
   std::vector<std::uint32_t> key_order_;  // indices into keys_, by key
   std::vector<char> repeated_;            // per key: an earlier message of the batch has it
-  std::unordered_map<model::AccountState*, std::size_t> changed_index_;
+  std::vector<state::AccountCache::Ref> changed_refs_;
+  std::uint64_t batch_number_ = 0;  // of process() calls: in cache entries' tags
   std::shared_ptr<const rules::RuleSet> rules_;
   AttributesLookup attributes_;
   std::string sweep_cursor_;            // the last account id listed for the sweep

@@ -17,11 +17,11 @@ void AccountCache::touch(Entry& e) {
   touched_.push_back(&e);
 }
 
-Result<model::AccountState*> AccountCache::get(std::string_view id) {
+Result<AccountCache::Ref> AccountCache::get(std::string_view id) {
   if (auto it = index_.find(id); it != index_.end()) {
     ++hits_;
     lru_.splice(lru_.begin(), lru_, it->second);
-    return &it->second->state;
+    return Ref(&*it->second);
   }
   ++misses_;
   auto stored = store_.get_account(id);
@@ -35,7 +35,7 @@ Result<model::AccountState*> AccountCache::get(std::string_view id) {
   e.state.id = e.key;
   index_.emplace(std::string_view(e.key), lru_.begin());
   touch(e);
-  return &e.state;
+  return Ref(&e);
 }
 
 Result<model::AccountState*> AccountCache::peek_or_load(std::string_view id,
@@ -51,18 +51,15 @@ Result<model::AccountState*> AccountCache::peek_or_load(std::string_view id,
   return &scratch;
 }
 
-void AccountCache::grew(std::string_view id, std::ptrdiff_t bytes) {
-  auto it = index_.find(id);
-  if (it == index_.end() || it->second->touched) return;  // measured whole at the trim anyway
-  Entry& e = *it->second;
+void AccountCache::grew(Ref ref, std::ptrdiff_t bytes) {
+  Entry& e = *ref.e_;
+  if (e.touched) return;  // measured whole at the trim anyway
   bytes_ -= e.bytes;
   e.bytes = static_cast<std::size_t>(static_cast<std::ptrdiff_t>(e.bytes) + bytes);
   bytes_ += e.bytes;
 }
 
-void AccountCache::changed(std::string_view id) {
-  if (auto it = index_.find(id); it != index_.end()) touch(*it->second);
-}
+void AccountCache::changed(Ref ref) { touch(*ref.e_); }
 
 void AccountCache::trim() {
   for (Entry* e : touched_) {

@@ -23,7 +23,28 @@
 namespace kamwatch::state {
 
 class AccountCache {
+  struct Entry;
+
  public:
+  // A cached entry, as get() returns it. Valid until trim() or clear().
+  class Ref {
+   public:
+    Ref() = default;
+    [[nodiscard]] model::AccountState* get() const;
+    model::AccountState& operator*() const { return *get(); }
+    model::AccountState* operator->() const { return get(); }
+    // A word the caller keeps on the entry while it is cached (0 when it was read): the pipeline
+    // marks the entries of the batch it builds with their position in it, instead of looking
+    // them up in a hash map of its own.
+    [[nodiscard]] std::uint64_t& tag() const;
+    bool operator==(const Ref&) const = default;
+
+   private:
+    friend class AccountCache;
+    explicit Ref(Entry* e) : e_(e) {}
+    Entry* e_ = nullptr;
+  };
+
   // capacity: accounts kept after trim(), at least 1; capacity_bytes: their memory after trim()
   // (the most recently used account stays even when it alone is larger). store must outlive
   // the cache.
@@ -34,8 +55,8 @@ class AccountCache {
 
   // The cached state of id, else the stored one, else a new empty state with only id set (not
   // stored until committed). Marks it most recently used. Errors come from the store (reads or
-  // decoding); the cache is unchanged then. The pointer stays valid until trim() or clear().
-  [[nodiscard]] Result<model::AccountState*> get(std::string_view id);
+  // decoding); the cache is unchanged then.
+  [[nodiscard]] Result<Ref> get(std::string_view id);
 
   // For scans that visit every account once (timer sweeps): the cached state of id when there
   // is one, not made more recent (a scan must not evict the accounts events keep hot) and
@@ -46,10 +67,9 @@ class AccountCache {
                                                           model::AccountState& scratch);
 
   // A cached state's memory_bytes changed by `bytes` (the sum of model::apply's returns for it).
-  // No-op for an id the cache does not hold.
-  void grew(std::string_view id, std::ptrdiff_t bytes);
+  void grew(Ref ref, std::ptrdiff_t bytes);
   // A cached state changed by an unknown amount: trim() measures it again.
-  void changed(std::string_view id);
+  void changed(Ref ref);
 
   // Measures the states read from the store or changed() since the last trim, then evicts least
   // recently used entries until at most capacity remain and they take at most capacity_bytes.
@@ -71,6 +91,7 @@ class AccountCache {
   struct Entry {
     std::string key;  // the map's key views this string (list nodes never move)
     model::AccountState state;
+    std::uint64_t tag = 0;  // Ref::tag()
     std::size_t bytes = 0;  // memory_bytes(state) as measured, plus what it grew by since
     bool touched = false;   // in touched_: to be measured at the next trim
   };
@@ -88,5 +109,8 @@ class AccountCache {
   std::uint64_t hits_ = 0;
   std::uint64_t misses_ = 0;
 };
+
+inline model::AccountState* AccountCache::Ref::get() const { return &e_->state; }
+inline std::uint64_t& AccountCache::Ref::tag() const { return e_->tag; }
 
 }  // namespace kamwatch::state

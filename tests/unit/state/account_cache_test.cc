@@ -81,8 +81,8 @@ TEST(AccountCache, UnknownAccountIsNewAndEmptyWithItsId) {
   ASSERT_TRUE(a.ok());
   EXPECT_EQ((*a)->id, "acme");
   EXPECT_EQ((*a)->applied, 0);
-  EXPECT_TRUE(store.accounts.empty());  // not stored until committed
-  EXPECT_EQ(*cache.get("acme"), *a);    // the same object on the next lookup
+  EXPECT_TRUE(store.accounts.empty());            // not stored until committed
+  EXPECT_EQ(cache.get("acme")->get(), a->get());  // the same object on the next lookup
   EXPECT_EQ(store.loads, 1);
 }
 
@@ -90,7 +90,7 @@ TEST(AccountCache, LoadsFromStoreOnceAndKeepsChanges) {
   FakeStore store;
   store.accounts["acme"] = stored("acme", 7);
   AccountCache cache(store, 10);
-  model::AccountState* a = *cache.get("acme");
+  model::AccountState* a = cache.get("acme")->get();
   EXPECT_EQ(a->applied, 7);
   a->applied = 8;  // the pipeline mutates in place
   EXPECT_EQ((*cache.get(std::string("acme")))->applied, 8);
@@ -102,7 +102,7 @@ TEST(AccountCache, LoadsFromStoreOnceAndKeepsChanges) {
 TEST(AccountCache, TrimEvictsLeastRecentlyUsed) {
   FakeStore store;
   AccountCache cache(store, 2);
-  AccountState* a = *cache.get("a");
+  AccountState* a = cache.get("a")->get();
   ASSERT_TRUE(cache.get("b").ok());
   ASSERT_TRUE(cache.get("c").ok());
   // get() never evicts: all three pointers stay valid for the batch.
@@ -129,7 +129,7 @@ TEST(AccountCache, PeekOrLoadNeitherCachesNorPromotes) {
   FakeStore store;
   store.accounts["cold"] = stored("cold", 3);
   AccountCache cache(store, 2);
-  AccountState* a = *cache.get("a");
+  AccountState* a = cache.get("a")->get();
   ASSERT_TRUE(cache.get("b").ok());
   cache.trim();
   AccountState scratch;
@@ -176,8 +176,9 @@ TEST(AccountCache, TrimKeepsTheStatesWithinTheByteBudgetAsTheyGrow) {
   EXPECT_LE(cache.bytes(), 40u * 1024);
   // The states grow, and the cache is told so: trim measures them again.
   for (const char* id : {"a", "b", "c"}) {
-    grow(**cache.get(id), 250);  // ~15 KiB each
-    cache.changed(id);
+    const AccountCache::Ref ref = *cache.get(id);
+    grow(*ref, 250);  // ~15 KiB each
+    cache.changed(ref);
   }
   ASSERT_TRUE(cache.get("d").ok());  // order now d, c, b, a
   cache.trim();
@@ -189,7 +190,7 @@ TEST(AccountCache, TrimKeepsTheStatesWithinTheByteBudgetAsTheyGrow) {
   EXPECT_EQ(store.loads, 0);
   // One state larger than the whole budget stays while it is the most recent.
   grow(**cache.get("d"), 4000);
-  cache.changed("d");
+  cache.changed(*cache.get("d"));
   cache.trim();
   EXPECT_EQ(cache.size(), 1u);
   EXPECT_GT(cache.bytes(), 40u * 1024);
@@ -206,6 +207,7 @@ TEST(AccountCache, GrewKeepsTheCountThatMeasuringGives) {
   ASSERT_TRUE(cache.get("acme").ok());
   cache.trim();
   const std::size_t empty = cache.bytes();
+  const AccountCache::Ref acme = *cache.get("acme");
   std::ptrdiff_t grew = 0;
   for (int i = 0; i < 200; ++i) {
     model::Event e{"e" + std::to_string(i),
@@ -214,23 +216,34 @@ TEST(AccountCache, GrewKeepsTheCountThatMeasuringGives) {
                    "acme",
                    1000 + i * kHourMs,
                    {{"amount", model::FieldValue::of_number(i)}}};
-    grew += model::apply(**cache.get("acme"), e, {});
+    grew += model::apply(*acme, e, {});
   }
-  cache.grew("acme", grew);
-  cache.grew("unknown", 1000000);  // not cached: ignored
+  cache.grew(acme, grew);
   cache.trim();
   const std::size_t counted = cache.bytes();
   EXPECT_GT(counted, empty + 200 * sizeof(model::Bucket));
-  cache.changed("acme");
+  cache.changed(*cache.get("acme"));
   cache.trim();
   EXPECT_EQ(cache.bytes(), counted);
   // Without being told, a changed state keeps its old count until it is measured again.
   grow(**cache.get("acme"), 100);
   cache.trim();
   EXPECT_EQ(cache.bytes(), counted);
-  cache.changed("acme");
+  cache.changed(*cache.get("acme"));
   cache.trim();
   EXPECT_GE(cache.bytes(), counted + 100 * sizeof(model::Bucket));
+}
+
+// The pipeline keeps a batch position on each entry it changes instead of a hash map.
+TEST(AccountCache, TagStaysOnTheEntryWhileItIsCached) {
+  FakeStore store;
+  AccountCache cache(store, 1);
+  EXPECT_EQ(cache.get("a")->tag(), 0u);  // read: 0
+  cache.get("a")->tag() = 42;
+  EXPECT_EQ(cache.get("a")->tag(), 42u);
+  EXPECT_EQ(cache.get("b")->tag(), 0u);
+  cache.trim();  // "a" goes
+  EXPECT_EQ(cache.get("a")->tag(), 0u);
 }
 
 TEST(AccountCache, ClearDropsUncommittedChanges) {
@@ -262,7 +275,7 @@ TEST(AccountCache, WorksInFrontOfRocksDb) {
   RocksDbStore& store = **opened;
   {
     AccountCache cache(store, 1);
-    AccountState* a = *cache.get("acme");
+    AccountState* a = cache.get("acme")->get();
     model::apply(*a, model::Event{"1", "src", "login", "acme", 1000, {}}, {});
     CommitBatch batch;
     batch.accounts = {a};
