@@ -178,8 +178,8 @@ std::ptrdiff_t apply(AccountState& state, const Event& event, const Retention& r
   const bool horizon_moved =
       first_event || hourly_horizon != old_hourly_horizon || daily_horizon != old_daily_horizon;
 
-  // Adds the event to stats in a map slot, counting the slot itself when it is new.
-  const auto add_to = [&](auto& map, const std::string& key) -> TypeStats& {
+  // The map's value for key, counting the map node when it is new.
+  const auto slot = [&](auto& map, const std::string& key) -> auto& {
     using Value = typename std::remove_reference_t<decltype(map)>::mapped_type;
     auto [it, inserted] = map.try_emplace(key);
     if (inserted) grew += static_cast<std::ptrdiff_t>(node_bytes<Value>(it->first));
@@ -191,7 +191,7 @@ std::ptrdiff_t apply(AccountState& state, const Event& event, const Retention& r
     grew += diff(heap_bytes(ts), before);
   };
 
-  TypeStats& ts = add_to(state.types, event.type);
+  TypeStats& ts = slot(state.types, event.type);
   const bool latest_of_type = ts.count == 0 || t >= ts.last_time;
   add_counted(ts);
   if (event.type == "account.profile" && latest_of_type) {
@@ -199,11 +199,8 @@ std::ptrdiff_t apply(AccountState& state, const Event& event, const Retention& r
     for (const Field& f : event.data) state.profile[f.name] = f.value;
     grew += diff(heap_bytes(state.profile), before);
   }
-  for (const DerivedTarget& d : targets) {
-    auto [it, inserted] = state.derived.try_emplace(d.key);
-    if (inserted) grew += static_cast<std::ptrdiff_t>(node_bytes<DerivedSeries>(it->first));
-    add_counted(add_to(it->second.groups, d.group));
-  }
+  for (const DerivedTarget& d : targets)
+    add_counted(slot(slot(state.derived, d.key).groups, d.group));
 
   if (horizon_moved) {
     for (auto& [type, stats] : state.types) prune(stats, hourly_horizon, daily_horizon);
