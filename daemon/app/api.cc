@@ -51,15 +51,6 @@ std::optional<Response> unknown_parameter(const Request& r,
   return std::nullopt;
 }
 
-std::string signal_of(const engine::AlertTransition& t) {
-  auto it = t.labels.find("signal");
-  return it == t.labels.end() ? std::string() : it->second;
-}
-std::string label_of(const engine::AlertTransition& t, const char* key) {
-  auto it = t.labels.find(key);
-  return it == t.labels.end() ? std::string() : it->second;
-}
-
 // Reads the account and hands it to fn; 404 when unknown, 500 when the store fails.
 Response with_account(const ApiContext& c, const std::string& id,
                       const std::function<Response(const model::AccountState&)>& fn) {
@@ -145,20 +136,25 @@ http::Router make_api_router(ApiContext ctx) {
   router.get("/api/v1/accounts/{id}", [c](const Request& req) {
     const std::string& id = req.params.at("id");
     return with_account(*c, id, [&](const model::AccountState& account) {
+      auto firing = c->alerts->of_account(id);
+      if (!firing.ok())
+        return Response::error(500, "reading the firing alerts failed: " + firing.error().message);
       const RuleStatus::View rules = c->rules->get();
-      return Response::json(
-          200, account_view_json(account, rules.rules.get(), c->attributes(id), c->now(),
-                                 c->retention, c->alerts->of_account(id)));
+      return Response::json(200, account_view_json(account, rules.rules.get(), c->attributes(id),
+                                                   c->now(), c->retention, *firing));
     });
   });
 
   router.get("/api/v1/accounts/{id}/report", [c](const Request& req) {
     const std::string& id = req.params.at("id");
     return with_account(*c, id, [&](const model::AccountState& account) {
+      auto firing = c->alerts->of_account(id);
+      if (!firing.ok())
+        return Response::error(500, "reading the firing alerts failed: " + firing.error().message);
       const RuleStatus::View rules = c->rules->get();
       report::AccountReportInput in(account, rules.rules.get(), c->now());
       in.attributes = c->attributes(id);
-      in.firing = c->alerts->of_account(id);
+      in.firing = std::move(firing).value();
       in.retention = c->retention;
       return Response::text(200, report::render_account_report(in), "text/html; charset=utf-8");
     });
@@ -183,9 +179,9 @@ http::Router make_api_router(ApiContext ctx) {
     // Alerts per account (and which accounts have the asked signal firing).
     std::map<std::string, std::size_t> alert_counts;
     std::set<std::string> with_signal;
-    c->alerts->for_each([&](const engine::AlertTransition& t) {
-      ++alert_counts[t.account];
-      if (!signal.empty() && signal_of(t) == signal) with_signal.insert(t.account);
+    c->alerts->for_each([&](const ActiveAlerts::Firing& t) {
+      ++alert_counts[std::string(t.account)];
+      if (!signal.empty() && t.label("signal") == signal) with_signal.emplace(t.account);
     });
     auto page = c->directory->list(
         [&](const AccountSummary& s) {
@@ -214,17 +210,25 @@ http::Router make_api_router(ApiContext ctx) {
   router.get("/api/v1/alerts", [c](const Request& req) {
     if (auto bad = unknown_parameter(req, {"account", "alertname", "signal", "severity", "kam"}))
       return *bad;
+    std::vector<std::pair<const char*, std::string>> wanted;
+    for (const char* k : {"account", "alertname", "signal", "severity", "kam"})
+      if (std::string want = query(req, k); !want.empty()) wanted.emplace_back(k, std::move(want));
+    auto filter = [&](const ActiveAlerts::Firing& t) {
+      return std::all_of(wanted.begin(), wanted.end(),
+                         [&](const auto& kv) { return t.label(kv.first) == kv.second; });
+    };
     JsonWriter w;
     w.begin_object().key("alerts").begin_array();
     std::size_t n = 0;
-    c->alerts->for_each([&](const engine::AlertTransition& t) {
-      for (const char* k : {"account", "alertname", "signal", "severity", "kam"}) {
-        const std::string want = query(req, k);
-        if (!want.empty() && label_of(t, k) != want) return;
-      }
-      engine::write_transition_json(w, t);
-      ++n;
-    });
+    std::string after;
+    do {
+      auto page = c->alerts->page(after, 1000, filter);
+      if (!page.ok())
+        return Response::error(500, "reading the firing alerts failed: " + page.error().message);
+      for (const engine::AlertTransition& t : page->alerts) engine::write_transition_json(w, t);
+      n += page->alerts.size();
+      after = std::move(page->next);
+    } while (!after.empty());
     w.end_array().field("count", static_cast<std::int64_t>(n)).end_object();
     return Response::json(200, w.take());
   });

@@ -109,20 +109,19 @@ void notify_systemd(const char* state) { sd_notify(0, state); }
 // Labels of the alert-derived gauges, from the firing-alert index.
 void refresh_alert_gauges(metrics::Metrics& m, const ActiveAlerts& alerts) {
   std::map<prometheus::Labels, double> by_rule, by_kam, by_category;
-  auto label = [](const engine::AlertTransition& t, const char* k) {
-    auto it = t.labels.find(k);
-    return it == t.labels.end() ? std::string() : it->second;
+  auto label = [](const ActiveAlerts::Firing& t, const char* k) {
+    return std::string(t.label(k));
   };
   std::map<std::string, std::set<std::string>> competitor_accounts;
-  alerts.for_each([&](const engine::AlertTransition& t) {
-    by_rule[{{"alertname", t.alert},
+  alerts.for_each([&](const ActiveAlerts::Firing& t) {
+    by_rule[{{"alertname", label(t, "alertname")},
              {"severity", label(t, "severity")},
              {"signal", label(t, "signal")}}] += 1;
     if (const std::string kam = label(t, "kam"); !kam.empty())
       by_kam[{{"kam", kam}, {"signal", label(t, "signal")}}] += 1;
     if (label(t, "signal") == "competitor") {
-      const std::string category = t.group.empty() ? label(t, "category") : t.group;
-      competitor_accounts[category.empty() ? "all" : category].insert(t.account);
+      const std::string category = t.group.empty() ? label(t, "category") : std::string(t.group);
+      competitor_accounts[category.empty() ? "all" : category].emplace(t.account);
     }
   });
   for (const auto& [category, accounts] : competitor_accounts)
@@ -246,8 +245,8 @@ Result<void> run_daemon(const config::Config& config, const std::atomic<bool>& s
   auto store = state::RocksDbStore::open(store_options);
   if (!store.ok()) return store.error();
   state::RocksDbStore& st = **store;
-  ActiveAlerts active;
-  if (auto r = active.load(st); !r.ok()) return r.error();
+  ActiveAlerts active(st);
+  if (auto r = active.load(); !r.ok()) return r.error();
   AccountDirectory directory;
 
   // Step 2: brokers (embedded cluster when asked).
@@ -332,7 +331,8 @@ Result<void> run_daemon(const config::Config& config, const std::atomic<bool>& s
   for (const std::string& url : config.alerting.alertmanagers) {
     delivery::AlertmanagerOptions o{url, config.alerting.timeout, config.alerting.resend_interval,
                                     external_url};
-    auto sink = std::make_unique<delivery::AlertmanagerSink>(o, [&active] { return active.all(); });
+    auto sink = std::make_unique<delivery::AlertmanagerSink>(
+        o, [&active](std::string_view after, std::size_t max) { return active.page(after, max); });
     alert_sinks.push_back(sink->name());
     forwarders.push_back(
         std::make_unique<delivery::OutboxForwarder>(st, std::move(sink), &metrics));

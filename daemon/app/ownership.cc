@@ -40,7 +40,7 @@ Result<void> Ownership::assigned(const std::vector<ingest::TopicPartition>& part
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()}});
   }
   moved_();
-  return active_.load(store_);
+  return active_.load();
 }
 
 void Ownership::revoked(const std::vector<ingest::TopicPartition>& partitions, bool lost) {
@@ -59,19 +59,22 @@ void Ownership::revoked(const std::vector<ingest::TopicPartition>& partitions, b
   if (gone.empty()) return;
   // The partition's firing alerts leave this instance's index (the new owner restores them and
   // re-sends them to Alertmanager); a lost partition's in-flight batch was never committed.
-  std::set<std::string> accounts;
+  std::vector<std::pair<std::string, std::string>> firing;  // account, fingerprint
+  active_.for_each([&](const ActiveAlerts::Firing& t) {
+    firing.emplace_back(std::string(t.account), std::string(t.fingerprint));
+  });
   state::CommitBatch forget;
-  for (const engine::AlertTransition& t : active_.all()) {
-    auto account = store_.get_account(t.account);
+  for (const auto& [id, fingerprint] : firing) {
+    auto account = store_.get_account(id);
     if (!account.ok() || !account->has_value() || !gone.count((*account)->partition)) continue;
-    forget.active_alerts.push_back({t.fingerprint, {}});
+    forget.active_alerts.push_back({fingerprint, {}});
   }
   if (!forget.active_alerts.empty()) {
     if (auto r = store_.commit(forget); !r.ok())
       log::warn("cannot drop the firing alerts of revoked partitions",
                 {{"error", r.error().to_string()}});
   }
-  if (auto r = active_.load(store_); !r.ok())
+  if (auto r = active_.load(); !r.ok())
     log::warn("cannot reload the firing alerts", {{"error", r.error().to_string()}});
   directory_.remove_if([&](const AccountSummary& s) {
     auto account = store_.get_account(s.id);

@@ -1,77 +1,135 @@
 #include "app/registries.h"
 
+#include <algorithm>
 #include <mutex>
 
 #include "core/log.h"
 
 namespace kamwatch::app {
 
-Result<void> ActiveAlerts::load(state::StateStore& store) {
-  auto records = store.active_alerts();
-  if (!records.ok()) return records.error();
+std::string_view ActiveAlerts::Firing::label(std::string_view key) const {
+  if (key == "account") return account;
+  auto it = labels.find(key);
+  return it == labels.end() ? std::string_view() : std::string_view(it->second);
+}
+
+Result<void> ActiveAlerts::load() {
   std::unique_lock lock(mu_);
-  by_fingerprint_.clear();
   by_account_.clear();
-  for (const std::string& r : *records) {
-    auto t = engine::parse_transition_json(r);
+  label_sets_.clear();
+  size_ = 0;
+  return store_.for_each_active_alert([&](std::string_view record) {
+    auto t = engine::parse_transition_json(record);
     if (!t.ok()) {
       log::error("unreadable entry in the firing-alert index; skipped",
                  {{"error", t.error().message}});
-      continue;
+    } else {
+      add(*t);
     }
-    by_account_.emplace(t->account, t->fingerprint);
-    by_fingerprint_.emplace(t->fingerprint, std::move(t).value());
-  }
-  return ok();
+    return true;
+  });
+}
+
+void ActiveAlerts::add(const engine::AlertTransition& t) {
+  remove(t.account, t.fingerprint);
+  Labels labels;
+  for (const auto& [k, v] : t.labels)
+    if (k != "account" && k != "account_name") labels.emplace(k, v);
+  auto set = label_sets_.try_emplace(std::move(labels), 0).first;
+  ++set->second;
+  by_account_[t.account].push_back(Alert{t.fingerprint, t.group, set});
+  ++size_;
+}
+
+void ActiveAlerts::remove(std::string_view account, std::string_view fingerprint) {
+  auto it = by_account_.find(account);
+  if (it == by_account_.end()) return;
+  std::vector<Alert>& alerts = it->second;
+  auto a = std::find_if(alerts.begin(), alerts.end(),
+                        [&](const Alert& x) { return x.fingerprint == fingerprint; });
+  if (a == alerts.end()) return;
+  if (--a->labels->second == 0) label_sets_.erase(a->labels);
+  alerts.erase(a);
+  --size_;
+  if (alerts.empty()) by_account_.erase(it);
 }
 
 void ActiveAlerts::apply(const std::vector<engine::AlertTransition>& transitions) {
   if (transitions.empty()) return;
   std::unique_lock lock(mu_);
   for (const engine::AlertTransition& t : transitions) {
-    auto [lo, hi] = by_account_.equal_range(t.account);
-    for (auto it = lo; it != hi; ++it) {
-      if (it->second == t.fingerprint) {
-        by_account_.erase(it);
-        break;
-      }
-    }
-    if (t.status == engine::AlertTransition::Status::kFiring) {
-      by_fingerprint_.insert_or_assign(t.fingerprint, t);
-      by_account_.emplace(t.account, t.fingerprint);
-    } else {
-      by_fingerprint_.erase(t.fingerprint);
-    }
+    if (t.status == engine::AlertTransition::Status::kFiring)
+      add(t);
+    else
+      remove(t.account, t.fingerprint);
   }
 }
 
-std::vector<engine::AlertTransition> ActiveAlerts::all() const {
+void ActiveAlerts::for_each(const std::function<void(const Firing&)>& fn) const {
   std::shared_lock lock(mu_);
-  std::vector<engine::AlertTransition> out;
-  out.reserve(by_fingerprint_.size());
-  for (const auto& [_, t] : by_fingerprint_) out.push_back(t);
-  return out;
+  for (const auto& [account, alerts] : by_account_)
+    for (const Alert& a : alerts) fn(Firing{account, a.fingerprint, a.group, a.labels->first});
 }
 
-void ActiveAlerts::for_each(const std::function<void(const engine::AlertTransition&)>& fn) const {
-  std::shared_lock lock(mu_);
-  for (const auto& [_, t] : by_fingerprint_) fn(t);
-}
-
-std::vector<engine::AlertTransition> ActiveAlerts::of_account(std::string_view account) const {
-  std::shared_lock lock(mu_);
+Result<std::vector<engine::AlertTransition>> ActiveAlerts::read(
+    const std::vector<std::string>& fingerprints) const {
+  auto records = store_.active_alert_records(fingerprints);
+  if (!records.ok()) return records.error();
   std::vector<engine::AlertTransition> out;
-  auto [lo, hi] = by_account_.equal_range(account);
-  for (auto it = lo; it != hi; ++it) {
-    auto t = by_fingerprint_.find(it->second);
-    if (t != by_fingerprint_.end()) out.push_back(t->second);
+  out.reserve(records->size());
+  for (const std::optional<std::string>& r : *records) {
+    if (!r) continue;  // resolved since the index was read
+    auto t = engine::parse_transition_json(*r);
+    if (!t.ok()) {
+      log::error("unreadable entry in the firing-alert index; skipped",
+                 {{"error", t.error().message}});
+      continue;
+    }
+    out.push_back(std::move(t).value());
   }
   return out;
+}
+
+Result<engine::AlertPage> ActiveAlerts::page(std::string_view after, std::size_t max,
+                                             const Filter& filter) const {
+  std::vector<std::string> fingerprints;
+  engine::AlertPage page;
+  max = std::max<std::size_t>(max, 1);
+  {
+    std::shared_lock lock(mu_);
+    auto it = after.empty() ? by_account_.begin() : by_account_.upper_bound(after);
+    for (; it != by_account_.end() && fingerprints.size() < max; ++it) {
+      for (const Alert& a : it->second)
+        if (!filter || filter(Firing{it->first, a.fingerprint, a.group, a.labels->first}))
+          fingerprints.push_back(a.fingerprint);
+      if (fingerprints.size() >= max && std::next(it) != by_account_.end()) page.next = it->first;
+    }
+  }
+  auto alerts = read(fingerprints);
+  if (!alerts.ok()) return alerts.error();
+  page.alerts = std::move(alerts).value();
+  return page;
+}
+
+Result<std::vector<engine::AlertTransition>> ActiveAlerts::of_account(
+    std::string_view account) const {
+  std::vector<std::string> fingerprints;
+  {
+    std::shared_lock lock(mu_);
+    if (auto it = by_account_.find(account); it != by_account_.end())
+      for (const Alert& a : it->second) fingerprints.push_back(a.fingerprint);
+  }
+  return read(fingerprints);
 }
 
 std::size_t ActiveAlerts::size() const {
   std::shared_lock lock(mu_);
-  return by_fingerprint_.size();
+  return size_;
+}
+
+std::size_t ActiveAlerts::label_sets() const {
+  std::shared_lock lock(mu_);
+  return label_sets_.size();
 }
 
 std::uint32_t AccountDirectory::intern(const std::string& s) {

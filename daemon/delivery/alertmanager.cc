@@ -130,19 +130,23 @@ bool AlertmanagerSink::tick(TimeMs now) {
   // Forget resolutions older than two re-send rounds: every snapshot since then saw them.
   for (auto it = resolved_.begin(); it != resolved_.end();)
     it = now - it->second > 2 * options_.resend_interval ? resolved_.erase(it) : std::next(it);
-  std::vector<engine::AlertTransition> firing =
-      firing_ ? firing_() : std::vector<engine::AlertTransition>{};
-  std::erase_if(firing, [&](const engine::AlertTransition& t) {
-    auto r = resolved_.find(t.fingerprint);
-    return r != resolved_.end() && r->second >= t.at;
-  });
-  // Batches of 1000 keep each request reasonable.
-  for (std::size_t i = 0; i < firing.size(); i += 1000) {
-    std::vector<engine::AlertTransition> chunk(
-        firing.begin() + static_cast<std::ptrdiff_t>(i),
-        firing.begin() + static_cast<std::ptrdiff_t>(std::min(firing.size(), i + 1000)));
-    if (!post(chunk, now)) return false;
-  }
+  if (!firing_) return true;
+  // Pages of about 1000 keep each request reasonable, and memory bounded however many fire.
+  std::string after;
+  do {
+    auto page = firing_(after, 1000);
+    if (!page.ok()) {
+      log::warn("cannot read the firing alerts to re-send",
+                {{"url", options_.url}, {"error", page.error().to_string()}});
+      return false;
+    }
+    std::erase_if(page->alerts, [&](const engine::AlertTransition& t) {
+      auto r = resolved_.find(t.fingerprint);
+      return r != resolved_.end() && r->second >= t.at;
+    });
+    if (!post(page->alerts, now)) return false;
+    after = std::move(page->next);
+  } while (!after.empty());
   return true;
 }
 

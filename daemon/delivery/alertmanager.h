@@ -11,6 +11,7 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "delivery/sink.h"
@@ -25,8 +26,10 @@ struct AlertmanagerOptions {
   std::string external_url;  // kamwatch's own base URL for generatorURL
 };
 
-// The firing alerts to re-send (the firing-alert index).
-using FiringAlerts = std::function<std::vector<engine::AlertTransition>()>;
+// The firing alerts to re-send (the firing-alert index), a page of about max at a time after
+// `after` ("" = from the start; then the last page's next, until it is "").
+using FiringAlerts =
+    std::function<Result<engine::AlertPage>(std::string_view after, std::size_t max)>;
 
 // The Alertmanager v2 JSON array for transitions at `now`.
 [[nodiscard]] std::string alertmanager_payload(const std::vector<engine::AlertTransition>& alerts,

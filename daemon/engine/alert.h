@@ -35,6 +35,13 @@ struct AlertTransition {
   }
 };
 
+// Firing alerts read a page at a time (the firing-alert index): the alerts, and where the next
+// page starts ("" after the last).
+struct AlertPage {
+  std::vector<AlertTransition> alerts;
+  std::string next;
+};
+
 // The key of a rule's state in AccountState::alerts.
 std::string alert_key(std::string_view rule, std::string_view group);
 // Stable hex fingerprint of (rule, account, group).

@@ -606,11 +606,31 @@ std::map<std::string, std::uint64_t> RocksDbStore::outbox_depths() {
   return out;
 }
 
-Result<std::vector<std::string>> RocksDbStore::active_alerts() {
-  std::vector<std::string> out;
+Result<void> RocksDbStore::for_each_active_alert(
+    const std::function<bool(std::string_view record)>& fn) {
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), alerts_));
-  for (it->SeekToFirst(); it->Valid(); it->Next()) out.push_back(it->value().ToString());
+  for (it->SeekToFirst(); it->Valid(); it->Next())
+    if (!fn(view(it->value()))) break;
   if (!it->status().ok()) return status_error("reading active alerts", it->status());
+  return ok();
+}
+
+Result<std::vector<std::optional<std::string>>> RocksDbStore::active_alert_records(
+    const std::vector<std::string>& fingerprints) {
+  const std::size_t n = fingerprints.size();
+  std::vector<std::optional<std::string>> out(n);
+  if (n == 0) return out;
+  std::vector<rocksdb::Slice> keys(fingerprints.begin(), fingerprints.end());
+  std::vector<rocksdb::PinnableSlice> values(n);
+  std::vector<rocksdb::Status> statuses(n);
+  db_->MultiGet(rocksdb::ReadOptions(), alerts_, n, keys.data(), values.data(), statuses.data());
+  for (std::size_t i = 0; i < n; ++i) {
+    if (statuses[i].ok()) {
+      out[i] = values[i].ToString();
+    } else if (!statuses[i].IsNotFound()) {
+      return status_error("reading active alerts", statuses[i]);
+    }
+  }
   return out;
 }
 

@@ -79,7 +79,10 @@ class RocksDbStore final : public StateStore {
   [[nodiscard]] Result<void> outbox_remove(std::string_view sink,
                                            const std::vector<std::uint64_t>& seqs) override;
   [[nodiscard]] std::map<std::string, std::uint64_t> outbox_depths() override;
-  [[nodiscard]] Result<std::vector<std::string>> active_alerts() override;
+  [[nodiscard]] Result<void> for_each_active_alert(
+      const std::function<bool(std::string_view record)>& fn) override;
+  [[nodiscard]] Result<std::vector<std::optional<std::string>>> active_alert_records(
+      const std::vector<std::string>& fingerprints) override;
   [[nodiscard]] Result<std::vector<std::string>> account_ids_after(std::string_view after,
                                                                    std::size_t max) override;
   [[nodiscard]] Result<void> for_each_account(

@@ -108,8 +108,16 @@ class StateStore {
   // Records waiting per sink (sinks with none are absent).
   [[nodiscard]] virtual std::map<std::string, std::uint64_t> outbox_depths() = 0;
 
-  // Every firing alert's record (ActiveAlertUpdate::record), in fingerprint order.
-  [[nodiscard]] virtual Result<std::vector<std::string>> active_alerts() = 0;
+  // Calls fn with every firing alert's record (ActiveAlertUpdate::record), in fingerprint
+  // order, without holding them all. Stops when fn returns false.
+  [[nodiscard]] virtual Result<void> for_each_active_alert(
+      const std::function<bool(std::string_view record)>& fn) = 0;
+  // The records of these firing alerts (nullopt where the fingerprint is not firing), in the
+  // order asked.
+  [[nodiscard]] virtual Result<std::vector<std::optional<std::string>>> active_alert_records(
+      const std::vector<std::string>& fingerprints) = 0;
+  // Every firing alert's record, in fingerprint order (offline tools, tests).
+  [[nodiscard]] Result<std::vector<std::string>> active_alerts();
 
   // Up to max account ids greater than `after` ("" = from the first), in id order: timer
   // sweeps walk all accounts a slice at a time.

@@ -64,7 +64,13 @@ class FakeStore final : public StateStore {
     return std::optional<std::int64_t>();
   }
   Result<void> restore(const RestoreBatch&) override { return ok(); }
-  Result<std::vector<std::string>> active_alerts() override { return std::vector<std::string>{}; }
+  Result<void> for_each_active_alert(const std::function<bool(std::string_view)>&) override {
+    return ok();
+  }
+  Result<std::vector<std::optional<std::string>>> active_alert_records(
+      const std::vector<std::string>& fingerprints) override {
+    return std::vector<std::optional<std::string>>(fingerprints.size());
+  }
 };
 
 AccountState stored(const std::string& id, std::int64_t applied) {
