@@ -50,23 +50,11 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 // Sum of the offsets the consumer group committed on the topic (0 while none).
-std::int64_t committed_sum(rd_kafka_t* rk, const std::string& topic, int partitions) {
-  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(partitions);
-  for (int p = 0; p < partitions; ++p) rd_kafka_topic_partition_list_add(list, topic.c_str(), p);
+std::int64_t committed_sum(GroupOffsets& group, const std::string& topic, int partitions) {
   std::int64_t sum = 0;
-  if (rd_kafka_committed(rk, list, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR)
-    for (int i = 0; i < list->cnt; ++i)
-      if (list->elems[i].offset > 0) sum += list->elems[i].offset;
-  rd_kafka_topic_partition_list_destroy(list);
+  for (std::int64_t o : group.committed(topic, partitions))
+    if (o > 0) sum += o;
   return sum;
-}
-
-rd_kafka_t* group_reader(const std::string& group) {
-  char err[512];
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  rd_kafka_conf_set(conf, "bootstrap.servers", broker().c_str(), err, sizeof err);
-  rd_kafka_conf_set(conf, "group.id", group.c_str(), err, sizeof err);
-  return rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
 }
 
 // Generates and produces the workload; returns the number of messages produced.
@@ -196,7 +184,7 @@ int main(int argc, char** argv) {
       << "\n  dead_letter_topic: " << dlq << "\nstate:\n  data_dir: " << dir
       << "/data\nrules:\n  dir: " << rules_dir << "\nlog:\n  level: warn\n";
   }
-  rd_kafka_t* reader = group_reader(group);
+  GroupOffsets reader(group);
   Daemon d({"run", "--config", dir + "/kamwatch.yaml"}, dir + "/kamwatch.log");
   const auto started = Clock::now();
   d.start();
@@ -232,7 +220,6 @@ int main(int argc, char** argv) {
   }
   const auto done = Clock::now();
   if (perf > 0) waitpid(perf, nullptr, 0);  // ends by itself after --perf-seconds
-  rd_kafka_destroy(reader);
   const double steady_s = std::chrono::duration<double>(done - first).count();
   const double wall_s = std::chrono::duration<double>(done - started).count();
   d.signal(SIGTERM);

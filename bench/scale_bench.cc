@@ -8,7 +8,9 @@
 //    derived series), giving realistic account states.
 // 2. Writes --accounts states into a fresh state directory through RocksDbStore::commit (the
 //    templates again and again under new ids, 2,000 per commit), then closes the store:
-//    write rate, on-disk bytes per account. Refuses when the estimate does not fit the disk.
+//    write rate, on-disk bytes per account. Refuses when the estimate does not fit the disk:
+//    the bytes per account on disk after the first 20,000 are written and flushed (the states
+//    compress ~5x), times the accounts, times 1.5 for compaction's room.
 // 3. Starts `kamwatch run` on that directory with the default configuration (an empty input
 //    topic on the real broker, the shipped rules): time from process start to /readyz 200,
 //    RSS when ready, and then, while the first evaluation sweep reads every account, RSS and
@@ -121,16 +123,6 @@ int main(int argc, char** argv) {
               days, static_cast<unsigned long long>(events), seconds_since(t0));
 
   const std::string dir = temp_dir("kw-scale");
-  const auto space = std::filesystem::space(dir);
-  const double need = avg_encoded * static_cast<double>(accounts) * 1.3;
-  if (need > static_cast<double>(space.available) * 0.8) {
-    std::printf(
-        "scale bench: %ld accounts of %.1f KiB encoded need ~%.1f GB; %.1f GB are free. Use "
-        "fewer --accounts or --days.\n",
-        accounts, avg_encoded / 1024, need / 1e9, static_cast<double>(space.available) / 1e9);
-    std::filesystem::remove_all(dir);
-    return 1;
-  }
 
   // 2. Write the portfolio.
   const std::string data = dir + "/data";
@@ -145,7 +137,26 @@ int main(int argc, char** argv) {
     }
     std::vector<model::AccountState> chunk;
     char id[32];
+    constexpr long kProbe = 20000;  // accounts written before the disk estimate
     for (long first = 0; first < accounts; first += 2000) {
+      if (first == kProbe) {
+        if (auto r = (*store)->flush(); !r.ok()) {
+          std::printf("scale bench: flush failed: %s\n", r.error().message.c_str());
+          return 1;
+        }
+        const double per = static_cast<double>(dir_bytes(data)) / kProbe;
+        const double need = per * static_cast<double>(accounts - kProbe) * 1.5;
+        const double free = static_cast<double>(std::filesystem::space(dir).available);
+        std::printf("scale bench: %.0f bytes/account on disk after %ld accounts; %ld more need "
+                    "~%.1f GB with compaction's room; %.1f GB are free\n",
+                    per, kProbe, accounts - kProbe, need / 1e9, free / 1e9);
+        if (need > free * 0.8) {
+          std::printf("scale bench: that does not fit. Use fewer --accounts or --days.\n");
+          store->reset();
+          std::filesystem::remove_all(dir);
+          return 1;
+        }
+      }
       chunk.clear();
       for (long i = first; i < std::min(accounts, first + 2000); ++i) {
         chunk.push_back(tmpl[static_cast<std::size_t>(i) % tmpl.size()]);
@@ -209,7 +220,8 @@ int main(int argc, char** argv) {
     }
   }
   const std::string last = http_get(url + "/metrics");
-  const double firing = family_sum(last, "kamwatch_alerts_firing");
+  // The family has no series at all when nothing fires.
+  const double firing = std::max(0.0, family_sum(last, "kamwatch_alerts_firing"));
   const double cached = family_sum(last, "kamwatch_account_cache_accounts");
   const long peak = bench::peak_rss_kib(d.pid());
   const double cpu = bench::cpu_seconds(d.pid());

@@ -158,6 +158,27 @@ std::vector<std::int64_t> high_watermarks(const std::string& topic, int partitio
   return out;
 }
 
+GroupOffsets::GroupOffsets(const std::string& group) {
+  char err[512];
+  rd_kafka_conf_t* conf = conf_for(broker());
+  rd_kafka_conf_set(conf, "group.id", group.c_str(), err, sizeof err);
+  rk_ = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+}
+
+GroupOffsets::~GroupOffsets() { rd_kafka_destroy(rk_); }
+
+std::vector<std::int64_t> GroupOffsets::committed(const std::string& topic, int partitions) {
+  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(partitions);
+  for (int p = 0; p < partitions; ++p) rd_kafka_topic_partition_list_add(list, topic.c_str(), p);
+  std::vector<std::int64_t> out(static_cast<std::size_t>(partitions), -1);
+  if (rd_kafka_committed(rk_, list, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR)
+    for (int i = 0; i < list->cnt; ++i)
+      if (list->elems[i].err == RD_KAFKA_RESP_ERR_NO_ERROR && list->elems[i].offset >= 0)
+        out[static_cast<std::size_t>(list->elems[i].partition)] = list->elems[i].offset;
+  rd_kafka_topic_partition_list_destroy(list);
+  return out;
+}
+
 std::vector<Consumed> consume(const std::string& topic, int partitions, std::size_t count,
                               std::chrono::seconds timeout) {
   char err[512];

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+struct rd_kafka_s;  // librdkafka's rd_kafka_t
+
 namespace kamwatch::testing {
 
 // The broker to test against: $KAMWATCH_TEST_BROKERS, else the project's broker, started on
@@ -40,6 +42,21 @@ void produce(const std::string& topic, const std::vector<Message>& messages);
 
 // Next offset to be written, per partition.
 std::vector<std::int64_t> high_watermarks(const std::string& topic, int partitions);
+
+// The offsets a consumer group committed (what lag monitoring reads), through one client kept
+// for repeated reads.
+class GroupOffsets {
+ public:
+  explicit GroupOffsets(const std::string& group);
+  ~GroupOffsets();
+  GroupOffsets(const GroupOffsets&) = delete;
+  GroupOffsets& operator=(const GroupOffsets&) = delete;
+  // Per partition: the committed next offset, -1 when none (or the broker did not answer).
+  std::vector<std::int64_t> committed(const std::string& topic, int partitions);
+
+ private:
+  ::rd_kafka_s* rk_;
+};
 
 struct Consumed {
   std::string key;

@@ -7,6 +7,8 @@
 #include <fstream>
 #include <optional>
 #include <set>
+#include <thread>
+#include <vector>
 
 #include "harness.h"
 #include "workload.h"
@@ -50,13 +52,24 @@ TEST(Pipeline, AppliesEveryValidEventOnceAndDeadLettersTheRest) {
   produce(topic, w.messages);
   const auto marks = high_watermarks(topic, kPartitions);
 
-  Daemon d({"run", "--config", write_config(dir, topic, dlq, unique_name("kw-it-group"))},
-           dir + "/kamwatch.log");
+  const std::string group = unique_name("kw-it-group");
+  Daemon d({"run", "--config", write_config(dir, topic, dlq, group)}, dir + "/kamwatch.log");
   d.start();
   const bool caught_up = wait_caught_up(dir + "/data", topic, marks, std::chrono::seconds(240));
+  // The group's committed offsets (what lag dashboards read) follow the store: sent at most
+  // every 100 ms, they reach the end soon after the last batch, with no more input to carry
+  // them, and stay there through the stop.
+  GroupOffsets offsets(group);
+  std::vector<std::int64_t> committed;
+  const auto deadline = std::chrono::steady_clock::now() + scaled(std::chrono::seconds(10));
+  while (caught_up && (committed = offsets.committed(topic, kPartitions)) != marks &&
+         std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
   d.signal(SIGTERM);
   EXPECT_EQ(d.wait(std::chrono::seconds(60)), 0) << "see " << d.log_path();
   ASSERT_TRUE(caught_up) << "kamwatch did not consume the topic; see " << d.log_path();
+  EXPECT_EQ(committed, marks) << "group offsets short of the end 10 s after the store caught up";
+  EXPECT_EQ(offsets.committed(topic, kPartitions), marks) << "after the stop";
 
   // Ready only once the backlog found at start is applied: before, an empty first poll on a
   // new group counted as caught up (ready with nothing applied, and a timer sweep).
