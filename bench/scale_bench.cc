@@ -147,9 +147,10 @@ int main(int argc, char** argv) {
         const double per = static_cast<double>(dir_bytes(data)) / kProbe;
         const double need = per * static_cast<double>(accounts - kProbe) * 1.5;
         const double free = static_cast<double>(std::filesystem::space(dir).available);
-        std::printf("scale bench: %.0f bytes/account on disk after %ld accounts; %ld more need "
-                    "~%.1f GB with compaction's room; %.1f GB are free\n",
-                    per, kProbe, accounts - kProbe, need / 1e9, free / 1e9);
+        std::printf(
+            "scale bench: %.0f bytes/account on disk after %ld accounts; %ld more need "
+            "~%.1f GB with compaction's room; %.1f GB are free\n",
+            per, kProbe, accounts - kProbe, need / 1e9, free / 1e9);
         if (need > free * 0.8) {
           std::printf("scale bench: that does not fit. Use fewer --accounts or --days.\n");
           store->reset();

@@ -109,9 +109,7 @@ void notify_systemd(const char* state) { sd_notify(0, state); }
 // Labels of the alert-derived gauges, from the firing-alert index.
 void refresh_alert_gauges(metrics::Metrics& m, const ActiveAlerts& alerts) {
   std::map<prometheus::Labels, double> by_rule, by_kam, by_category;
-  auto label = [](const ActiveAlerts::Firing& t, const char* k) {
-    return std::string(t.label(k));
-  };
+  auto label = [](const ActiveAlerts::Firing& t, const char* k) { return std::string(t.label(k)); };
   std::map<std::string, std::set<std::string>> competitor_accounts;
   alerts.for_each([&](const ActiveAlerts::Firing& t) {
     by_rule[{{"alertname", label(t, "alertname")},

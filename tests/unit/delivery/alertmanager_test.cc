@@ -78,10 +78,9 @@ TEST_F(AlertmanagerSinkTest, ReSendsEveryFiringAlertAPageAtATimeButNotOneJustRes
   FiringAlerts source = [&](std::string_view after, std::size_t max) -> Result<engine::AlertPage> {
     asked.emplace_back(after);
     engine::AlertPage page;
-    auto it = std::upper_bound(index.begin(), index.end(), after,
-                               [](std::string_view a, const AlertTransition& t) {
-                                 return a < t.account;
-                               });
+    auto it = std::upper_bound(
+        index.begin(), index.end(), after,
+        [](std::string_view a, const AlertTransition& t) { return a < t.account; });
     if (after.empty()) it = index.begin();
     for (; it != index.end() && page.alerts.size() < max; ++it) page.alerts.push_back(*it);
     if (it != index.end()) page.next = page.alerts.back().account;
@@ -101,7 +100,7 @@ TEST_F(AlertmanagerSinkTest, ReSendsEveryFiringAlertAPageAtATimeButNotOneJustRes
   std::size_t posts = 0;
   const std::vector<std::string> accounts = posted_accounts(&posts);
   EXPECT_EQ(asked, (std::vector<std::string>{"", "acct-0999", "acct-1999"}));
-  EXPECT_EQ(posts, 4u);  // the resolution, then three pages of re-sends
+  EXPECT_EQ(posts, 4u);               // the resolution, then three pages of re-sends
   ASSERT_EQ(accounts.size(), 2500u);  // the resolution once, and 2,499 firing alerts
   const std::set<std::string> distinct(accounts.begin(), accounts.end());
   EXPECT_EQ(distinct.size(), 2500u);
