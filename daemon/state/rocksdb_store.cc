@@ -358,22 +358,31 @@ Result<std::optional<model::AccountState>> RocksDbStore::get_account(std::string
   return std::optional<model::AccountState>(std::move(decoded).value());
 }
 
-Result<std::vector<bool>> RocksDbStore::seen(const std::vector<std::string>& keys) {
-  without_perf_counters();
+Result<void> RocksDbStore::multi_get(
+    rocksdb::ColumnFamilyHandle* cf, const std::vector<std::string>& keys, std::string_view what,
+    const std::function<void(std::size_t, const rocksdb::PinnableSlice&)>& found) {
   const std::size_t n = keys.size();
-  std::vector<bool> result(n, false);
-  if (n == 0) return result;
+  if (n == 0) return ok();
   std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
   std::vector<rocksdb::PinnableSlice> values(n);
   std::vector<rocksdb::Status> statuses(n);
-  db_->MultiGet(rocksdb::ReadOptions(), seen_, n, slices.data(), values.data(), statuses.data());
+  db_->MultiGet(rocksdb::ReadOptions(), cf, n, slices.data(), values.data(), statuses.data());
   for (std::size_t i = 0; i < n; ++i) {
     if (statuses[i].ok()) {
-      result[i] = true;
+      found(i, values[i]);
     } else if (!statuses[i].IsNotFound()) {
-      return status_error("reading seen ids", statuses[i]);
+      return status_error("reading " + std::string(what), statuses[i]);
     }
   }
+  return ok();
+}
+
+Result<std::vector<bool>> RocksDbStore::seen(const std::vector<std::string>& keys) {
+  without_perf_counters();
+  std::vector<bool> result(keys.size(), false);
+  auto r = multi_get(seen_, keys, "seen ids",
+                     [&](std::size_t i, const rocksdb::PinnableSlice&) { result[i] = true; });
+  if (!r.ok()) return r.error();
   return result;
 }
 
@@ -617,20 +626,11 @@ Result<void> RocksDbStore::for_each_active_alert(
 
 Result<std::vector<std::optional<std::string>>> RocksDbStore::active_alert_records(
     const std::vector<std::string>& fingerprints) {
-  const std::size_t n = fingerprints.size();
-  std::vector<std::optional<std::string>> out(n);
-  if (n == 0) return out;
-  std::vector<rocksdb::Slice> keys(fingerprints.begin(), fingerprints.end());
-  std::vector<rocksdb::PinnableSlice> values(n);
-  std::vector<rocksdb::Status> statuses(n);
-  db_->MultiGet(rocksdb::ReadOptions(), alerts_, n, keys.data(), values.data(), statuses.data());
-  for (std::size_t i = 0; i < n; ++i) {
-    if (statuses[i].ok()) {
-      out[i] = values[i].ToString();
-    } else if (!statuses[i].IsNotFound()) {
-      return status_error("reading active alerts", statuses[i]);
-    }
-  }
+  std::vector<std::optional<std::string>> out(fingerprints.size());
+  auto r =
+      multi_get(alerts_, fingerprints, "active alerts",
+                [&](std::size_t i, const rocksdb::PinnableSlice& v) { out[i] = v.ToString(); });
+  if (!r.ok()) return r.error();
   return out;
 }
 

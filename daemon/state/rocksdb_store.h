@@ -24,6 +24,7 @@ namespace rocksdb {
 class DB;
 class ColumnFamilyHandle;
 class Statistics;
+class PinnableSlice;
 class WriteBatch;
 }  // namespace rocksdb
 
@@ -124,6 +125,11 @@ class RocksDbStore final : public StateStore {
   [[nodiscard]] rocksdb::ColumnFamilyHandle* cf_by_name(std::string_view name) const;
   // Every write goes through here (see the .cc for error handling).
   [[nodiscard]] Result<void> write(rocksdb::WriteBatch& batch, std::string_view what);
+  // One MultiGet of keys in cf: found(i, value) for each key present; any error but NotFound
+  // fails ("reading <what>").
+  [[nodiscard]] Result<void> multi_get(
+      rocksdb::ColumnFamilyHandle* cf, const std::vector<std::string>& keys, std::string_view what,
+      const std::function<void(std::size_t, const rocksdb::PinnableSlice&)>& found);
 
   StoreOptions options_;
   std::string secondary_dir_to_remove_;  // a temp dir we created for a read-only handle
