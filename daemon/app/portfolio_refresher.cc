@@ -67,7 +67,7 @@ Result<void> PortfolioRefresher::refresh() {
   });
   if (!r.ok()) return r.error();
   if (stop_.load()) return ok();
-  auto snap = options_.exchange ? cluster(owned, now) : single_instance(all, now);
+  auto snap = options_.exchange ? cluster(owned, now) : single_instance(std::move(all), now);
   if (!snap.ok() && stop_.load()) return ok();  // cancelled by stop()
   if (!snap.ok()) return snap.error();
   if (options_.metrics != nullptr) {
@@ -81,9 +81,12 @@ Result<void> PortfolioRefresher::refresh() {
 }
 
 Result<std::shared_ptr<PortfolioSnapshot>> PortfolioRefresher::single_instance(
-    const std::vector<scoring::AccountInputs>& accounts, TimeMs now) {
+    std::vector<scoring::AccountInputs> accounts, TimeMs now) {
   auto p = scoring::score_portfolio(accounts, now, options_.scoring);
   if (!p.ok()) return p.error();
+  // The inputs are not needed past scoring: freed before the snapshot is built (at a million
+  // accounts that was ~130 MB more at the refresh's peak, the daemon's highest RSS).
+  std::vector<scoring::AccountInputs>().swap(accounts);
   auto snap = std::make_shared<PortfolioSnapshot>();
   for (const auto& f : p->accounts) snap->attributes[f.account] = attributes_of(f);
   snap->summary = p->summary;

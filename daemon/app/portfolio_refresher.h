@@ -91,7 +91,7 @@ class PortfolioRefresher {
 
  private:
   [[nodiscard]] Result<std::shared_ptr<PortfolioSnapshot>> single_instance(
-      const std::vector<scoring::AccountInputs>& accounts, TimeMs now);
+      std::vector<scoring::AccountInputs> accounts, TimeMs now);
   // owned: the inputs of the accounts owned here, by input partition.
   [[nodiscard]] Result<std::shared_ptr<PortfolioSnapshot>> cluster(
       const std::map<std::int32_t, std::vector<scoring::AccountInputs>>& owned, TimeMs now);
