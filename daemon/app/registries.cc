@@ -14,44 +14,45 @@ std::string_view ActiveAlerts::Firing::label(std::string_view key) const {
 }
 
 Result<void> ActiveAlerts::load() {
-  std::unique_lock lock(mu_);
-  by_account_.clear();
-  label_sets_.clear();
-  size_ = 0;
-  return store_.for_each_active_alert([&](std::string_view record) {
+  Index fresh;
+  auto r = store_.for_each_active_alert([&](std::string_view record) {
     auto t = engine::parse_transition_json(record);
     if (!t.ok()) {
       log::error("unreadable entry in the firing-alert index; skipped",
                  {{"error", t.error().message}});
     } else {
-      add(*t);
+      fresh.add(*t);
     }
     return true;
   });
+  if (!r.ok()) return r;
+  std::unique_lock lock(mu_);
+  std::swap(index_, fresh);
+  return ok();
 }
 
-void ActiveAlerts::add(const engine::AlertTransition& t) {
+void ActiveAlerts::Index::add(const engine::AlertTransition& t) {
   remove(t.account, t.fingerprint);
   Labels labels;
   for (const auto& [k, v] : t.labels)
     if (k != "account" && k != "account_name") labels.emplace(k, v);
-  auto set = label_sets_.try_emplace(std::move(labels), 0).first;
+  auto set = label_sets.try_emplace(std::move(labels), 0).first;
   ++set->second;
-  by_account_[t.account].push_back(Alert{t.fingerprint, t.group, set});
-  ++size_;
+  by_account[t.account].push_back(Alert{t.fingerprint, t.group, set});
+  ++size;
 }
 
-void ActiveAlerts::remove(std::string_view account, std::string_view fingerprint) {
-  auto it = by_account_.find(account);
-  if (it == by_account_.end()) return;
+void ActiveAlerts::Index::remove(std::string_view account, std::string_view fingerprint) {
+  auto it = by_account.find(account);
+  if (it == by_account.end()) return;
   std::vector<Alert>& alerts = it->second;
   auto a = std::find_if(alerts.begin(), alerts.end(),
                         [&](const Alert& x) { return x.fingerprint == fingerprint; });
   if (a == alerts.end()) return;
-  if (--a->labels->second == 0) label_sets_.erase(a->labels);
+  if (--a->labels->second == 0) label_sets.erase(a->labels);
   alerts.erase(a);
-  --size_;
-  if (alerts.empty()) by_account_.erase(it);
+  --size;
+  if (alerts.empty()) by_account.erase(it);
 }
 
 void ActiveAlerts::apply(const std::vector<engine::AlertTransition>& transitions) {
@@ -59,15 +60,15 @@ void ActiveAlerts::apply(const std::vector<engine::AlertTransition>& transitions
   std::unique_lock lock(mu_);
   for (const engine::AlertTransition& t : transitions) {
     if (t.status == engine::AlertTransition::Status::kFiring)
-      add(t);
+      index_.add(t);
     else
-      remove(t.account, t.fingerprint);
+      index_.remove(t.account, t.fingerprint);
   }
 }
 
 void ActiveAlerts::for_each(const std::function<void(const Firing&)>& fn) const {
   std::shared_lock lock(mu_);
-  for (const auto& [account, alerts] : by_account_)
+  for (const auto& [account, alerts] : index_.by_account)
     for (const Alert& a : alerts) fn(Firing{account, a.fingerprint, a.group, a.labels->first});
 }
 
@@ -97,12 +98,13 @@ Result<engine::AlertPage> ActiveAlerts::page(std::string_view after, std::size_t
   max = std::max<std::size_t>(max, 1);
   {
     std::shared_lock lock(mu_);
-    auto it = after.empty() ? by_account_.begin() : by_account_.upper_bound(after);
-    for (; it != by_account_.end() && fingerprints.size() < max; ++it) {
+    const auto& by_account = index_.by_account;
+    auto it = after.empty() ? by_account.begin() : by_account.upper_bound(after);
+    for (; it != by_account.end() && fingerprints.size() < max; ++it) {
       for (const Alert& a : it->second)
         if (!filter || filter(Firing{it->first, a.fingerprint, a.group, a.labels->first}))
           fingerprints.push_back(a.fingerprint);
-      if (fingerprints.size() >= max && std::next(it) != by_account_.end()) page.next = it->first;
+      if (fingerprints.size() >= max && std::next(it) != by_account.end()) page.next = it->first;
     }
   }
   auto alerts = read(fingerprints);
@@ -116,7 +118,7 @@ Result<std::vector<engine::AlertTransition>> ActiveAlerts::of_account(
   std::vector<std::string> fingerprints;
   {
     std::shared_lock lock(mu_);
-    if (auto it = by_account_.find(account); it != by_account_.end())
+    if (auto it = index_.by_account.find(account); it != index_.by_account.end())
       for (const Alert& a : it->second) fingerprints.push_back(a.fingerprint);
   }
   return read(fingerprints);
@@ -124,12 +126,12 @@ Result<std::vector<engine::AlertTransition>> ActiveAlerts::of_account(
 
 std::size_t ActiveAlerts::size() const {
   std::shared_lock lock(mu_);
-  return size_;
+  return index_.size;
 }
 
 std::size_t ActiveAlerts::label_sets() const {
   std::shared_lock lock(mu_);
-  return label_sets_.size();
+  return index_.label_sets.size();
 }
 
 std::uint32_t AccountDirectory::intern(const std::string& s) {

@@ -40,8 +40,8 @@ class ActiveAlerts {
   using Filter = std::function<bool(const Firing&)>;
 
   explicit ActiveAlerts(state::StateStore& store) : store_(store) {}
-  // Replaces the contents with the store's firing index. Unreadable records are skipped and
-  // logged.
+  // Replaces the contents with the store's firing index (read without holding the lock; on an
+  // error the contents stay). Unreadable records are skipped and logged.
   [[nodiscard]] Result<void> load();
   // Applies committed transitions in order: firing adds, resolved removes.
   void apply(const std::vector<engine::AlertTransition>& transitions);
@@ -66,17 +66,20 @@ class ActiveAlerts {
     std::string group;
     LabelSets::iterator labels;
   };
-  void add(const engine::AlertTransition& t);  // under the write lock
-  void remove(std::string_view account, std::string_view fingerprint);
+  struct Index {
+    std::map<std::string, std::vector<Alert>, std::less<>> by_account;
+    LabelSets label_sets;
+    std::size_t size = 0;
+    void add(const engine::AlertTransition& t);
+    void remove(std::string_view account, std::string_view fingerprint);
+  };
   // The whole transitions of these fingerprints, from the store, in the order given.
   [[nodiscard]] Result<std::vector<engine::AlertTransition>> read(
       const std::vector<std::string>& fingerprints) const;
 
   state::StateStore& store_;
   mutable std::shared_mutex mu_;
-  std::map<std::string, std::vector<Alert>, std::less<>> by_account_;
-  LabelSets label_sets_;
-  std::size_t size_ = 0;
+  Index index_;
 };
 
 // Held compactly (a million accounts): the id once, as the key; KAM, tier and band as indices
