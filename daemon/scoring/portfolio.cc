@@ -320,15 +320,17 @@ Result<Portfolio> score_portfolio(std::span<const AccountInputs> accounts, TimeM
   p.summary = detail::tiering_summary(*tiers, now);
   PortfolioSummary& sum = p.summary;
   p.accounts.reserve(accounts.size());
-  for (const RankedAccount& r : tiers->accounts) {
+  for (RankedAccount& r : tiers->accounts) {
     AccountFigures f;
-    f.account = r.account;
+    f.account = std::move(r.account);
     f.revenue = r.revenue;
     f.rank = r.rank;
     f.revenue_share = r.share;
     f.key = r.key;
     p.accounts.push_back(std::move(f));
   }
+  // Not needed past here; freed before the fit (~64 bytes an account at the refresh's peak).
+  std::vector<RankedAccount>().swap(tiers->accounts);
   p.index_accounts();
 
   // BG/NBD summaries, the portfolio's value per purchase day, and the fit.
