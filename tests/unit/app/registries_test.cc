@@ -184,7 +184,7 @@ TEST_F(ActiveAlertsTest, FiringAgainReplacesAndLoadRebuildsFromTheStore) {
 TEST_F(ActiveAlertsTest, PagesListEveryAlertOnceWithTheFilterAndSkipWhatResolvedMeanwhile) {
   std::vector<engine::AlertTransition> ts;
   for (int i = 0; i < 1200; ++i) {
-    char id[16];
+    char id[24];
     std::snprintf(id, sizeof id, "acct-%04d", i);
     ts.push_back(transition("Quiet", id, Status::kFiring, i % 3 == 0 ? "growth" : "churn"));
     if (i % 2 == 0) ts.push_back(transition("Late", id, Status::kFiring));
