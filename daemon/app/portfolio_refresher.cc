@@ -84,8 +84,8 @@ Result<std::shared_ptr<PortfolioSnapshot>> PortfolioRefresher::single_instance(
     std::vector<scoring::AccountInputs> accounts, TimeMs now) {
   auto p = scoring::score_portfolio(accounts, now, options_.scoring);
   if (!p.ok()) return p.error();
-  // The inputs are not needed past scoring: freed before the snapshot is built (at a million
-  // accounts that was ~130 MB more at the refresh's peak, the daemon's highest RSS).
+  // The inputs are not needed past scoring: freed before the snapshot is built (~130 MB at a
+  // million accounts; the refresh's peak is in the scoring itself, which needs them).
   std::vector<scoring::AccountInputs>().swap(accounts);
   auto snap = std::make_shared<PortfolioSnapshot>();
   for (const auto& f : p->accounts) snap->attributes[f.account] = attributes_of(f);

@@ -23,7 +23,6 @@ Result<void> ActiveAlerts::load() {
     } else {
       fresh.add(*t);
     }
-    return true;
   });
   if (!r.ok()) return r;
   std::unique_lock lock(mu_);

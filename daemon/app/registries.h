@@ -23,7 +23,7 @@ namespace kamwatch::app {
 
 // The firing alerts, held compactly: per alert its fingerprint, group and labels, the labels
 // (all but the account's id and name) as a set shared by every alert that has the same ones.
-// That is what the metrics and the API's filters read: ~150 bytes an alert instead of the
+// That is what the metrics and the API's filters read: ~200 bytes an alert instead of the
 // ~2.5 KB of a whole transition (with a year of history a third of the accounts have one). The
 // whole transitions (annotations, evidence, value) are read from the store's firing index when
 // asked for.

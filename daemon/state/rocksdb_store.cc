@@ -616,10 +616,9 @@ std::map<std::string, std::uint64_t> RocksDbStore::outbox_depths() {
 }
 
 Result<void> RocksDbStore::for_each_active_alert(
-    const std::function<bool(std::string_view record)>& fn) {
+    const std::function<void(std::string_view record)>& fn) {
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), alerts_));
-  for (it->SeekToFirst(); it->Valid(); it->Next())
-    if (!fn(view(it->value()))) break;
+  for (it->SeekToFirst(); it->Valid(); it->Next()) fn(view(it->value()));
   if (!it->status().ok()) return status_error("reading active alerts", it->status());
   return ok();
 }

@@ -81,7 +81,7 @@ class RocksDbStore final : public StateStore {
                                            const std::vector<std::uint64_t>& seqs) override;
   [[nodiscard]] std::map<std::string, std::uint64_t> outbox_depths() override;
   [[nodiscard]] Result<void> for_each_active_alert(
-      const std::function<bool(std::string_view record)>& fn) override;
+      const std::function<void(std::string_view record)>& fn) override;
   [[nodiscard]] Result<std::vector<std::optional<std::string>>> active_alert_records(
       const std::vector<std::string>& fingerprints) override;
   [[nodiscard]] Result<std::vector<std::string>> account_ids_after(std::string_view after,

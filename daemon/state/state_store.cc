@@ -32,10 +32,7 @@ std::string dedup_key(std::string_view source, std::string_view id) {
 
 Result<std::vector<std::string>> StateStore::active_alerts() {
   std::vector<std::string> out;
-  auto r = for_each_active_alert([&](std::string_view record) {
-    out.emplace_back(record);
-    return true;
-  });
+  auto r = for_each_active_alert([&](std::string_view record) { out.emplace_back(record); });
   if (!r.ok()) return r.error();
   return out;
 }

@@ -109,9 +109,9 @@ class StateStore {
   [[nodiscard]] virtual std::map<std::string, std::uint64_t> outbox_depths() = 0;
 
   // Calls fn with every firing alert's record (ActiveAlertUpdate::record), in fingerprint
-  // order, without holding them all. Stops when fn returns false.
+  // order, without holding them all.
   [[nodiscard]] virtual Result<void> for_each_active_alert(
-      const std::function<bool(std::string_view record)>& fn) = 0;
+      const std::function<void(std::string_view record)>& fn) = 0;
   // The records of these firing alerts (nullopt where the fingerprint is not firing), in the
   // order asked.
   [[nodiscard]] virtual Result<std::vector<std::optional<std::string>>> active_alert_records(

@@ -64,7 +64,7 @@ class FakeStore final : public StateStore {
     return std::optional<std::int64_t>();
   }
   Result<void> restore(const RestoreBatch&) override { return ok(); }
-  Result<void> for_each_active_alert(const std::function<bool(std::string_view)>&) override {
+  Result<void> for_each_active_alert(const std::function<void(std::string_view)>&) override {
     return ok();
   }
   Result<std::vector<std::optional<std::string>>> active_alert_records(
