@@ -220,6 +220,15 @@ http::Router make_api_router(ApiContext ctx) {
     JsonWriter w;
     w.begin_object().key("alerts").begin_array();
     std::size_t n = 0;
+    if (std::string account = query(req, "account"); !account.empty()) {
+      // One account's alerts: looked up, not filtered out of every firing alert.
+      auto alerts = c->alerts->of_account(account, filter);
+      if (!alerts.ok())
+        return Response::error(500, "reading the firing alerts failed: " + alerts.error().message);
+      for (const engine::AlertTransition& t : *alerts) engine::write_transition_json(w, t);
+      w.end_array().field("count", static_cast<std::int64_t>(alerts->size())).end_object();
+      return Response::json(200, w.take());
+    }
     std::string after;
     do {
       auto page = c->alerts->page(after, 1000, filter);

@@ -112,13 +112,15 @@ Result<engine::AlertPage> ActiveAlerts::page(std::string_view after, std::size_t
   return page;
 }
 
-Result<std::vector<engine::AlertTransition>> ActiveAlerts::of_account(
-    std::string_view account) const {
+Result<std::vector<engine::AlertTransition>> ActiveAlerts::of_account(std::string_view account,
+                                                                      const Filter& filter) const {
   std::vector<std::string> fingerprints;
   {
     std::shared_lock lock(mu_);
     if (auto it = index_.by_account.find(account); it != index_.by_account.end())
-      for (const Alert& a : it->second) fingerprints.push_back(a.fingerprint);
+      for (const Alert& a : it->second)
+        if (!filter || filter(Firing{it->first, a.fingerprint, a.group, a.labels->first}))
+          fingerprints.push_back(a.fingerprint);
   }
   return read(fingerprints);
 }

@@ -53,8 +53,10 @@ class ActiveAlerts {
   // account's alerts stay on one page). An alert that resolves while it is read is left out.
   [[nodiscard]] Result<engine::AlertPage> page(std::string_view after, std::size_t max,
                                                const Filter& filter = {}) const;
+  // The whole transitions of one account's firing alerts that pass filter (all when empty):
+  // a lookup, not a walk over the index.
   [[nodiscard]] Result<std::vector<engine::AlertTransition>> of_account(
-      std::string_view account) const;
+      std::string_view account, const Filter& filter = {}) const;
   [[nodiscard]] std::size_t size() const;
   // Distinct label sets held (each is freed with the last alert that has it).
   [[nodiscard]] std::size_t label_sets() const;

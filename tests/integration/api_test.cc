@@ -164,6 +164,9 @@ TEST_F(Api, FiltersAndPaging) {
   EXPECT_TRUE(contains(body, "\"acct-5\"") && contains(body, R"("next":null)")) << body;
   body = http_get(kw_->url() + "/api/v1/alerts?signal=churn&account=acct-1");
   EXPECT_TRUE(contains(body, R"("count":1)")) << body;
+  // The account's alerts are looked up; the other filters still apply to them.
+  body = http_get(kw_->url() + "/api/v1/alerts?signal=growth&account=acct-1");
+  EXPECT_EQ(body, R"({"alerts":[],"count":0})");
 }
 
 TEST_F(Api, MalformedRequestsGet400WithAMessage) {

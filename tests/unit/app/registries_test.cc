@@ -221,6 +221,23 @@ TEST_F(ActiveAlertsTest, PagesListEveryAlertOnceWithTheFilterAndSkipWhatResolved
       [](const ActiveAlerts::Firing& f) { return f.label("signal") == "growth"; }, &pages);
   EXPECT_EQ(growth.size(), 400u);
   for (const auto& g : growth) EXPECT_EQ(g.rfind("Quiet:", 0), 0u) << g;
+
+  // One account's alerts, looked up, with the other filters applied to them.
+  auto names = [](const Result<std::vector<engine::AlertTransition>>& r) {
+    std::set<std::string> out;
+    EXPECT_TRUE(r.ok());
+    if (r.ok())
+      for (const auto& t : *r) out.insert(t.alert + ":" + t.account);
+    return out;
+  };
+  EXPECT_EQ(names(active_->of_account("acct-0012")),
+            (std::set<std::string>{"Quiet:acct-0012", "Late:acct-0012"}));
+  EXPECT_EQ(names(active_->of_account(
+                "acct-0012",
+                [](const ActiveAlerts::Firing& f) { return f.label("alertname") == "Late"; })),
+            (std::set<std::string>{"Late:acct-0012"}));
+  EXPECT_TRUE(names(active_->of_account("acct-0007")).empty());  // resolved meanwhile
+  EXPECT_TRUE(names(active_->of_account("acct-9999")).empty());
 }
 
 TEST_F(ActiveAlertsTest, AlertsWithTheSameLabelsShareOneSetFreedWithTheLast) {
