@@ -412,8 +412,8 @@ Result<void> run_daemon(const config::Config& config, const std::atomic<bool>& s
   pipeline.set_attributes([&attrs](const std::string& id) -> const rules::AccountAttributes& {
     static const rules::AccountAttributes kNone;
     if (!attrs) return kNone;
-    auto it = attrs->attributes.find(id);
-    return it == attrs->attributes.end() ? kNone : it->second;
+    const rules::AccountAttributes* found = attrs->attributes.find(id);
+    return found ? *found : kNone;
   });
   struct sigaction hup {};
   hup.sa_handler = on_sighup;
@@ -490,8 +490,8 @@ Result<void> run_daemon(const config::Config& config, const std::atomic<bool>& s
   api.attributes = [&portfolio](const std::string& id) {
     auto snap = portfolio.snapshot();
     if (!snap) return rules::AccountAttributes{};
-    auto it = snap->attributes.find(id);
-    return it == snap->attributes.end() ? rules::AccountAttributes{} : it->second;
+    const rules::AccountAttributes* found = snap->attributes.find(id);
+    return found ? *found : rules::AccountAttributes{};
   };
   api.retention = popts.retention;
   api.now = [&clock] { return clock.now(); };

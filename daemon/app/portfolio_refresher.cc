@@ -41,6 +41,34 @@ void PortfolioRefresher::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
+AccountAttributesIndex::AccountAttributesIndex(std::vector<Entry> entries)
+    : entries_(std::move(entries)) {
+  std::sort(entries_.begin(), entries_.end(),
+            [](const Entry& a, const Entry& b) { return a.first < b.first; });
+}
+
+const rules::AccountAttributes* AccountAttributesIndex::find(std::string_view id) const {
+  auto it = std::lower_bound(entries_.begin(), entries_.end(), id,
+                             [](const Entry& e, std::string_view key) { return e.first < key; });
+  return it != entries_.end() && it->first == id ? &it->second : nullptr;
+}
+
+namespace {
+
+// The snapshot's attributes, taking the ids from the figures (scored for this and then
+// discarded).
+AccountAttributesIndex attributes_index(std::vector<scoring::AccountFigures>& figures) {
+  std::vector<AccountAttributesIndex::Entry> entries;
+  entries.reserve(figures.size());
+  for (scoring::AccountFigures& f : figures) {
+    const rules::AccountAttributes a = attributes_of(f);
+    entries.emplace_back(std::move(f.account), a);
+  }
+  return AccountAttributesIndex(std::move(entries));
+}
+
+}  // namespace
+
 std::shared_ptr<const PortfolioSnapshot> PortfolioRefresher::snapshot() const {
   std::lock_guard lock(mu_);
   return snapshot_;
@@ -88,7 +116,7 @@ Result<std::shared_ptr<PortfolioSnapshot>> PortfolioRefresher::single_instance(
   // million accounts; the refresh's peak is in the scoring itself, which needs them).
   std::vector<scoring::AccountInputs>().swap(accounts);
   auto snap = std::make_shared<PortfolioSnapshot>();
-  for (const auto& f : p->accounts) snap->attributes[f.account] = attributes_of(f);
+  snap->attributes = attributes_index(p->accounts);
   snap->summary = p->summary;
   return snap;
 }
@@ -165,7 +193,7 @@ Result<std::shared_ptr<PortfolioSnapshot>> PortfolioRefresher::cluster(
   auto portfolio = scoring::score_portfolio_from_partials(all, local, now, options_.scoring);
   if (!portfolio.ok()) return portfolio.error();
   auto snap = std::make_shared<PortfolioSnapshot>();
-  for (const auto& f : portfolio->accounts) snap->attributes[f.account] = attributes_of(f);
+  snap->attributes = attributes_index(portfolio->accounts);
   snap->summary = portfolio->summary;
   snap->partitions = all.size();
   snap->oldest_partial = all.empty() ? 0 : oldest;

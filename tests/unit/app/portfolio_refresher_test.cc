@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <map>
@@ -125,9 +126,13 @@ TEST_F(PortfolioRefresherTest, SingleInstanceModeIsScorePortfolioOverTheStore) {
   EXPECT_EQ(snap->partitions, 0u);
   EXPECT_EQ(snap->oldest_partial, 0);
   ASSERT_EQ(snap->attributes.size(), states_->size());
+  EXPECT_EQ(snap->attributes.find("no-such-account"), nullptr);
+  EXPECT_TRUE(std::is_sorted(snap->attributes.begin(), snap->attributes.end(),
+                             [](const auto& a, const auto& b) { return a.first < b.first; }));
   for (const scoring::AccountFigures& f : want.accounts) {
     const rules::AccountAttributes a = attributes_of(f);
-    const rules::AccountAttributes& got = snap->attributes.at(f.account);
+    ASSERT_NE(snap->attributes.find(f.account), nullptr) << f.account;
+    const rules::AccountAttributes& got = *snap->attributes.find(f.account);
     // Bit for bit: single-instance mode is the computation it always was.
     EXPECT_EQ(got.key_account, a.key_account);
     EXPECT_EQ(got.revenue_rank, a.revenue_rank);
