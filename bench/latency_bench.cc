@@ -13,7 +13,8 @@
 // milliseconds on this machine (producer and consumer share the clock). --timeline also prints,
 // per rate, p50/p99/max of the probes sent in each second (where in the run the tail comes from).
 // The table also splits each probe's time at the moment its rule fired (the alert's `at`);
-// --dump appends each probe's times (rate, produced, fired, received; epoch ms) to FILE.
+// --dump appends each probe's times (rate, produced, fired, received, received by the plain
+// consumer or -1; epoch ms) to FILE.
 // --raw-baseline runs a plain consumer of the input topic beside kamwatch, with kamwatch's fetch
 // settings, and reports its produce-to-receive times (the floor under kamwatch's).
 #include <librdkafka/rdkafka.h>
@@ -72,13 +73,15 @@ rd_kafka_t* make_producer() {
 class Reader {
  public:
   enum class Mode { kAlerts, kRaw };
-  Reader(const std::string& topic, int partitions, Mode mode) : mode_(mode) {
+  Reader(const std::string& topic, int partitions, Mode mode, int fetch_wait_ms = 10)
+      : mode_(mode) {
     char err[512];
     rd_kafka_conf_t* conf = rd_kafka_conf_new();
     rd_kafka_conf_set(conf, "bootstrap.servers", broker().c_str(), err, sizeof err);
     rd_kafka_conf_set(conf, "group.id", unique_name("latency-reader").c_str(), err, sizeof err);
     if (mode == Mode::kRaw) {
-      rd_kafka_conf_set(conf, "fetch.wait.max.ms", "10", err, sizeof err);
+      rd_kafka_conf_set(conf, "fetch.wait.max.ms", std::to_string(fetch_wait_ms).c_str(), err,
+                        sizeof err);
       rd_kafka_conf_set(conf, "fetch.min.bytes", "65536", err, sizeof err);
     } else {
       rd_kafka_conf_set(conf, "fetch.wait.max.ms", "5", err, sizeof err);
@@ -179,8 +182,10 @@ double percentile(std::vector<std::int64_t> v, double p) {
 int main(int argc, char** argv) {
   std::vector<int> rates = {20000, 100000};
   int seconds = 20, probes_per_second = 200;
+  int fetch_wait_ms = 0;  // --fetch-wait MS: kamwatch's fetch.wait.max.ms (0: its default)
   bool timeline = false, raw_baseline = false;
-  std::string dump;  // --dump FILE: one line per probe: rate, produced, fired, received (ms)
+  std::string dump;  // --dump FILE: one line per probe: rate, produced, fired, received, raw
+                     // consumer (ms; -1: none)
   for (int i = 1; i < argc; ++i) {
     const bool has_value = i + 1 < argc;
     if (!std::strcmp(argv[i], "--timeline")) {
@@ -189,6 +194,8 @@ int main(int argc, char** argv) {
       raw_baseline = true;
     } else if (has_value && !std::strcmp(argv[i], "--dump")) {
       dump = argv[++i];
+    } else if (has_value && !std::strcmp(argv[i], "--fetch-wait")) {
+      fetch_wait_ms = std::stoi(argv[++i]);
     } else if (has_value && !std::strcmp(argv[i], "--seconds")) {
       seconds = std::stoi(argv[++i]);
     } else if (has_value && !std::strcmp(argv[i], "--probes-per-second")) {
@@ -214,8 +221,12 @@ int main(int argc, char** argv) {
   std::ofstream(dir + "/kamwatch.yaml")
       << "kafka:\n  brokers: " << broker() << "\n  topics: [" << topic
       << "]\n  group: " << unique_name("kw-latency-group") << "\n  alerts_topic: " << alerts
-      << "\n  dead_letter_topic: " << topic << ".dlq\nstate:\n  data_dir: " << dir
-      << "/data\nrules:\n  dir: " << dir << "/rules\nlog:\n  level: warn\n";
+      << "\n  dead_letter_topic: " << topic << ".dlq\n"
+      << (fetch_wait_ms > 0
+              ? "  properties: {fetch.wait.max.ms: " + std::to_string(fetch_wait_ms) + "}\n"
+              : std::string())
+      << "state:\n  data_dir: " << dir << "/data\nrules:\n  dir: " << dir
+      << "/rules\nlog:\n  level: warn\n";
   Daemon d(
       {"run", "--config", dir + "/kamwatch.yaml", "--http", "127.0.0.1:" + std::to_string(port)},
       dir + "/kamwatch.log");
@@ -223,7 +234,9 @@ int main(int argc, char** argv) {
   Reader reader(alerts, 1, Reader::Mode::kAlerts);
   // --raw-baseline: a plain consumer of the input topic beside kamwatch.
   std::unique_ptr<Reader> raw;
-  if (raw_baseline) raw = std::make_unique<Reader>(topic, 4, Reader::Mode::kRaw);
+  if (raw_baseline)
+    raw = std::make_unique<Reader>(topic, 4, Reader::Mode::kRaw,
+                                   fetch_wait_ms > 0 ? fetch_wait_ms : 10);
   rd_kafka_t* producer = make_producer();
 
   // Warm-up: the first probe's alert arrives once the daemon consumes and delivers.
@@ -250,8 +263,10 @@ int main(int argc, char** argv) {
     const std::int64_t probe_every = std::max<std::int64_t>(1, rate / probes_per_second);
     const auto start = std::chrono::steady_clock::now();
     for (std::int64_t i = 0; i < total; ++i) {
-      // Paced in 1 ms steps: event i is due at start + i / rate.
-      const auto due = start + std::chrono::microseconds(i * 1000000 / rate);
+      // Paced in 1 ms steps: event i is due at start + i / rate, and the events due within the
+      // same millisecond go out together (one wake-up a millisecond, not one an event: at
+      // 100,000/s a sleep per event cost the machine's other processes more than producing).
+      const auto due = start + std::chrono::milliseconds(i * 1000 / rate);
       if (std::chrono::steady_clock::now() < due) {
         rd_kafka_poll(producer, 0);
         std::this_thread::sleep_until(due);
@@ -290,13 +305,18 @@ int main(int argc, char** argv) {
     {
       const auto got = reader.arrivals();
       const auto fired = reader.fired();
+      const auto raw_got = raw ? raw->arrivals() : std::map<std::string, std::int64_t>();
       std::ofstream out;
       if (!dump.empty()) out.open(dump, std::ios::app);
       for (const auto& [account, t] : sent) {
         auto f = fired.find(account);
         auto r = got.find(account);
         if (f == fired.end() || r == got.end()) continue;
-        if (out.is_open()) out << rate << ' ' << t << ' ' << f->second << ' ' << r->second << '\n';
+        if (out.is_open()) {
+          const auto w = raw_got.find(account);
+          out << rate << ' ' << t << ' ' << f->second << ' ' << r->second << ' '
+              << (w == raw_got.end() ? -1 : w->second) << '\n';
+        }
         to_fire.push_back(f->second - t);
         to_receive.push_back(r->second - f->second);
       }

@@ -2,6 +2,7 @@
 //
 //   build/release/bench/kamwatch_scale_bench [--accounts 1000000] [--days 365]
 //                                            [--templates 200] [--sweep-minutes 20]
+//                                            [--id-length 13] [--refresh-minutes 0]
 //
 // 1. Simulates --templates accounts over --days of history ending now (daemon/sim: the
 //    catalog's mix) and applies their events the way the pipeline does (shipped rules'
@@ -18,6 +19,7 @@
 //    --sweep-minutes pass.
 #include <signal.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -73,6 +75,14 @@ int main(int argc, char** argv) {
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // progress lines show as they come
   long accounts = 1000000;
   int days = 365, templates = 200, sweep_minutes = 20;
+  // Account ids are "SCALE-" and the number, zero-padded to this many characters in all: 13
+  // (SCALE-0000001) fits std::string's inline buffer (15); 18 is a Salesforce account id's
+  // length, and longer ids cost a heap block in every structure that keeps one.
+  int id_length = 13;
+  // > 0: rules.portfolio_refresh in minutes, and after the sweep the bench waits for one more
+  // refresh: the steady state's peak (the previous snapshot and the firing alerts are then held
+  // while the next snapshot is scored), which the refresh at start does not show.
+  int refresh_minutes = 0;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i];
     if (a == "--accounts")
@@ -83,11 +93,17 @@ int main(int argc, char** argv) {
       templates = std::stoi(argv[i + 1]);
     else if (a == "--sweep-minutes")
       sweep_minutes = std::stoi(argv[i + 1]);
+    else if (a == "--id-length")
+      id_length = std::stoi(argv[i + 1]);
+    else if (a == "--refresh-minutes")
+      refresh_minutes = std::stoi(argv[i + 1]);
     else {
       std::fprintf(stderr, "scale bench: unknown flag %s\n", a.c_str());
       return 2;
     }
   }
+
+  const int digits = std::clamp(id_length - 6, 7, 40);  // after "SCALE-"
 
   // 1. Template states.
   auto t0 = Clock::now();
@@ -136,7 +152,7 @@ int main(int argc, char** argv) {
       return 1;
     }
     std::vector<model::AccountState> chunk;
-    char id[32];
+    char id[48];
     constexpr long kProbe = 20000;  // accounts written before the disk estimate
     for (long first = 0; first < accounts; first += 2000) {
       if (first == kProbe) {
@@ -161,7 +177,7 @@ int main(int argc, char** argv) {
       chunk.clear();
       for (long i = first; i < std::min(accounts, first + 2000); ++i) {
         chunk.push_back(tmpl[static_cast<std::size_t>(i) % tmpl.size()]);
-        std::snprintf(id, sizeof id, "SCALE-%07ld", i);
+        std::snprintf(id, sizeof id, "SCALE-%0*ld", digits, i);
         chunk.back().id = id;
         chunk.back().partition = static_cast<std::int32_t>(i % 4);
       }
@@ -185,7 +201,11 @@ int main(int argc, char** argv) {
       << "kafka:\n  brokers: " << broker() << "\n  topics: [" << topic
       << "]\n  group: " << unique_name("kw-scale-group") << "\n  dead_letter_topic: " << topic
       << ".dlq\nstate:\n  data_dir: " << data << "\nrules:\n  dir: " << KAMWATCH_SOURCE_DIR
-      << "/rules\nlog:\n  level: warn\n";
+      << "/rules\n"
+      << (refresh_minutes > 0
+              ? "  portfolio_refresh: " + std::to_string(refresh_minutes) + "m\n"
+              : std::string())
+      << "log:\n  level: warn\n";
   const std::string listen = "127.0.0.1:" + std::to_string(port);
   Daemon d({"run", "--config", dir + "/kamwatch.yaml", "--http", listen}, dir + "/kamwatch.log");
   const std::string url = "http://" + listen;
@@ -220,6 +240,20 @@ int main(int argc, char** argv) {
       break;
     }
   }
+  double refreshed_s = -1;  // --refresh-minutes: a refresh that ended after the sweep
+  const long peak_sweep = bench::peak_rss_kib(d.pid());
+  if (refresh_minutes > 0 && sweep_s >= 0) {
+    const std::string family = "kamwatch_portfolio_refresh_timestamp_seconds";
+    const double before = family_sum(http_get(url + "/metrics"), family);
+    const auto wait_start = Clock::now();
+    while (seconds_since(wait_start) < (refresh_minutes + 10) * 60.0) {
+      std::this_thread::sleep_for(std::chrono::seconds(5));
+      if (family_sum(http_get(url + "/metrics"), family) > before) {
+        refreshed_s = seconds_since(wait_start);
+        break;
+      }
+    }
+  }
   const std::string last = http_get(url + "/metrics");
   // The family has no series at all when nothing fires.
   const double firing = std::max(0.0, family_sum(last, "kamwatch_alerts_firing"));
@@ -234,6 +268,7 @@ int main(int argc, char** argv) {
   std::printf("\n| measure | value |\n|---|---|\n");
   std::printf("| accounts stored | %ld (%zu templates, %d days of history ending now) |\n",
               accounts, tmpl.size(), days);
+  std::printf("| account id length | %d characters (SCALE-%0*d) |\n", 6 + digits, digits, 1);
   std::printf("| state per account, encoded / decoded (estimate) | %.1f KiB / %.1f KiB |\n",
               avg_encoded / 1024, avg_decoded / 1024);
   std::printf("| write through RocksDbStore::commit | %.1f s, %.0f accounts/s |\n", write_s,
@@ -249,7 +284,16 @@ int main(int argc, char** argv) {
     std::printf("| first evaluation sweep | not done after %d min (%.0f accounts) |\n",
                 sweep_minutes, swept);
   std::printf("| peak RSS (start to end of sweep) | %.0f MiB |\n",
-              static_cast<double>(peak) / 1024.0);
+              static_cast<double>(peak_sweep) / 1024.0);
+  if (refresh_minutes > 0) {
+    if (refreshed_s >= 0)
+      std::printf("| peak RSS with a portfolio refresh after the sweep (ended %.0f s after it) | "
+                  "%.0f MiB |\n",
+                  refreshed_s, static_cast<double>(peak) / 1024.0);
+    else
+      std::printf("| portfolio refresh after the sweep | none within %d min |\n",
+                  refresh_minutes + 10);
+  }
   std::printf("| kamwatch CPU | %.0f s |\n", cpu);
   std::printf("| alerts firing / accounts cached at the end | %.0f / %.0f |\n", firing, cached);
   std::printf("| SIGTERM to exit | %.1f s (exit code %d) |\n", stop_s, rc);
