@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <utility>
 
 #include "scoring/portfolio_detail.h"
@@ -304,49 +305,90 @@ Result<Portfolio> score_portfolio(std::span<const model::AccountState* const> ac
   inputs.reserve(accounts.size());
   for (const model::AccountState* s : accounts)
     if (s != nullptr) inputs.push_back(account_inputs(*s, now, options));
-  return score_portfolio(inputs, now, options);
+  return score_portfolio(std::move(inputs), now, options);
 }
 
 Result<Portfolio> score_portfolio(std::span<const AccountInputs> accounts, TimeMs now,
                                   const PortfolioOptions& options) {
-  if (Result<void> valid = detail::check_options(options); !valid) return valid.error();
-  std::vector<AccountRevenue> revenues;
-  revenues.reserve(accounts.size());
-  for (const AccountInputs& a : accounts) revenues.push_back({a.account, a.revenue});
-  Result<Tiering> tiers = tier_accounts(std::move(revenues), options.tiers);
-  if (!tiers) return tiers.error();
+  return score_portfolio(std::vector<AccountInputs>(accounts.begin(), accounts.end()), now,
+                         options);
+}
 
+Result<Portfolio> score_portfolio(std::vector<AccountInputs>&& accounts, TimeMs now,
+                                  const PortfolioOptions& options) {
+  if (Result<void> valid = detail::check_options(options); !valid) return valid.error();
+  const std::size_t n = accounts.size();
+  if (n > std::numeric_limits<std::uint32_t>::max())
+    return Error{"invalid_argument", "more than 2^32 accounts"};
+
+  // 1. The figures in input order, the ids and order summaries moved out of the inputs, which
+  // are freed before the ranking: a refresh never holds inputs, ranking and figures at once
+  // (at a million accounts that was the daemon's peak). What the BG/NBD fit, the value per
+  // purchase day and retention read is taken in input order, as before.
   Portfolio p;
+  p.accounts.reserve(n);
+  std::vector<CustomerSummary> summaries;
+  std::vector<Activity> activity;
+  activity.reserve(n);
+  double amount = 0;
+  std::int64_t days = 0;
+  std::size_t incomplete = 0;
+  for (AccountInputs& a : accounts) {
+    AccountFigures& f = p.accounts.emplace_back();
+    f.account = std::move(a.account);
+    f.revenue = a.revenue;
+    if (a.orders) {
+      summaries.push_back(a.orders->bgnbd);
+      amount += a.orders->day_amount;
+      days += a.orders->bucket_days;
+      if (!a.orders->complete) ++incomplete;
+      f.orders = std::move(a.orders);
+    }
+    activity.push_back(a.activity);
+  }
+  std::vector<AccountInputs>().swap(accounts);
+
+  // 2. Ranking and tiering, then the figures in rank order (by rank, then account id).
+  Result<Tiering> tiers = [&] {
+    std::vector<AccountRevenue> revenues;
+    revenues.reserve(n);
+    for (const AccountFigures& f : p.accounts) revenues.push_back({f.account, f.revenue});
+    return tier_accounts(std::move(revenues), options.tiers);
+  }();
+  if (!tiers) return tiers.error();
   p.summary = detail::tiering_summary(*tiers, now);
   PortfolioSummary& sum = p.summary;
-  p.accounts.reserve(accounts.size());
-  for (RankedAccount& r : tiers->accounts) {
-    AccountFigures f;
-    f.account = std::move(r.account);
-    f.revenue = r.revenue;
+  p.index_accounts();
+  std::vector<std::uint32_t> from(n);  // from[i]: where the i-th ranked account's figures are
+  for (std::size_t i = 0; i < n; ++i) {
+    const RankedAccount& r = tiers->accounts[i];
+    AccountFigures& f = *p.find(r.account);  // every input account was ranked
     f.rank = r.rank;
     f.revenue_share = r.share;
     f.key = r.key;
-    p.accounts.push_back(std::move(f));
+    from[i] = static_cast<std::uint32_t>(&f - p.accounts.data());
   }
-  // Not needed past here; freed before the fit (~64 bytes an account at the refresh's peak).
   std::vector<RankedAccount>().swap(tiers->accounts);
+  // In place, cycle by cycle (a second vector of figures would be the peak again).
+  for (std::size_t i = 0; i < n; ++i) {
+    if (from[i] == i) continue;
+    AccountFigures held = std::move(p.accounts[i]);
+    std::size_t j = i;
+    while (from[j] != i) {
+      const std::size_t next = from[j];
+      p.accounts[j] = std::move(p.accounts[next]);
+      from[j] = static_cast<std::uint32_t>(j);
+      j = next;
+    }
+    p.accounts[j] = std::move(held);
+    from[j] = static_cast<std::uint32_t>(j);
+  }
+  std::vector<std::uint32_t>().swap(from);
   p.index_accounts();
 
-  // BG/NBD summaries, the portfolio's value per purchase day, and the fit.
-  std::vector<CustomerSummary> summaries;
-  double amount = 0;
-  std::int64_t days = 0;
-  for (const AccountInputs& a : accounts) {
-    if (!a.orders) continue;
-    AccountFigures& f = *p.find(a.account);  // every input account was ranked
-    summaries.push_back(a.orders->bgnbd);
-    amount += a.orders->day_amount;
-    days += a.orders->bucket_days;
-    if (!a.orders->complete) ++sum.incomplete_summaries;
-    f.orders = a.orders;
-  }
+  // 3. The BG/NBD fit over the summaries, and each account's order figures.
   sum.order_accounts = summaries.size();
+  sum.incomplete_summaries = incomplete;
   sum.mean_day_value = days > 0 ? amount / static_cast<double>(days) : 0;
   Result<BgNbdFit> fit = fit_bgnbd(summaries, detail::fit_options(options));
   if (fit) {
@@ -356,15 +398,13 @@ Result<Portfolio> score_portfolio(std::span<const AccountInputs> accounts, TimeM
   } else {
     sum.bgnbd_error = fit.error();
   }
+  std::vector<CustomerSummary>().swap(summaries);
 
   for (std::size_t i = 0; i < p.accounts.size(); ++i) {
     if (detail::cancelled_at(options, i)) return detail::cancelled_error();
     detail::order_figures(p.accounts[i], sum, options);
   }
 
-  std::vector<Activity> activity;
-  activity.reserve(accounts.size());
-  for (const AccountInputs& a : accounts) activity.push_back(a.activity);
   if (Result<RetentionRates> r = retention_rates(activity); r) sum.retention = *r;
   return p;
 }

@@ -219,6 +219,11 @@ struct AccountInputs {
 // distinct summaries, so run it periodically (e.g. hourly), not per event.
 [[nodiscard]] Result<Portfolio> score_portfolio(std::span<const AccountInputs> accounts, TimeMs now,
                                                 const PortfolioOptions& options = {});
+// The same, consuming the inputs (their ids and order summaries move into the figures, and the
+// inputs are freed before the ranking): what a refresh of a large portfolio calls, so that it
+// never holds the inputs, the ranking and the figures at once. The overload above copies.
+[[nodiscard]] Result<Portfolio> score_portfolio(std::vector<AccountInputs>&& accounts, TimeMs now,
+                                                const PortfolioOptions& options = {});
 // The same from the states (account_inputs of each; null entries are skipped).
 [[nodiscard]] Result<Portfolio> score_portfolio(
     std::span<const model::AccountState* const> accounts, TimeMs now,
