@@ -112,8 +112,9 @@ Result<void> PortfolioRefresher::refresh() {
     snapshot_ = std::move(*snap);
   }
 #ifdef __GLIBC__
-  // Scoring freed hundreds of MB of small blocks (ids, per-account figures) that glibc keeps in
-  // this thread's arena: give the free pages back, or the next refresh's peak stacks on them.
+  // Scoring freed hundreds of MB, part of it as small blocks (ids, strings) that glibc keeps in
+  // this thread's arena: give the free pages back. (With it, RSS after a refresh during the
+  // scale bench's sweep fell below where it was before the refresh; bench/README.md, scale.)
   malloc_trim(0);
 #endif
   return ok();
