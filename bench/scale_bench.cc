@@ -103,7 +103,11 @@ int main(int argc, char** argv) {
     }
   }
 
-  const int digits = std::clamp(id_length - 6, 7, 40);  // after "SCALE-"
+  if (id_length < 13 || id_length > 46) {
+    std::fprintf(stderr, "scale bench: --id-length must be 13 to 46, got %d\n", id_length);
+    return 2;
+  }
+  const int digits = id_length - 6;  // after "SCALE-"
 
   // 1. Template states.
   auto t0 = Clock::now();
@@ -202,9 +206,8 @@ int main(int argc, char** argv) {
       << "]\n  group: " << unique_name("kw-scale-group") << "\n  dead_letter_topic: " << topic
       << ".dlq\nstate:\n  data_dir: " << data << "\nrules:\n  dir: " << KAMWATCH_SOURCE_DIR
       << "/rules\n"
-      << (refresh_minutes > 0
-              ? "  portfolio_refresh: " + std::to_string(refresh_minutes) + "m\n"
-              : std::string())
+      << (refresh_minutes > 0 ? "  portfolio_refresh: " + std::to_string(refresh_minutes) + "m\n"
+                              : std::string())
       << "log:\n  level: warn\n";
   const std::string listen = "127.0.0.1:" + std::to_string(port);
   Daemon d({"run", "--config", dir + "/kamwatch.yaml", "--http", listen}, dir + "/kamwatch.log");
@@ -287,9 +290,10 @@ int main(int argc, char** argv) {
               static_cast<double>(peak_sweep) / 1024.0);
   if (refresh_minutes > 0) {
     if (refreshed_s >= 0)
-      std::printf("| peak RSS with a portfolio refresh after the sweep (ended %.0f s after it) | "
-                  "%.0f MiB |\n",
-                  refreshed_s, static_cast<double>(peak) / 1024.0);
+      std::printf(
+          "| peak RSS with a portfolio refresh after the sweep (ended %.0f s after it) | "
+          "%.0f MiB |\n",
+          refreshed_s, static_cast<double>(peak) / 1024.0);
     else
       std::printf("| portfolio refresh after the sweep | none within %d min |\n",
                   refresh_minutes + 10);

@@ -220,24 +220,26 @@ http::Router make_api_router(ApiContext ctx) {
     JsonWriter w;
     w.begin_object().key("alerts").begin_array();
     std::size_t n = 0;
+    const auto write = [&](const std::vector<engine::AlertTransition>& alerts) {
+      for (const engine::AlertTransition& t : alerts) engine::write_transition_json(w, t);
+      n += alerts.size();
+    };
     if (std::string account = query(req, "account"); !account.empty()) {
       // One account's alerts: looked up, not filtered out of every firing alert.
       auto alerts = c->alerts->of_account(account, filter);
       if (!alerts.ok())
         return Response::error(500, "reading the firing alerts failed: " + alerts.error().message);
-      for (const engine::AlertTransition& t : *alerts) engine::write_transition_json(w, t);
-      w.end_array().field("count", static_cast<std::int64_t>(alerts->size())).end_object();
-      return Response::json(200, w.take());
+      write(*alerts);
+    } else {
+      std::string after;
+      do {
+        auto page = c->alerts->page(after, 1000, filter);
+        if (!page.ok())
+          return Response::error(500, "reading the firing alerts failed: " + page.error().message);
+        write(page->alerts);
+        after = std::move(page->next);
+      } while (!after.empty());
     }
-    std::string after;
-    do {
-      auto page = c->alerts->page(after, 1000, filter);
-      if (!page.ok())
-        return Response::error(500, "reading the firing alerts failed: " + page.error().message);
-      for (const engine::AlertTransition& t : page->alerts) engine::write_transition_json(w, t);
-      n += page->alerts.size();
-      after = std::move(page->next);
-    } while (!after.empty());
     w.end_array().field("count", static_cast<std::int64_t>(n)).end_object();
     return Response::json(200, w.take());
   });

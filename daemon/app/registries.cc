@@ -68,7 +68,7 @@ void ActiveAlerts::apply(const std::vector<engine::AlertTransition>& transitions
 void ActiveAlerts::for_each(const std::function<void(const Firing&)>& fn) const {
   std::shared_lock lock(mu_);
   for (const auto& [account, alerts] : index_.by_account)
-    for (const Alert& a : alerts) fn(Firing{account, a.fingerprint, a.group, a.labels->first});
+    for (const Alert& a : alerts) fn(a.firing(account));
 }
 
 Result<std::vector<engine::AlertTransition>> ActiveAlerts::read(
@@ -101,8 +101,7 @@ Result<engine::AlertPage> ActiveAlerts::page(std::string_view after, std::size_t
     auto it = after.empty() ? by_account.begin() : by_account.upper_bound(after);
     for (; it != by_account.end() && fingerprints.size() < max; ++it) {
       for (const Alert& a : it->second)
-        if (!filter || filter(Firing{it->first, a.fingerprint, a.group, a.labels->first}))
-          fingerprints.push_back(a.fingerprint);
+        if (!filter || filter(a.firing(it->first))) fingerprints.push_back(a.fingerprint);
       if (fingerprints.size() >= max && std::next(it) != by_account.end()) page.next = it->first;
     }
   }
@@ -119,8 +118,7 @@ Result<std::vector<engine::AlertTransition>> ActiveAlerts::of_account(std::strin
     std::shared_lock lock(mu_);
     if (auto it = index_.by_account.find(account); it != index_.by_account.end())
       for (const Alert& a : it->second)
-        if (!filter || filter(Firing{it->first, a.fingerprint, a.group, a.labels->first}))
-          fingerprints.push_back(a.fingerprint);
+        if (!filter || filter(a.firing(it->first))) fingerprints.push_back(a.fingerprint);
   }
   return read(fingerprints);
 }

@@ -67,6 +67,9 @@ class ActiveAlerts {
     std::string fingerprint;
     std::string group;
     LabelSets::iterator labels;
+    [[nodiscard]] Firing firing(std::string_view account) const {
+      return {account, fingerprint, group, labels->first};
+    }
   };
   struct Index {
     std::map<std::string, std::vector<Alert>, std::less<>> by_account;
