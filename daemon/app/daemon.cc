@@ -26,6 +26,7 @@
 #include "app/registries.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/memory.h"
 #include "delivery/alertmanager.h"
 #include "delivery/forwarder.h"
 #include "delivery/kafka_sink.h"
@@ -454,6 +455,9 @@ Result<void> run_daemon(const config::Config& config, const std::atomic<bool>& s
                                  static_cast<double>(f.block_cache_hits));
     metrics::Metrics::advance_to(metrics.rocksdb_block_cache_misses,
                                  static_cast<double>(f.block_cache_misses));
+    metrics.rocksdb_block_cache_bytes.Set(static_cast<double>(f.block_cache_bytes));
+    metrics.rocksdb_block_cache_pinned_bytes.Set(static_cast<double>(f.block_cache_pinned_bytes));
+    metrics.rocksdb_table_readers_bytes.Set(static_cast<double>(f.table_readers_bytes));
     struct statvfs fs {};
     if (statvfs(config.state.data_dir.c_str(), &fs) == 0) {
       metrics.filesystem_avail_bytes.Set(static_cast<double>(fs.f_bavail) *
@@ -712,6 +716,8 @@ Result<void> run_daemon(const config::Config& config, const std::atomic<bool>& s
         directory.update(std::move(sw->summaries));
         committed(sw->batch);
         sweeping = !sw->done;
+        // The sweep decoded every account once and freed it: give those pages back.
+        if (sw->done) memory::release_free_heap();
       }
     }
     {

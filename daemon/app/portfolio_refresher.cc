@@ -3,12 +3,9 @@
 #include <algorithm>
 #include <chrono>
 
-#ifdef __GLIBC__
-#include <malloc.h>
-#endif
-
 #include "app/portfolio_attributes.h"
 #include "core/log.h"
+#include "core/memory.h"
 #include "scoring/portfolio_partial.h"
 
 namespace kamwatch::app {
@@ -85,8 +82,15 @@ Result<void> PortfolioRefresher::refresh() {
   // Each account's scoring inputs are taken as the store is read; the states are not kept (a
   // copy of every decoded state was ~28 KiB per account: a million accounts did not fit).
   const TimeMs now = clock_.now();
+  // The refresh is the daemon's peak: start it from what is allocated, not from what the
+  // sweeps' decoded states left free but resident (~160 MB at a million accounts).
+  memory::release_free_heap();
   std::vector<scoring::AccountInputs> all;                            // single instance
   std::map<std::int32_t, std::vector<scoring::AccountInputs>> owned;  // cluster: by partition
+  // Room for the accounts of the last refresh and some more: growing by doubling held the old
+  // and the new buffer at once (+64 MB at a million accounts, on top of the refresh's peak).
+  if (const auto last = snapshot(); last && !options_.exchange)
+    all.reserve(last->attributes.size() + last->attributes.size() / 32 + 1024);
   if (options_.exchange && options_.owned_partitions)
     for (const std::int32_t p : options_.owned_partitions()) owned[p];
   auto r = store_.for_each_account([&](const model::AccountState& s) {
@@ -111,23 +115,28 @@ Result<void> PortfolioRefresher::refresh() {
     std::lock_guard lock(mu_);
     snapshot_ = std::move(*snap);
   }
-#ifdef __GLIBC__
-  // Scoring freed hundreds of MB, part of it as small blocks (ids, strings) that glibc keeps in
-  // this thread's arena: give the free pages back. (With it, RSS after a refresh during the
-  // scale bench's sweep fell below where it was before the refresh; bench/README.md, scale.)
-  malloc_trim(0);
-#endif
+  // Scoring freed hundreds of MB, part of it as small blocks (ids, strings) that the allocator
+  // keeps: give the free pages back. (With it, RSS after a refresh during the scale bench's
+  // sweep fell below where it was before the refresh; bench/README.md, scale.)
+  memory::release_free_heap();
   return ok();
 }
 
 Result<std::shared_ptr<PortfolioSnapshot>> PortfolioRefresher::single_instance(
     std::vector<scoring::AccountInputs> accounts, TimeMs now) {
-  // Consumed: scoring frees them before it ranks the accounts.
-  auto p = scoring::score_portfolio(std::move(accounts), now, options_.scoring);
-  if (!p.ok()) return p.error();
+  // Each account's figures are reduced to its attributes as they are made (64 bytes an account,
+  // instead of ~200 for the whole figures); the inputs are consumed.
+  std::vector<AccountAttributesIndex::Entry> entries;
+  entries.reserve(accounts.size());
+  auto summary = scoring::score_portfolio_each(
+      std::move(accounts), now, options_.scoring, [&](scoring::AccountFigures&& f) {
+        const rules::AccountAttributes a = attributes_of(f);
+        entries.emplace_back(std::move(f.account), a);
+      });
+  if (!summary.ok()) return summary.error();
   auto snap = std::make_shared<PortfolioSnapshot>();
-  snap->attributes = attributes_index(p->accounts);
-  snap->summary = p->summary;
+  snap->attributes = AccountAttributesIndex(std::move(entries));
+  snap->summary = std::move(*summary);
   return snap;
 }
 

@@ -1,6 +1,9 @@
 #include "metrics/metrics.h"
 
 #include <prometheus/text_serializer.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -150,6 +153,15 @@ Metrics::Metrics(const std::string& version, const std::string& revision)
       rocksdb_block_cache_misses(counter(*registry_, declared_,
                                          "kamwatch_rocksdb_block_cache_misses_total",
                                          "Block cache misses.")),
+      rocksdb_block_cache_bytes(gauge(*registry_, declared_, "kamwatch_rocksdb_block_cache_bytes",
+                                      "Bytes in the RocksDB block cache (state.block_cache_bytes "
+                                      "bounds it).")),
+      rocksdb_block_cache_pinned_bytes(
+          gauge(*registry_, declared_, "kamwatch_rocksdb_block_cache_pinned_bytes",
+                "Of the block cache's bytes, those held by readers (cannot be evicted).")),
+      rocksdb_table_readers_bytes(
+          gauge(*registry_, declared_, "kamwatch_rocksdb_table_readers_bytes",
+                "Memory of open SST file readers outside the block cache (estimate).")),
       filesystem_avail_bytes(gauge(*registry_, declared_, "kamwatch_state_filesystem_avail_bytes",
                                    "Free bytes on the state directory's filesystem.")),
       filesystem_size_bytes(gauge(*registry_, declared_, "kamwatch_state_filesystem_size_bytes",
@@ -201,7 +213,11 @@ Metrics::Metrics(const std::string& version, const std::string& revision)
           gauge(*registry_, declared_, "process_virtual_memory_bytes", "Virtual memory size.")),
       process_open_fds_(gauge(*registry_, declared_, "process_open_fds", "Open file descriptors.")),
       process_max_fds_(
-          gauge(*registry_, declared_, "process_max_fds", "Maximum open file descriptors.")) {
+          gauge(*registry_, declared_, "process_max_fds", "Maximum open file descriptors.")),
+      heap_bytes_(gauges(*registry_, declared_, "kamwatch_heap_bytes",
+                         "The C library heap (glibc malloc): state=\"in_use\" is allocated, "
+                         "state=\"free\" is freed and kept by the allocator (resident unless "
+                         "its pages were given back).")) {
   gauges(*registry_, declared_, "kamwatch_build_info",
          "kamwatch's version and source revision (value 1).")
       .Add({{"version", version}, {"revision", revision}})
@@ -238,6 +254,12 @@ void Metrics::refresh_process() {
   process_open_fds_.Set(fds);
   rlimit rl{};
   if (getrlimit(RLIMIT_NOFILE, &rl) == 0) process_max_fds_.Set(static_cast<double>(rl.rlim_cur));
+#ifdef __GLIBC__
+  // Walks every arena under its lock: a few milliseconds at most, once per scrape.
+  const struct mallinfo2 mi = mallinfo2();
+  heap_bytes_.Add({{"state", "in_use"}}).Set(static_cast<double>(mi.uordblks + mi.hblkhd));
+  heap_bytes_.Add({{"state", "free"}}).Set(static_cast<double>(mi.fordblks));
+#endif
 }
 
 std::string Metrics::serialize() {

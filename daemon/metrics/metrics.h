@@ -93,6 +93,9 @@ class Metrics {
   Counter& rocksdb_write_stall_seconds;
   Counter& rocksdb_block_cache_hits;
   Counter& rocksdb_block_cache_misses;
+  Gauge& rocksdb_block_cache_bytes;
+  Gauge& rocksdb_block_cache_pinned_bytes;
+  Gauge& rocksdb_table_readers_bytes;
   Gauge& filesystem_avail_bytes;
   Gauge& filesystem_size_bytes;
   Gauge& account_cache_accounts;
@@ -128,6 +131,7 @@ class Metrics {
   Gauge& process_vsize_;
   Gauge& process_open_fds_;
   Gauge& process_max_fds_;
+  Family<Gauge>& heap_bytes_;  // {state}; glibc only
   void refresh_process();
 };
 

@@ -51,7 +51,9 @@ const RankedAccount* Tiering::find(std::string_view account) const {
   return nullptr;
 }
 
-Result<Tiering> tier_accounts(std::vector<AccountRevenue> accounts, const TierOptions& options) {
+namespace {
+
+Result<void> check_tier_options(const TierOptions& options) {
   if (!(options.key_threshold > 0 && options.key_threshold <= 1)) {
     return Error{"invalid_argument",
                  "key_threshold must be in (0, 1], got " + std::to_string(options.key_threshold)};
@@ -60,35 +62,54 @@ Result<Tiering> tier_accounts(std::vector<AccountRevenue> accounts, const TierOp
     return Error{"invalid_argument",
                  "top_fraction must be in (0, 1], got " + std::to_string(options.top_fraction)};
   }
-  for (const AccountRevenue& a : accounts) {
-    if (!std::isfinite(a.revenue)) {
-      return Error{"invalid_argument", "revenue of " + a.account + " is not finite"};
-    }
-  }
-  std::sort(accounts.begin(), accounts.end(),
-            [](const AccountRevenue& x, const AccountRevenue& y) { return x.account < y.account; });
-  for (std::size_t i = 1; i < accounts.size(); ++i) {
-    if (accounts[i].account == accounts[i - 1].account) {
-      return Error{"invalid_argument", "account " + accounts[i].account + " listed twice"};
-    }
-  }
-  std::stable_sort(
-      accounts.begin(), accounts.end(),
-      [](const AccountRevenue& x, const AccountRevenue& y) { return x.revenue > y.revenue; });
+  return ok();
+}
 
-  Tiering t;
-  for (const AccountRevenue& a : accounts) t.total_revenue += std::max(a.revenue, 0.0);
-  const std::size_t n = accounts.size();
-  t.accounts.reserve(n);
-  double running = 0;
+// The ranking as positions into the accounts (4 bytes an account, instead of a copy of every
+// id): by revenue descending, then id. Errors: a revenue that is not finite, an id listed twice.
+template <class Id, class Revenue>
+Result<std::vector<std::uint32_t>> rank_order(std::size_t n, const Id& id, const Revenue& revenue) {
   for (std::size_t i = 0; i < n; ++i) {
-    RankedAccount r;
-    r.account = std::move(accounts[i].account);
-    r.revenue = accounts[i].revenue;
+    if (!std::isfinite(revenue(i))) {
+      return Error{"invalid_argument", "revenue of " + std::string(id(i)) + " is not finite"};
+    }
+  }
+  std::vector<std::uint32_t> order(n);
+  for (std::size_t i = 0; i < n; ++i) order[i] = static_cast<std::uint32_t>(i);
+  std::sort(order.begin(), order.end(),
+            [&](std::uint32_t a, std::uint32_t b) { return id(a) < id(b); });
+  for (std::size_t i = 1; i < n; ++i) {
+    if (id(order[i]) == id(order[i - 1])) {
+      return Error{"invalid_argument", "account " + std::string(id(order[i])) + " listed twice"};
+    }
+  }
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::uint32_t a, std::uint32_t b) { return revenue(a) > revenue(b); });
+  return order;
+}
+
+// Walks a ranking (positions by revenue descending): calls each(k, r) with the k-th account's
+// rank, share, cumulative share and key flag in r (its account and revenue left unset), and
+// returns the portfolio figures (accounts left empty). Call again for the same values.
+template <class Revenue, class Each>
+Tiering walk_tiers(std::span<const std::uint32_t> order, const Revenue& revenue,
+                   const TierOptions& options, const Each& each) {
+  Tiering t;
+  for (std::uint32_t i : order) t.total_revenue += std::max(revenue(i), 0.0);
+  const std::size_t n = order.size();
+  const std::size_t top_k =
+      n == 0 ? 0
+             : std::clamp<std::size_t>(static_cast<std::size_t>(std::ceil(
+                                           options.top_fraction * static_cast<double>(n) - 1e-9)),
+                                       1, n);
+  RankedAccount prev, r;
+  double running = 0;
+  for (std::size_t k = 0; k < n; ++k) {
+    const double rev = revenue(order[k]);
     // Competition ranking: 1 + the number of accounts with strictly more revenue.
-    r.rank = (i > 0 && r.revenue == t.accounts.back().revenue) ? t.accounts.back().rank
-                                                               : static_cast<std::int64_t>(i) + 1;
-    const double positive = std::max(r.revenue, 0.0);
+    r.rank = (k > 0 && rev == prev.revenue) ? prev.rank : static_cast<std::int64_t>(k) + 1;
+    r.revenue = rev;
+    const double positive = std::max(rev, 0.0);
     const double before = t.total_revenue > 0 ? running / t.total_revenue : 0;
     running += positive;
     r.share = t.total_revenue > 0 ? positive / t.total_revenue : 0;
@@ -96,31 +117,47 @@ Result<Tiering> tier_accounts(std::vector<AccountRevenue> accounts, const TierOp
     // Key while the accounts ranked above have not yet reached the threshold (the 1e-12 keeps
     // a sum that lands exactly on it from taking one more account through rounding).
     r.key = positive > 0 && before < options.key_threshold - 1e-12;
-    if (!r.key && positive > 0 && !t.accounts.empty() && t.accounts.back().key &&
-        r.revenue == t.accounts.back().revenue) {
+    if (!r.key && positive > 0 && k > 0 && prev.key && rev == prev.revenue) {
       r.key = true;  // tied with the last key account
     }
     if (r.key) {
       ++t.key_accounts;
-      t.key_threshold_revenue = r.revenue;
+      t.key_threshold_revenue = rev;
       t.key_revenue_share += r.share;
     }
-    t.accounts.push_back(std::move(r));
-  }
-  if (n > 0) {
-    const double top = std::ceil(options.top_fraction * static_cast<double>(n) - 1e-9);
-    const std::size_t k = std::clamp<std::size_t>(static_cast<std::size_t>(top), 1, n);
-    t.top_share = t.accounts[k - 1].cumulative_share;
+    if (k + 1 == top_k) t.top_share = r.cumulative_share;
+    each(k, r);
+    prev.rank = r.rank;
+    prev.revenue = r.revenue;
+    prev.key = r.key;
   }
   if (n > 1 && t.total_revenue > 0) {
     // Gini = sum_i (2i - n - 1) y_i / (n sum y) over revenues ascending, i = 1..n.
     double weighted = 0;
     for (std::size_t i = 0; i < n; ++i) {
-      const double y = std::max(t.accounts[n - 1 - i].revenue, 0.0);
+      const double y = std::max(revenue(order[n - 1 - i]), 0.0);
       weighted += (2.0 * static_cast<double>(i + 1) - static_cast<double>(n) - 1) * y;
     }
     t.gini = weighted / (static_cast<double>(n) * t.total_revenue);
   }
+  return t;
+}
+
+}  // namespace
+
+Result<Tiering> tier_accounts(std::vector<AccountRevenue> accounts, const TierOptions& options) {
+  if (Result<void> valid = check_tier_options(options); !valid) return valid.error();
+  auto revenue = [&](std::size_t i) { return accounts[i].revenue; };
+  auto order = rank_order(
+      accounts.size(), [&](std::size_t i) -> const std::string& { return accounts[i].account; },
+      revenue);
+  if (!order) return order.error();
+  std::vector<RankedAccount> ranked(accounts.size());
+  Tiering t = walk_tiers(*order, revenue, options, [&](std::size_t k, const RankedAccount& r) {
+    ranked[k] = r;
+    ranked[k].account = std::move(accounts[(*order)[k]].account);
+  });
+  t.accounts = std::move(ranked);
   return t;
 }
 
@@ -249,18 +286,18 @@ void order_figures(AccountFigures& f, const PortfolioSummary& sum,
   }
 }
 
-PortfolioSummary tiering_summary(const Tiering& tiers, TimeMs now) {
+PortfolioSummary tiering_summary(const Tiering& tiers, std::size_t accounts,
+                                 std::size_t accounts_with_revenue, TimeMs now) {
   PortfolioSummary sum;
   sum.as_of = now;
-  sum.accounts = tiers.accounts.size();
+  sum.accounts = accounts;
+  sum.accounts_with_revenue = accounts_with_revenue;
   sum.key_accounts = tiers.key_accounts;
   sum.total_revenue = tiers.total_revenue;
   sum.key_threshold_revenue = tiers.key_threshold_revenue;
   sum.key_revenue_share = tiers.key_revenue_share;
   sum.top_share = tiers.top_share;
   sum.gini = tiers.gini;
-  for (const RankedAccount& r : tiers.accounts)
-    if (r.revenue > 0) ++sum.accounts_with_revenue;
   return sum;
 }
 
@@ -314,82 +351,46 @@ Result<Portfolio> score_portfolio(std::span<const AccountInputs> accounts, TimeM
                          options);
 }
 
-Result<Portfolio> score_portfolio(std::vector<AccountInputs>&& accounts, TimeMs now,
-                                  const PortfolioOptions& options) {
+Result<PortfolioSummary> score_portfolio_each(std::vector<AccountInputs>&& accounts, TimeMs now,
+                                              const PortfolioOptions& options,
+                                              const std::function<void(AccountFigures&&)>& each) {
   if (Result<void> valid = detail::check_options(options); !valid) return valid.error();
+  if (Result<void> valid = check_tier_options(options.tiers); !valid) return valid.error();
   const std::size_t n = accounts.size();
   if (n > std::numeric_limits<std::uint32_t>::max())
     return Error{"invalid_argument", "more than 2^32 accounts"};
 
-  // 1. The figures in input order, the ids and order summaries moved out of the inputs, which
-  // are freed before the ranking: a refresh never holds inputs, ranking and figures at once
-  // (at a million accounts that was the daemon's peak). What the BG/NBD fit, the value per
-  // purchase day and retention read is taken in input order, as before.
-  Portfolio p;
-  p.accounts.reserve(n);
+  // 1. The ranking, as positions into the inputs (no copy of the ids).
+  auto revenue = [&](std::size_t i) { return accounts[i].revenue; };
+  auto order = rank_order(
+      n, [&](std::size_t i) -> const std::string& { return accounts[i].account; }, revenue);
+  if (!order) return order.error();
+  const auto walk = [&](const auto& fn) { return walk_tiers(*order, revenue, options.tiers, fn); };
+  const std::size_t with_revenue = static_cast<std::size_t>(std::count_if(
+      accounts.begin(), accounts.end(), [](const AccountInputs& a) { return a.revenue > 0; }));
+  PortfolioSummary sum =
+      detail::tiering_summary(walk([](std::size_t, const RankedAccount&) {}), n, with_revenue, now);
+
+  // 2. What the BG/NBD fit, the value per purchase day and retention read, in input order.
   std::vector<CustomerSummary> summaries;
-  std::vector<Activity> activity;
-  activity.reserve(n);
   double amount = 0;
   std::int64_t days = 0;
-  std::size_t incomplete = 0;
-  for (AccountInputs& a : accounts) {
-    AccountFigures& f = p.accounts.emplace_back();
-    f.account = std::move(a.account);
-    f.revenue = a.revenue;
-    if (a.orders) {
-      summaries.push_back(a.orders->bgnbd);
-      amount += a.orders->day_amount;
-      days += a.orders->bucket_days;
-      if (!a.orders->complete) ++incomplete;
-      f.orders = std::move(a.orders);
-    }
+  std::vector<Activity> activity;
+  activity.reserve(n);
+  for (const AccountInputs& a : accounts) {
     activity.push_back(a.activity);
+    if (!a.orders) continue;
+    summaries.push_back(a.orders->bgnbd);
+    amount += a.orders->day_amount;
+    days += a.orders->bucket_days;
+    if (!a.orders->complete) ++sum.incomplete_summaries;
   }
-  std::vector<AccountInputs>().swap(accounts);
-
-  // 2. Ranking and tiering, then the figures in rank order (by rank, then account id).
-  Result<Tiering> tiers = [&] {
-    std::vector<AccountRevenue> revenues;
-    revenues.reserve(n);
-    for (const AccountFigures& f : p.accounts) revenues.push_back({f.account, f.revenue});
-    return tier_accounts(std::move(revenues), options.tiers);
-  }();
-  if (!tiers) return tiers.error();
-  p.summary = detail::tiering_summary(*tiers, now);
-  PortfolioSummary& sum = p.summary;
-  p.index_accounts();
-  std::vector<std::uint32_t> from(n);  // from[i]: where the i-th ranked account's figures are
-  for (std::size_t i = 0; i < n; ++i) {
-    const RankedAccount& r = tiers->accounts[i];
-    AccountFigures& f = *p.find(r.account);  // every input account was ranked
-    f.rank = r.rank;
-    f.revenue_share = r.share;
-    f.key = r.key;
-    from[i] = static_cast<std::uint32_t>(&f - p.accounts.data());
-  }
-  std::vector<RankedAccount>().swap(tiers->accounts);
-  // In place, cycle by cycle (a second vector of figures would be the peak again).
-  for (std::size_t i = 0; i < n; ++i) {
-    if (from[i] == i) continue;
-    AccountFigures held = std::move(p.accounts[i]);
-    std::size_t j = i;
-    while (from[j] != i) {
-      const std::size_t next = from[j];
-      p.accounts[j] = std::move(p.accounts[next]);
-      from[j] = static_cast<std::uint32_t>(j);
-      j = next;
-    }
-    p.accounts[j] = std::move(held);
-    from[j] = static_cast<std::uint32_t>(j);
-  }
-  std::vector<std::uint32_t>().swap(from);
-  p.index_accounts();
-
-  // 3. The BG/NBD fit over the summaries, and each account's order figures.
+  if (Result<RetentionRates> r = retention_rates(activity); r) sum.retention = *r;
+  std::vector<Activity>().swap(activity);
   sum.order_accounts = summaries.size();
-  sum.incomplete_summaries = incomplete;
   sum.mean_day_value = days > 0 ? amount / static_cast<double>(days) : 0;
+
+  // 3. The fit over the summaries.
   Result<BgNbdFit> fit = fit_bgnbd(summaries, detail::fit_options(options));
   if (fit) {
     sum.bgnbd = *fit;
@@ -400,12 +401,35 @@ Result<Portfolio> score_portfolio(std::vector<AccountInputs>&& accounts, TimeMs 
   }
   std::vector<CustomerSummary>().swap(summaries);
 
-  for (std::size_t i = 0; i < p.accounts.size(); ++i) {
-    if (detail::cancelled_at(options, i)) return detail::cancelled_error();
-    detail::order_figures(p.accounts[i], sum, options);
-  }
+  // 4. Each account's figures in rank order, its id and order summary moved out of its inputs.
+  bool cancelled = false;
+  walk([&](std::size_t k, const RankedAccount& r) {
+    if (cancelled || (cancelled = detail::cancelled_at(options, k))) return;
+    AccountInputs& a = accounts[(*order)[k]];
+    AccountFigures f;
+    f.account = std::move(a.account);
+    f.revenue = a.revenue;
+    f.rank = r.rank;
+    f.revenue_share = r.share;
+    f.key = r.key;
+    f.orders = std::move(a.orders);
+    detail::order_figures(f, sum, options);
+    each(std::move(f));
+  });
+  std::vector<AccountInputs>().swap(accounts);  // consumed
+  if (cancelled) return detail::cancelled_error();
+  return sum;
+}
 
-  if (Result<RetentionRates> r = retention_rates(activity); r) sum.retention = *r;
+Result<Portfolio> score_portfolio(std::vector<AccountInputs>&& accounts, TimeMs now,
+                                  const PortfolioOptions& options) {
+  Portfolio p;
+  p.accounts.reserve(accounts.size());
+  auto sum = score_portfolio_each(std::move(accounts), now, options,
+                                  [&](AccountFigures&& f) { p.accounts.push_back(std::move(f)); });
+  if (!sum) return sum.error();
+  p.summary = std::move(*sum);
+  p.index_accounts();
   return p;
 }
 

@@ -219,11 +219,17 @@ struct AccountInputs {
 // distinct summaries, so run it periodically (e.g. hourly), not per event.
 [[nodiscard]] Result<Portfolio> score_portfolio(std::span<const AccountInputs> accounts, TimeMs now,
                                                 const PortfolioOptions& options = {});
-// The same, consuming the inputs (their ids and order summaries move into the figures, and the
-// inputs are freed before the ranking): what a refresh of a large portfolio calls, so that it
-// never holds the inputs, the ranking and the figures at once. The overload above copies.
+// The same, consuming the inputs (their ids and order summaries move into the figures). The
+// overload above copies.
 [[nodiscard]] Result<Portfolio> score_portfolio(std::vector<AccountInputs>&& accounts, TimeMs now,
                                                 const PortfolioOptions& options = {});
+// The same, handing each account's figures to `each` in rank order instead of keeping them, and
+// returning the summary: what a refresh of a large portfolio calls (it keeps a few of each
+// account's figures). Besides the inputs it holds 4 bytes an account and the order summaries
+// (24 bytes each, freed before the figures are made); the inputs are consumed.
+[[nodiscard]] Result<PortfolioSummary> score_portfolio_each(
+    std::vector<AccountInputs>&& accounts, TimeMs now, const PortfolioOptions& options,
+    const std::function<void(AccountFigures&&)>& each);
 // The same from the states (account_inputs of each; null entries are skipped).
 [[nodiscard]] Result<Portfolio> score_portfolio(
     std::span<const model::AccountState* const> accounts, TimeMs now,

@@ -34,8 +34,10 @@ struct RetentionPeriods {
 };
 [[nodiscard]] RetentionPeriods retention_periods(TimeMs now, const PortfolioOptions& options);
 
-// The summary's tiering figures (accounts, key accounts, revenue shares, Gini) as of now.
-[[nodiscard]] PortfolioSummary tiering_summary(const Tiering& tiers, TimeMs now);
+// The summary's tiering figures (key accounts, revenue shares, Gini) as of now, with the
+// number of accounts and of those with a trailing revenue > 0.
+[[nodiscard]] PortfolioSummary tiering_summary(const Tiering& tiers, std::size_t accounts,
+                                               std::size_t accounts_with_revenue, TimeMs now);
 
 // day_value, and with a fit p_alive, expected_purchases and clv, of an account with orders.
 void order_figures(AccountFigures& figures, const PortfolioSummary& summary,

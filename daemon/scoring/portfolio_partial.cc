@@ -244,7 +244,11 @@ Result<Portfolio> score_portfolio_from_partials(std::span<const PortfolioPartial
   if (!tiers) return tiers.error();
 
   Portfolio p;
-  p.summary = detail::tiering_summary(*tiers, now);
+  p.summary = detail::tiering_summary(
+      *tiers, tiers->accounts.size(),
+      static_cast<std::size_t>(std::count_if(tiers->accounts.begin(), tiers->accounts.end(),
+                                             [](const RankedAccount& r) { return r.revenue > 0; })),
+      now);
   PortfolioSummary& sum = p.summary;
   // Rank, share and key flag are functions of the revenue: the first account with it has them.
   std::map<double, const RankedAccount*> by_revenue;

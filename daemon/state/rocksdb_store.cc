@@ -13,6 +13,7 @@
 #include <rocksdb/table.h>
 #include <rocksdb/utilities/table_properties_collectors.h>
 #include <rocksdb/write_batch.h>
+#include <rocksdb/write_buffer_manager.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -214,7 +215,7 @@ Result<std::unique_ptr<RocksDbStore>> RocksDbStore::open(const StoreOptions& opt
 
 Result<void> RocksDbStore::init() {
   const std::string& path = options_.path;
-  auto cache = rocksdb::NewLRUCache(options_.block_cache_bytes);
+  block_cache_ = rocksdb::NewLRUCache(options_.block_cache_bytes);
 
   rocksdb::DBOptions db;
   db.create_if_missing = options_.create_if_missing && !options_.read_only;
@@ -226,6 +227,14 @@ Result<void> RocksDbStore::init() {
   statistics_ = rocksdb::CreateDBStatistics();
   statistics_->set_stats_level(rocksdb::StatsLevel::kExceptTimers);
   db.statistics = statistics_;
+  // One memory budget for RocksDB: memtables are charged to the block cache (which evicts blocks
+  // to make room) and, all column families together, flushed before they pass half of it.
+  // Without it each column family kept up to two memtables of its own (224 MiB at most, on top
+  // of the cache): ~120 MiB at a time during the scale bench's sweep, a tenth of the 1 GiB a
+  // million accounts must fit in (issue 6).
+  if (!options_.read_only)
+    db.write_buffer_manager =
+        std::make_shared<rocksdb::WriteBufferManager>(options_.block_cache_bytes / 2, block_cache_);
 
   // Open every column family the database has (RocksDB insists on that for a read-write open),
   // ours with their tuned options, unknown ones (a newer version's) with defaults.
@@ -244,7 +253,7 @@ Result<void> RocksDbStore::init() {
       return Error{"rocksdb_schema", path + " is not a kamwatch database (no column family " +
                                          std::string(name) + ")"};
     }
-    descs.emplace_back(std::string(name), cf_options(name, cache));
+    descs.emplace_back(std::string(name), cf_options(name, block_cache_));
   }
   if (!options_.read_only) {
     for (const std::string& name : existing) {
@@ -641,6 +650,11 @@ RocksDbStore::Figures RocksDbStore::figures() {
   f.pending_compaction_bytes = prop("rocksdb.estimate-pending-compaction-bytes");
   f.running_compactions = prop("rocksdb.num-running-compactions");
   f.write_stopped = prop("rocksdb.is-write-stopped") != 0;
+  f.table_readers_bytes = prop("rocksdb.estimate-table-readers-mem");
+  if (block_cache_) {
+    f.block_cache_bytes = block_cache_->GetUsage();
+    f.block_cache_pinned_bytes = block_cache_->GetPinnedUsage();
+  }
   if (statistics_) {
     f.write_stall_micros = statistics_->getTickerCount(rocksdb::STALL_MICROS);
     f.block_cache_hits = statistics_->getTickerCount(rocksdb::BLOCK_CACHE_HIT);

@@ -21,6 +21,7 @@
 #include "state/state_store.h"
 
 namespace rocksdb {
+class Cache;
 class DB;
 class ColumnFamilyHandle;
 class Statistics;
@@ -39,7 +40,9 @@ struct StoreOptions {
   bool read_only = false;
   std::string secondary_path;
   bool create_if_missing = true;
-  std::size_t block_cache_bytes = std::size_t{256} << 20;  // shared by all column families
+  // RocksDB's memory: the block cache, shared by all column families, with their memtables
+  // charged to it (flushed before they pass half of it).
+  std::size_t block_cache_bytes = std::size_t{256} << 20;
   // fsync the WAL on every commit. Off: a process crash (even SIGKILL) loses nothing, since the
   // WAL write reached the OS; only a power loss or kernel crash may lose the last commits.
   bool sync_writes = false;
@@ -110,6 +113,9 @@ class RocksDbStore final : public StateStore {
     std::uint64_t write_stall_micros = 0;  // cumulative
     std::uint64_t block_cache_hits = 0;    // cumulative
     std::uint64_t block_cache_misses = 0;  // cumulative
+    std::uint64_t block_cache_bytes = 0;   // in the block cache now, charged memtables included
+    std::uint64_t block_cache_pinned_bytes = 0;  // of those, held by readers (iterators, L0)
+    std::uint64_t table_readers_bytes = 0;       // open SST readers outside the cache
   };
   [[nodiscard]] Figures figures();
   // The seq the next committed outbox record will get.
@@ -142,6 +148,7 @@ class RocksDbStore final : public StateStore {
   rocksdb::ColumnFamilyHandle* meta_ = nullptr;
   rocksdb::ColumnFamilyHandle* alerts_ = nullptr;
   std::shared_ptr<rocksdb::Statistics> statistics_;
+  std::shared_ptr<rocksdb::Cache> block_cache_;  // shared by every column family
   std::mutex depths_mu_;
   std::map<std::string, std::uint64_t> depths_;  // outbox records per sink
   // Where outbox_peek seeks, per sink: every record of the sink below `from` is deleted (a

@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <fstream>
+#include <memory>
 #include <string>
 
 namespace kamwatch::metrics {
@@ -34,6 +35,30 @@ TEST(Metrics, ExpositionHasBuildInfoProcessFiguresAndFamilies) {
   EXPECT_LE(start, now + 1);
   EXPECT_GT(start, now - 86400);
 }
+
+// Not under the sanitizers: their allocators replace glibc's, whose figures then stay flat.
+#if defined(__GLIBC__) && !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+double sample(const std::string& text, const std::string& series) {
+  const auto at = text.find("\n" + series + " ");
+  return at == std::string::npos ? -1 : std::stod(text.substr(at + series.size() + 2));
+}
+
+// kamwatch_heap_bytes follows what the process has allocated.
+TEST(Metrics, HeapBytesFollowAllocations) {
+  Metrics m("v", "r");
+  const std::string in_use = "kamwatch_heap_bytes{state=\"in_use\"}";
+  const double before = sample(m.serialize(), in_use);
+  ASSERT_GT(before, 0);
+  EXPECT_GE(sample(m.serialize(), "kamwatch_heap_bytes{state=\"free\"}"), 0);
+  constexpr std::size_t kBytes = 64u << 20;
+  auto block = std::make_unique<char[]>(kBytes);
+  block[0] = block[kBytes - 1] = 1;
+  const double during = sample(m.serialize(), in_use);
+  EXPECT_GE(during - before, static_cast<double>(kBytes) * 0.99);
+  block.reset();
+  EXPECT_LT(sample(m.serialize(), in_use), during - static_cast<double>(kBytes) * 0.9);
+}
+#endif
 
 TEST(Metrics, ScrapeHooksRunBeforeEachScrape) {
   Metrics m("v", "r");

@@ -328,6 +328,57 @@ TEST(Portfolio, CdnowSamplePortfolio) {
   EXPECT_NEAR(end.summary.top_share, 0.9143370452524762, 1e-12);
 }
 
+// score_portfolio_each hands out the same figures, in rank order, as score_portfolio keeps, and
+// consumes its inputs: what the daemon's portfolio refresh relies on.
+TEST(Portfolio, EachHandsOutTheFiguresInRankOrder) {
+  std::map<std::string, AccountState> states;
+  int seq = 0;
+  for (const testing::CdnowTransaction& t : testing::load_cdnow_sample())
+    model::apply(states[t.customer], testing::to_order_event(t, ++seq), model::Retention{});
+  const TimeMs now = day("1997-09-30");
+  std::vector<AccountInputs> inputs;
+  for (const auto& [id, st] : states) inputs.push_back(account_inputs(st, now));
+  const Portfolio kept = score_portfolio(std::span<const AccountInputs>(inputs), now).value();
+
+  std::vector<AccountFigures> handed;
+  auto sum = score_portfolio_each(std::move(inputs), now, {},
+                                  [&](AccountFigures&& f) { handed.push_back(std::move(f)); });
+  ASSERT_TRUE(sum.ok()) << sum.error().to_string();
+  EXPECT_TRUE(inputs.empty());  // consumed
+  EXPECT_EQ(sum->key_accounts, kept.summary.key_accounts);
+  EXPECT_EQ(sum->accounts_with_revenue, kept.summary.accounts_with_revenue);
+  EXPECT_EQ(sum->gini, kept.summary.gini);
+  ASSERT_TRUE(sum->bgnbd.has_value());
+  EXPECT_EQ(sum->bgnbd->params.r, kept.summary.bgnbd->params.r);
+  ASSERT_EQ(handed.size(), kept.accounts.size());
+  for (std::size_t i = 0; i < handed.size(); ++i) {
+    const AccountFigures& a = handed[i];
+    const AccountFigures& b = kept.accounts[i];
+    ASSERT_EQ(a.account, b.account) << "at rank position " << i;
+    EXPECT_EQ(a.rank, b.rank);
+    EXPECT_EQ(a.key, b.key);
+    EXPECT_EQ(a.revenue_share, b.revenue_share);
+    EXPECT_EQ(a.p_alive, b.p_alive);
+    EXPECT_EQ(a.clv, b.clv);
+  }
+  // Rank order: revenue descending; the first is rank 1.
+  EXPECT_EQ(handed.front().rank, 1);
+  for (std::size_t i = 1; i < handed.size(); ++i)
+    ASSERT_GE(handed[i - 1].revenue, handed[i].revenue);
+
+  // Cancelled while the figures are handed out (after the fit): an error, and not all handed.
+  for (const auto& [id, st] : states) inputs.push_back(account_inputs(st, now));
+  PortfolioOptions o;
+  o.fit.cancelled = [] { return false; };  // the fit runs to the end
+  handed.clear();
+  o.cancelled = [&] { return handed.size() >= 1000; };  // polled every 1,024 accounts
+  auto cancelled = score_portfolio_each(
+      std::move(inputs), now, o, [&](AccountFigures&& f) { handed.push_back(std::move(f)); });
+  ASSERT_FALSE(cancelled.ok());
+  EXPECT_EQ(cancelled.error().code, "cancelled");
+  EXPECT_EQ(handed.size(), 1024u);
+}
+
 TEST(Portfolio, CancelledScoringStopsWithCancelled) {
   std::map<std::string, AccountState> states;
   int seq = 0;

@@ -503,6 +503,10 @@ TEST(RocksDbStore, FiguresReportSizesAndCacheCounters) {
   const auto f = store->figures();
   EXPECT_GT(f.live_sst_bytes, 0u);
   EXPECT_GT(f.block_cache_hits + f.block_cache_misses, 0u);
+  // The blocks those reads loaded stay in the block cache, bounded by its capacity.
+  EXPECT_GT(f.block_cache_bytes, 0u);
+  EXPECT_LE(f.block_cache_bytes, StoreOptions{}.block_cache_bytes);
+  EXPECT_LE(f.block_cache_pinned_bytes, f.block_cache_bytes);
   EXPECT_FALSE(f.write_stopped);
 }
 

@@ -1,0 +1,14 @@
+#pragma once
+// The C library heap: freed memory that the allocator still holds.
+// Thread-safety: safe from any thread (the allocator locks each arena while it is trimmed).
+
+namespace kamwatch::memory {
+
+// Gives the pages of freed heap memory back to the system (glibc: malloc_trim(0), every arena).
+// A million-account daemon frees hundreds of MB of small blocks in a portfolio refresh and in
+// each evaluation sweep (decoded states), which glibc otherwise keeps resident; this lowers RSS
+// to about what is allocated. Costs a walk over the free blocks (milliseconds), so call it
+// after such bulk work, not per event. A no-op with other C libraries.
+void release_free_heap();
+
+}  // namespace kamwatch::memory
