@@ -164,7 +164,19 @@ int main(int argc, char** argv) {
     const std::string kept((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     return kept == params;
   }();
-  if (!keep.empty() && !reuse) std::filesystem::remove_all(keep);
+  if (!keep.empty() && !reuse) {
+    // Only a portfolio this bench wrote (it has the marker) is replaced: a mistyped path must
+    // not delete someone's directory.
+    std::error_code ec;
+    if (!std::filesystem::exists(marker) && !std::filesystem::is_empty(keep, ec) && !ec) {
+      std::fprintf(stderr,
+                   "scale bench: %s is not empty and holds no portfolio of this bench; "
+                   "give an empty or new directory to --keep-portfolio\n",
+                   keep.c_str());
+      return 2;
+    }
+    std::filesystem::remove_all(keep);
+  }
   t0 = Clock::now();
   if (!reuse) {
     state::StoreOptions so;

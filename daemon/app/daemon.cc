@@ -26,7 +26,6 @@
 #include "app/registries.h"
 #include "core/clock.h"
 #include "core/log.h"
-#include "core/memory.h"
 #include "delivery/alertmanager.h"
 #include "delivery/forwarder.h"
 #include "delivery/kafka_sink.h"
@@ -716,8 +715,6 @@ Result<void> run_daemon(const config::Config& config, const std::atomic<bool>& s
         directory.update(std::move(sw->summaries));
         committed(sw->batch);
         sweeping = !sw->done;
-        // The sweep decoded every account once and freed it: give those pages back.
-        if (sw->done) memory::release_free_heap();
       }
     }
     {

@@ -401,7 +401,7 @@ state:
   data_dir: kamwatch-data      # RocksDB directory
   cache_accounts: 100000       # accounts kept decoded in memory (LRU)
   cache_bytes: 4GiB            # and the most memory those decoded states may take
-  block_cache_bytes: 256MiB    # RocksDB block cache; memtables are charged to it (at most half)
+  block_cache_bytes: 256MiB    # RocksDB block cache; from 128MiB up memtables are charged to it (about half at most)
   sync_writes: false           # fsync each batch (survives power loss, slower)
   min_free_bytes: 256MiB       # writes stop (readyz 503, nothing advances) below this free space, resume at twice it
   late_grace: 7d               # events older than the account's newest event minus this are late

@@ -7,8 +7,10 @@ namespace kamwatch::memory {
 // Gives the pages of freed heap memory back to the system (glibc: malloc_trim(0), every arena).
 // A million-account daemon frees hundreds of MB of small blocks in a portfolio refresh and in
 // each evaluation sweep (decoded states), which glibc otherwise keeps resident; this lowers RSS
-// to about what is allocated. Costs a walk over the free blocks (milliseconds), so call it
-// after such bulk work, not per event. A no-op with other C libraries.
+// to about what is allocated. It walks every arena's free blocks holding that arena's lock, so
+// threads allocating from it wait (not measured on a large heap): call it from a background
+// thread after bulk work (the portfolio refresher does), never on the event path. A no-op with
+// other C libraries.
 void release_free_heap();
 
 }  // namespace kamwatch::memory

@@ -69,6 +69,8 @@ Result<void> check_tier_options(const TierOptions& options) {
 // id): by revenue descending, then id. Errors: a revenue that is not finite, an id listed twice.
 template <class Id, class Revenue>
 Result<std::vector<std::uint32_t>> rank_order(std::size_t n, const Id& id, const Revenue& revenue) {
+  if (n > std::numeric_limits<std::uint32_t>::max())
+    return Error{"invalid_argument", "more than 2^32 accounts"};
   for (std::size_t i = 0; i < n; ++i) {
     if (!std::isfinite(revenue(i))) {
       return Error{"invalid_argument", "revenue of " + std::string(id(i)) + " is not finite"};
@@ -89,7 +91,7 @@ Result<std::vector<std::uint32_t>> rank_order(std::size_t n, const Id& id, const
 }
 
 // Walks a ranking (positions by revenue descending): calls each(k, r) with the k-th account's
-// rank, share, cumulative share and key flag in r (its account and revenue left unset), and
+// revenue, rank, share, cumulative share and key flag in r (its account left empty), and
 // returns the portfolio figures (accounts left empty). Call again for the same values.
 template <class Revenue, class Each>
 Tiering walk_tiers(std::span<const std::uint32_t> order, const Revenue& revenue,
@@ -357,8 +359,6 @@ Result<PortfolioSummary> score_portfolio_each(std::vector<AccountInputs>&& accou
   if (Result<void> valid = detail::check_options(options); !valid) return valid.error();
   if (Result<void> valid = check_tier_options(options.tiers); !valid) return valid.error();
   const std::size_t n = accounts.size();
-  if (n > std::numeric_limits<std::uint32_t>::max())
-    return Error{"invalid_argument", "more than 2^32 accounts"};
 
   // 1. The ranking, as positions into the inputs (no copy of the ids).
   auto revenue = [&](std::size_t i) { return accounts[i].revenue; };

@@ -226,7 +226,7 @@ struct AccountInputs {
 // The same, handing each account's figures to `each` in rank order instead of keeping them, and
 // returning the summary: what a refresh of a large portfolio calls (it keeps a few of each
 // account's figures). Besides the inputs it holds 4 bytes an account and the order summaries
-// (24 bytes each, freed before the figures are made); the inputs are consumed.
+// (24 bytes each, freed before the figures are made); the inputs are consumed when it succeeds.
 [[nodiscard]] Result<PortfolioSummary> score_portfolio_each(
     std::vector<AccountInputs>&& accounts, TimeMs now, const PortfolioOptions& options,
     const std::function<void(AccountFigures&&)>& each);

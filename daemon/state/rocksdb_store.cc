@@ -231,8 +231,10 @@ Result<void> RocksDbStore::init() {
   // to make room) and, all column families together, flushed before they pass half of it.
   // Without it each column family kept up to two memtables of its own (224 MiB at most, on top
   // of the cache): ~120 MiB at a time during the scale bench's sweep, a tenth of the 1 GiB a
-  // million accounts must fit in (issue 6).
-  if (!options_.read_only)
+  // million accounts must fit in (issue 6). Not below StoreOptions::kMinChargedCache: half of a
+  // small cache is less than the column families' empty memtables and their filters take (several
+  // MiB), and every write would flush.
+  if (!options_.read_only && options_.block_cache_bytes >= StoreOptions::kMinChargedCache)
     db.write_buffer_manager =
         std::make_shared<rocksdb::WriteBufferManager>(options_.block_cache_bytes / 2, block_cache_);
 

@@ -41,8 +41,10 @@ struct StoreOptions {
   std::string secondary_path;
   bool create_if_missing = true;
   // RocksDB's memory: the block cache, shared by all column families, with their memtables
-  // charged to it (flushed before they pass half of it).
+  // charged to it (flushed when they pass about half of it) from kMinChargedCache up; below
+  // that the memtables (up to 2 x 64 MiB for accounts, 2 x 32 MiB for seen) come on top.
   std::size_t block_cache_bytes = std::size_t{256} << 20;
+  static constexpr std::size_t kMinChargedCache = std::size_t{128} << 20;
   // fsync the WAL on every commit. Off: a process crash (even SIGKILL) loses nothing, since the
   // WAL write reached the OS; only a power loss or kernel crash may lose the last commits.
   bool sync_writes = false;

@@ -55,9 +55,17 @@ TEST(MultiInstance, RebalanceChurnOneThreeOne) {
   g.start(0);
   for (int r = 0; r < rounds; ++r) {
     produce(g.topic(), waves[wave++]);
+    const int before1 = assignments(g, 1), before2 = assignments(g, 2);
     g.start(1);
     g.start(2);
-    std::this_thread::sleep_for(std::chrono::seconds(8));
+    // Until both joiners hold partitions (a rebalance of three members took ~8 s on a loaded
+    // 2-core machine: a fixed 8 s sleep killed one of them just before its assignment), then
+    // a few seconds of consuming by three.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while ((assignments(g, 1) == before1 || assignments(g, 2) == before2) &&
+           std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    std::this_thread::sleep_for(std::chrono::seconds(4));
     produce(g.topic(), waves[wave++]);
     // Back to 1: one leaves by SIGKILL, the other cleanly (alternating each round).
     if (r % 2 == 0) {

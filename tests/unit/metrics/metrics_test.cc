@@ -53,6 +53,7 @@ TEST(Metrics, HeapBytesFollowAllocations) {
   constexpr std::size_t kBytes = 64u << 20;
   auto block = std::make_unique<char[]>(kBytes);
   block[0] = block[kBytes - 1] = 1;
+  asm volatile("" : : "r"(block.get()) : "memory");  // the allocation must not be elided
   const double during = sample(m.serialize(), in_use);
   EXPECT_GE(during - before, static_cast<double>(kBytes) * 0.99);
   block.reset();

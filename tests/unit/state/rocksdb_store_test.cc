@@ -505,9 +505,32 @@ TEST(RocksDbStore, FiguresReportSizesAndCacheCounters) {
   EXPECT_GT(f.block_cache_hits + f.block_cache_misses, 0u);
   // The blocks those reads loaded stay in the block cache, bounded by its capacity.
   EXPECT_GT(f.block_cache_bytes, 0u);
-  EXPECT_LE(f.block_cache_bytes, StoreOptions{}.block_cache_bytes);
+  EXPECT_LE(f.block_cache_bytes, 8u << 20);  // open_store's cache
   EXPECT_LE(f.block_cache_pinned_bytes, f.block_cache_bytes);
   EXPECT_FALSE(f.write_stopped);
+}
+
+// From a 128 MiB cache up the memtables are charged to the block cache (one budget for
+// RocksDB's memory); below it they are not (half a small cache is less than empty memtables
+// take, and every write would flush).
+TEST(RocksDbStore, MemtablesAreChargedToALargeBlockCacheOnly) {
+  for (const std::size_t cache : {std::size_t{8} << 20, StoreOptions::kMinChargedCache}) {
+    TempDir dir;
+    StoreOptions o = options_at(dir.path());
+    o.block_cache_bytes = cache;
+    auto store = open_store(o);
+    std::vector<AccountState> accounts;
+    for (int i = 0; i < 50; ++i) accounts.push_back(account("acct-" + std::to_string(i), 20));
+    CommitBatch batch;
+    for (const auto& a : accounts) batch.accounts.push_back(&a);
+    ASSERT_TRUE(store->commit(batch).ok());
+    const auto f = store->figures();  // nothing read: no data block is cached
+    ASSERT_GT(f.memtable_bytes, 0u);
+    if (cache < StoreOptions::kMinChargedCache)
+      EXPECT_LT(f.block_cache_bytes, f.memtable_bytes / 2);  // a stats entry of ~100 bytes
+    else
+      EXPECT_GE(f.block_cache_bytes, f.memtable_bytes);
+  }
 }
 
 TEST(RocksDbStore, SeenAnswersMixedKeysInOrder) {
