@@ -56,15 +56,17 @@ const rules::AccountAttributes* AccountAttributesIndex::find(std::string_view id
 
 namespace {
 
-// The snapshot's attributes, taking the ids from the figures (scored for this and then
+// One account's snapshot entry, taking the id from its figures (scored for this and then
 // discarded).
+AccountAttributesIndex::Entry entry_of(scoring::AccountFigures& f) {
+  const rules::AccountAttributes a = attributes_of(f);
+  return {std::move(f.account), a};
+}
+
 AccountAttributesIndex attributes_index(std::vector<scoring::AccountFigures>& figures) {
   std::vector<AccountAttributesIndex::Entry> entries;
   entries.reserve(figures.size());
-  for (scoring::AccountFigures& f : figures) {
-    const rules::AccountAttributes a = attributes_of(f);
-    entries.emplace_back(std::move(f.account), a);
-  }
+  for (scoring::AccountFigures& f : figures) entries.push_back(entry_of(f));
   return AccountAttributesIndex(std::move(entries));
 }
 
@@ -129,10 +131,8 @@ Result<std::shared_ptr<PortfolioSnapshot>> PortfolioRefresher::single_instance(
   std::vector<AccountAttributesIndex::Entry> entries;
   entries.reserve(accounts.size());
   auto summary = scoring::score_portfolio_each(
-      std::move(accounts), now, options_.scoring, [&](scoring::AccountFigures&& f) {
-        const rules::AccountAttributes a = attributes_of(f);
-        entries.emplace_back(std::move(f.account), a);
-      });
+      std::move(accounts), now, options_.scoring,
+      [&](scoring::AccountFigures&& f) { entries.push_back(entry_of(f)); });
   if (!summary.ok()) return summary.error();
   auto snap = std::make_shared<PortfolioSnapshot>();
   snap->attributes = AccountAttributesIndex(std::move(entries));

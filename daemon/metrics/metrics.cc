@@ -1,9 +1,6 @@
 #include "metrics/metrics.h"
 
 #include <prometheus/text_serializer.h>
-#ifdef __GLIBC__
-#include <malloc.h>
-#endif
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -11,6 +8,8 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+
+#include "core/memory.h"
 
 namespace kamwatch::metrics {
 namespace {
@@ -154,8 +153,8 @@ Metrics::Metrics(const std::string& version, const std::string& revision)
                                          "kamwatch_rocksdb_block_cache_misses_total",
                                          "Block cache misses.")),
       rocksdb_block_cache_bytes(gauge(*registry_, declared_, "kamwatch_rocksdb_block_cache_bytes",
-                                      "Bytes in the RocksDB block cache (state.block_cache_bytes "
-                                      "bounds it).")),
+                                      "Bytes in the RocksDB block cache, memtables charged to it "
+                                      "included (normally at most state.block_cache_bytes).")),
       rocksdb_block_cache_pinned_bytes(
           gauge(*registry_, declared_, "kamwatch_rocksdb_block_cache_pinned_bytes",
                 "Of the block cache's bytes, those held by readers (cannot be evicted).")),
@@ -254,13 +253,10 @@ void Metrics::refresh_process() {
   process_open_fds_.Set(fds);
   rlimit rl{};
   if (getrlimit(RLIMIT_NOFILE, &rl) == 0) process_max_fds_.Set(static_cast<double>(rl.rlim_cur));
-#ifdef __GLIBC__
-  // Walks every arena's free lists under that arena's lock, once per scrape (not measured on a
-  // large fragmented heap; the scale bench scrapes every 10 s).
-  const struct mallinfo2 mi = mallinfo2();
-  heap_bytes_.Add({{"state", "in_use"}}).Set(static_cast<double>(mi.uordblks + mi.hblkhd));
-  heap_bytes_.Add({{"state", "free"}}).Set(static_cast<double>(mi.fordblks));
-#endif
+  if (const std::optional<memory::HeapFigures> heap = memory::heap_figures()) {
+    heap_bytes_.Add({{"state", "in_use"}}).Set(static_cast<double>(heap->in_use));
+    heap_bytes_.Add({{"state", "free"}}).Set(static_cast<double>(heap->free));
+  }
 }
 
 std::string Metrics::serialize() {

@@ -228,7 +228,7 @@ Result<void> RocksDbStore::init() {
   statistics_->set_stats_level(rocksdb::StatsLevel::kExceptTimers);
   db.statistics = statistics_;
   // One memory budget for RocksDB: memtables are charged to the block cache (which evicts blocks
-  // to make room) and, all column families together, flushed before they pass half of it.
+  // to make room) and, all column families together, flushed when they pass about half of it.
   // Without it each column family kept up to two memtables of its own (224 MiB at most, on top
   // of the cache): ~120 MiB at a time during the scale bench's sweep, a tenth of the 1 GiB a
   // million accounts must fit in (issue 6). Not below StoreOptions::kMinChargedCache: half of a
