@@ -11,6 +11,7 @@ VERSION=${KAMWATCH_KAFKA_VERSION:-3.9.1}
 PORT=${KAMWATCH_KAFKA_PORT:-19092}
 CACHE=${KAMWATCH_CACHE:-${HOME:-/tmp}/.cache/kamwatch}
 HEAP_OPTS=${KAMWATCH_KAFKA_HEAP_OPTS:--Xms256m -Xmx768m}
+GC_OPTS=${KAMWATCH_KAFKA_GC_OPTS:--XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent}
 LOG_LEVEL=${KAMWATCH_KAFKA_LOG_LEVEL:-INFO}
 START_TIMEOUT=${KAMWATCH_KAFKA_START_TIMEOUT:-90}
 STOP_TIMEOUT=${KAMWATCH_KAFKA_STOP_TIMEOUT:-30}
@@ -89,6 +90,10 @@ Environment:
   KAMWATCH_CACHE            Jar cache root (default \$HOME/.cache/kamwatch);
                             jars go to \$KAMWATCH_CACHE/kafka-VERSION/libs.
   KAMWATCH_KAFKA_HEAP_OPTS  Broker heap (default "-Xms256m -Xmx768m").
+  KAMWATCH_KAFKA_GC_OPTS    Broker garbage collector (default: G1 with Kafka's
+                            settings, "-XX:+UseG1GC -XX:MaxGCPauseMillis=20
+                            -XX:InitiatingHeapOccupancyPercent=35
+                            -XX:+ExplicitGCInvokesConcurrent").
   KAMWATCH_KAFKA_LOG_LEVEL  Root log level of the broker log (default INFO).
   KAMWATCH_KAFKA_START_TIMEOUT  Seconds to wait for readiness (default 90).
   KAMWATCH_KAFKA_STOP_TIMEOUT   Seconds before SIGKILL on stop (default 30).
@@ -443,8 +448,7 @@ do_start() {
       if (( fd > 2 )); then eval "exec $fd>&-" 2>/dev/null || true; fi
     done
     # shellcheck disable=SC2086
-    exec setsid java $HEAP_OPTS -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
-      -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent \
+    exec setsid java $HEAP_OPTS $GC_OPTS \
       -XX:+ExitOnOutOfMemoryError -XX:ErrorFile="$STATE/hs_err_%p.log" \
       -Djava.awt.headless=true -Dkafka.logs.dir="$STATE" \
       "$(jvm_log_opt "$LOGCFG")" \
