@@ -7,6 +7,8 @@
 //  - StoreCommit/<events>: RocksDbStore::commit of a batch of that many events built as the
 //    pipeline builds it (account deltas, seen ids, offsets), per event; RawPut/<events>: plain
 //    RocksDB WriteBatch puts of the same keys and sizes, for comparison (arrival or key order);
+//  - StoreSeen/sorted:<0|1>: RocksDbStore::seen of a batch's 10,000 dedup keys, in arrival or
+//    key order;
 //  - CachedUpdate/<accounts>: account cache lookup + state update per event, with that many
 //    accounts in memory (one iteration = one day of their events).
 // Rule evaluation per event is in kamwatch_rules_bench (ShippedPacks, ShippedPacksMix).
@@ -478,6 +480,60 @@ BENCHMARK(RawPut)
     ->Args({10000, 1})
     ->Args({10000, 2})
     ->Unit(benchmark::kMillisecond);
+
+// RocksDbStore::seen of 10,000 keys drawn at random from the pool, into a store holding the
+// seen ids of the pool's first half (~160,000: half in the memtable, half in an SST file), so
+// about half are found; range(0) = 1 the keys in key order, as the pipeline passes them
+// (RocksDB's MultiGet then does not sort them again), else in arrival order. Only seen() is
+// timed.
+void StoreSeen(benchmark::State& st) {
+  const CommitPool& pool = commit_pool();
+  const bool sorted = st.range(0) != 0;
+  constexpr std::size_t kLookups = 10000;
+  const std::size_t stored = pool.items.size() / 2;
+  bench::TempDir dir("kamwatch-micro-seen");
+  state::StoreOptions options;
+  options.path = dir.path();
+  auto store = state::RocksDbStore::open(options);
+  if (!store.ok()) {
+    st.SkipWithError(store.error().message.c_str());
+    return;
+  }
+  for (std::size_t first = 0; first < stored; first += 10000) {
+    state::CommitBatch batch;
+    for (std::size_t k = first; k < std::min(first + 10000, stored); ++k)
+      batch.seen_ids.push_back(pool.items[k].key);
+    if (auto r = (*store)->commit(batch); !r.ok()) {
+      st.SkipWithError(r.error().message.c_str());
+      return;
+    }
+    if (first + 10000 >= stored / 2 && first < stored / 2 && !(*store)->flush().ok()) {
+      st.SkipWithError("flush failed");
+      return;
+    }
+  }
+  std::mt19937_64 rng(7);
+  std::uniform_int_distribution<std::size_t> pick(0, pool.items.size() - 1);
+  std::vector<std::string_view> keys;
+  std::size_t found = 0;
+  for (auto _ : st) {
+    st.PauseTiming();
+    keys.clear();
+    for (std::size_t k = 0; k < kLookups; ++k) keys.push_back(pool.items[pick(rng)].key);
+    if (sorted) std::sort(keys.begin(), keys.end());
+    st.ResumeTiming();
+    auto seen = (*store)->seen(keys);
+    if (!seen.ok()) {
+      st.SkipWithError(seen.error().message.c_str());
+      break;
+    }
+    found += static_cast<std::size_t>(std::count(seen->begin(), seen->end(), true));
+  }
+  st.SetItemsProcessed(st.iterations() * static_cast<std::int64_t>(kLookups));
+  st.counters["found_share"] =
+      static_cast<double>(found) / static_cast<double>(st.iterations() * kLookups);
+}
+BENCHMARK(StoreSeen)->ArgName("sorted")->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
 
 // ---- Cost versus number of accounts ------------------------------------------------------------
 

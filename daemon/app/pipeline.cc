@@ -260,25 +260,32 @@ Result<BatchStats> Pipeline::process(const ingest::MessageBatch& batch,
   for (const auto& [k, count] : consumed)
     stats.consumed[{std::string(k.first), std::string(k.second)}] += count;
 
-  // 2. Which ids were applied by earlier batches.
-  auto seen = store_.seen(keys_);
-  if (!seen.ok()) return seen.error();
-
-  // 2b. Duplicates within this batch: every occurrence of a key after its first. (Sorting
-  // indices allocates nothing per event, unlike a hash set of the keys.)
+  // 2. The batch's keys in key order, sorted once: for the duplicates within the batch, for the
+  // store's lookup (RocksDB's MultiGet reads keys given in order without sorting them again) and
+  // for the commit's seen ids (written in key order). Sorting indices allocates nothing per
+  // event, unlike a hash set of the keys; ties keep input order, so a key's first occurrence
+  // comes first.
   key_order_.resize(key_count);
   for (std::size_t j = 0; j < key_count; ++j) key_order_[j] = static_cast<std::uint32_t>(j);
   std::sort(key_order_.begin(), key_order_.end(), [&](std::uint32_t a, std::uint32_t b) {
     const int c = keys_[a].compare(keys_[b]);
     return c < 0 || (c == 0 && a < b);
   });
-  repeated_.assign(key_count, 0);
-  for (std::size_t j = 1; j < key_count; ++j)
-    if (keys_[key_order_[j]] == keys_[key_order_[j - 1]]) repeated_[key_order_[j]] = 1;
+  sorted_keys_.clear();
+  for (const std::uint32_t j : key_order_) sorted_keys_.push_back(keys_[j]);
+
+  // 2b. Duplicates: ids applied by earlier batches, and every occurrence of a key within this
+  // batch after its first.
+  auto seen = store_.seen(sorted_keys_);
+  if (!seen.ok()) return seen.error();
+  duplicate_.assign(key_count, 0);
+  for (std::size_t j = 0; j < key_count; ++j) {
+    if ((*seen)[j] || (j > 0 && sorted_keys_[j] == sorted_keys_[j - 1]))
+      duplicate_[key_order_[j]] = 1;
+  }
+  applied_.assign(key_count, 0);
 
   // 3. Apply in input order.
-  std::vector<std::string> new_keys;
-  new_keys.reserve(key_count);
   std::vector<model::AccountState*> changed;
   // Each changed account's cache entry, event types, deltas and growth sit at its position in
   // `changed` in changed_refs_, changed_types_, deltas_ and grown_ (members, reused so their
@@ -300,7 +307,7 @@ Result<BatchStats> Pipeline::process(const ingest::MessageBatch& batch,
     if (!valid[i]) continue;
     const std::size_t key_index = k++;
     const std::string& key = keys_[key_index];
-    if ((*seen)[key_index] || repeated_[key_index]) {
+    if (duplicate_[key_index]) {
       ++stats.duplicates;
       continue;
     }
@@ -348,7 +355,7 @@ Result<BatchStats> Pipeline::process(const ingest::MessageBatch& batch,
                                                       position(batch.messages[i]) + ": " +
                                                       ex.what()};
     }
-    new_keys.push_back(key);
+    applied_[key_index] = 1;
     if (changelog_) {
       const ingest::RawMessage& m = batch.messages[i];
       auto [sp, fresh] = seen_by_partition.try_emplace({m.topic, m.partition}, m.offset,
@@ -417,7 +424,9 @@ Result<BatchStats> Pipeline::process(const ingest::MessageBatch& batch,
       }
     }
   }
-  commit.seen_ids = std::move(new_keys);
+  commit.seen_ids.reserve(stats.applied);
+  for (const std::uint32_t j : key_order_)
+    if (applied_[j]) commit.seen_ids.push_back(keys_[j]);  // in key order
   commit.outbox = std::move(outbox);
   commit.active_alerts = std::move(active);
   for (const auto& [tp, offset] : next) {

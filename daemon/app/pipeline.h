@@ -152,8 +152,10 @@ class Pipeline {
   std::map<std::string, model::AlertState> alerts_before_;
   std::vector<model::DerivedTarget> targets_;
   std::vector<char> valid_;
-  std::vector<std::uint32_t> key_order_;  // indices into keys_, by key
-  std::vector<char> repeated_;            // per key: an earlier message of the batch has it
+  std::vector<std::uint32_t> key_order_;       // indices into keys_, by key
+  std::vector<std::string_view> sorted_keys_;  // keys_ in key order
+  std::vector<char> duplicate_;  // per key: seen before, or an earlier message of the batch has it
+  std::vector<char> applied_;    // per key: its event was applied
   std::vector<state::AccountCache::Ref> changed_refs_;
   std::uint64_t batch_number_ = 0;  // of process() calls: in cache entries' tags
   std::shared_ptr<const rules::RuleSet> rules_;

@@ -377,14 +377,17 @@ Result<std::optional<model::AccountState>> RocksDbStore::get_account(std::string
 }
 
 Result<void> RocksDbStore::multi_get(
-    rocksdb::ColumnFamilyHandle* cf, const std::vector<std::string>& keys, std::string_view what,
+    rocksdb::ColumnFamilyHandle* cf, const std::vector<rocksdb::Slice>& keys, std::string_view what,
     const std::function<void(std::size_t, const rocksdb::PinnableSlice&)>& found) {
   const std::size_t n = keys.size();
   if (n == 0) return ok();
-  std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
   std::vector<rocksdb::PinnableSlice> values(n);
   std::vector<rocksdb::Status> statuses(n);
-  db_->MultiGet(rocksdb::ReadOptions(), cf, n, slices.data(), values.data(), statuses.data());
+  // Every column family here uses the bytewise comparator, the order Slice::compare gives.
+  const bool sorted = std::is_sorted(
+      keys.begin(), keys.end(),
+      [](const rocksdb::Slice& a, const rocksdb::Slice& b) { return a.compare(b) < 0; });
+  db_->MultiGet(rocksdb::ReadOptions(), cf, n, keys.data(), values.data(), statuses.data(), sorted);
   for (std::size_t i = 0; i < n; ++i) {
     if (statuses[i].ok()) {
       found(i, values[i]);
@@ -395,10 +398,11 @@ Result<void> RocksDbStore::multi_get(
   return ok();
 }
 
-Result<std::vector<bool>> RocksDbStore::seen(const std::vector<std::string>& keys) {
+Result<std::vector<bool>> RocksDbStore::seen(const std::vector<std::string_view>& keys) {
   without_perf_counters();
   std::vector<bool> result(keys.size(), false);
-  auto r = multi_get(seen_, keys, "seen ids",
+  const std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
+  auto r = multi_get(seen_, slices, "seen ids",
                      [&](std::size_t i, const rocksdb::PinnableSlice&) { result[i] = true; });
   if (!r.ok()) return r.error();
   return result;
@@ -464,7 +468,8 @@ Result<void> RocksDbStore::commit(CommitBatch& batch) {
       [](const model::AccountState* a, const model::AccountState* b) { return a->id < b->id; });
   std::sort(batch.account_deltas.begin(), batch.account_deltas.end(),
             [](const auto& a, const auto& b) { return a.id < b.id; });
-  std::sort(batch.seen_ids.begin(), batch.seen_ids.end());
+  if (!std::is_sorted(batch.seen_ids.begin(), batch.seen_ids.end()))  // the pipeline's are
+    std::sort(batch.seen_ids.begin(), batch.seen_ids.end());
   auto full = batch.accounts.begin();
   auto delta = batch.account_deltas.begin();
   while (s.ok() && (full != batch.accounts.end() || delta != batch.account_deltas.end())) {
@@ -645,8 +650,9 @@ Result<void> RocksDbStore::for_each_active_alert(
 Result<std::vector<std::optional<std::string>>> RocksDbStore::active_alert_records(
     const std::vector<std::string>& fingerprints) {
   std::vector<std::optional<std::string>> out(fingerprints.size());
+  const std::vector<rocksdb::Slice> keys(fingerprints.begin(), fingerprints.end());
   auto r =
-      multi_get(alerts_, fingerprints, "active alerts",
+      multi_get(alerts_, keys, "active alerts",
                 [&](std::size_t i, const rocksdb::PinnableSlice& v) { out[i] = v.ToString(); });
   if (!r.ok()) return r.error();
   return out;

@@ -26,6 +26,7 @@ class DB;
 class ColumnFamilyHandle;
 class Statistics;
 class PinnableSlice;
+class Slice;
 class WriteBatch;
 }  // namespace rocksdb
 
@@ -70,7 +71,7 @@ class RocksDbStore final : public StateStore {
 
   [[nodiscard]] Result<std::optional<model::AccountState>> get_account(
       std::string_view id) override;
-  [[nodiscard]] Result<std::vector<bool>> seen(const std::vector<std::string>& keys) override;
+  [[nodiscard]] Result<std::vector<bool>> seen(const std::vector<std::string_view>& keys) override;
   [[nodiscard]] Result<std::optional<std::int64_t>> get_offset(std::string_view topic,
                                                                std::int32_t partition) override;
   [[nodiscard]] Result<std::vector<PartitionOffset>> all_offsets() override;
@@ -134,9 +135,10 @@ class RocksDbStore final : public StateStore {
   // Every write goes through here (see the .cc for error handling).
   [[nodiscard]] Result<void> write(rocksdb::WriteBatch& batch, std::string_view what);
   // One MultiGet of keys in cf: found(i, value) for each key present; any error but NotFound
-  // fails ("reading <what>").
+  // fails ("reading <what>"). Keys already in bytewise order are not sorted again.
   [[nodiscard]] Result<void> multi_get(
-      rocksdb::ColumnFamilyHandle* cf, const std::vector<std::string>& keys, std::string_view what,
+      rocksdb::ColumnFamilyHandle* cf, const std::vector<rocksdb::Slice>& keys,
+      std::string_view what,
       const std::function<void(std::size_t, const rocksdb::PinnableSlice&)>& found);
 
   StoreOptions options_;

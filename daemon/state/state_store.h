@@ -86,8 +86,10 @@ class StateStore {
 
   [[nodiscard]] virtual Result<std::optional<model::AccountState>> get_account(
       std::string_view id) = 0;
-  // For each key: true when it was committed as seen.
-  [[nodiscard]] virtual Result<std::vector<bool>> seen(const std::vector<std::string>& keys) = 0;
+  // For each key: true when it was committed as seen. Keys given in ascending bytewise order
+  // are looked up without sorting them again (the pipeline sorts each batch's keys once).
+  [[nodiscard]] virtual Result<std::vector<bool>> seen(
+      const std::vector<std::string_view>& keys) = 0;
   [[nodiscard]] virtual Result<std::optional<std::int64_t>> get_offset(std::string_view topic,
                                                                        std::int32_t partition) = 0;
   [[nodiscard]] virtual Result<std::vector<PartitionOffset>> all_offsets() = 0;

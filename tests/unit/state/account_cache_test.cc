@@ -34,7 +34,7 @@ class FakeStore final : public StateStore {
     if (it == accounts.end()) return std::optional<AccountState>();
     return std::optional<AccountState>(it->second);
   }
-  Result<std::vector<bool>> seen(const std::vector<std::string>& keys) override {
+  Result<std::vector<bool>> seen(const std::vector<std::string_view>& keys) override {
     return std::vector<bool>(keys.size(), false);
   }
   Result<std::optional<std::int64_t>> get_offset(std::string_view, std::int32_t) override {

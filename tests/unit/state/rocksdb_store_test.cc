@@ -556,10 +556,27 @@ TEST(RocksDbStore, SeenAnswersMixedKeysInOrder) {
   expected.push_back(false);
   keys.push_back(dedup_key("src", "0"));  // duplicates in one lookup
   expected.push_back(true);
-  auto seen = store->seen(keys);
+  const std::vector<std::string_view> views(keys.begin(), keys.end());
+  auto seen = store->seen(views);
   ASSERT_TRUE(seen.ok()) << seen.error().to_string();
   EXPECT_EQ(*seen, expected);
   EXPECT_TRUE(store->seen({})->empty());
+
+  // The same keys in key order, as the pipeline passes them (looked up without sorting again),
+  // duplicates next to each other: the same answer for each key.
+  std::vector<std::size_t> order(keys.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(),
+            [&](std::size_t a, std::size_t b) { return keys[a] < keys[b]; });
+  std::vector<std::string_view> sorted;
+  std::vector<bool> sorted_expected;
+  for (std::size_t i : order) {
+    sorted.push_back(keys[i]);
+    sorted_expected.push_back(expected[i]);
+  }
+  auto sorted_seen = store->seen(sorted);
+  ASSERT_TRUE(sorted_seen.ok()) << sorted_seen.error().to_string();
+  EXPECT_EQ(*sorted_seen, sorted_expected);
 }
 
 TEST(RocksDbStore, ForEachAccountVisitsInIdOrderAndStops) {
