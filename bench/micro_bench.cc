@@ -377,6 +377,18 @@ const CommitPool& commit_pool() {
   return pool;
 }
 
+// A store with the default options in dir; nullptr (and the benchmark skipped) if it fails.
+std::unique_ptr<state::RocksDbStore> open_store(const bench::TempDir& dir, benchmark::State& st) {
+  state::StoreOptions options;
+  options.path = dir.path();
+  auto store = state::RocksDbStore::open(options);
+  if (!store.ok()) {
+    st.SkipWithError(store.error().message.c_str());
+    return nullptr;
+  }
+  return std::move(store).value();
+}
+
 // Commits of batches of range(0) pool events, built as app/pipeline.cc builds them
 // (each account's deltas concatenated in order, every event's seen id, the next offset of each
 // partition; no alerts or dead letters), into a fresh store. Only commit() is timed. Keys repeat
@@ -385,13 +397,8 @@ void StoreCommit(benchmark::State& st) {
   const CommitPool& pool = commit_pool();
   const std::size_t n = static_cast<std::size_t>(st.range(0));
   bench::TempDir dir("kamwatch-micro-store");
-  state::StoreOptions options;
-  options.path = dir.path();
-  auto store = state::RocksDbStore::open(options);
-  if (!store.ok()) {
-    st.SkipWithError(store.error().message.c_str());
-    return;
-  }
+  auto store = open_store(dir, st);
+  if (!store) return;
   std::unordered_map<std::string_view, std::size_t> slot;
   std::vector<std::string> deltas;
   std::int64_t next_offset[4] = {};
@@ -414,7 +421,7 @@ void StoreCommit(benchmark::State& st) {
     for (std::int32_t p = 0; p < 4; ++p) batch.offsets.push_back({"events", p, next_offset[p]});
     accounts += static_cast<double>(slot.size());
     st.ResumeTiming();
-    if (auto r = (*store)->commit(batch); !r.ok()) {
+    if (auto r = store->commit(batch); !r.ok()) {
       st.SkipWithError(r.error().message.c_str());
       break;
     }
@@ -492,22 +499,17 @@ void StoreSeen(benchmark::State& st) {
   constexpr std::size_t kLookups = 10000;
   const std::size_t stored = pool.items.size() / 2;
   bench::TempDir dir("kamwatch-micro-seen");
-  state::StoreOptions options;
-  options.path = dir.path();
-  auto store = state::RocksDbStore::open(options);
-  if (!store.ok()) {
-    st.SkipWithError(store.error().message.c_str());
-    return;
-  }
+  auto store = open_store(dir, st);
+  if (!store) return;
   for (std::size_t first = 0; first < stored; first += 10000) {
     state::CommitBatch batch;
     for (std::size_t k = first; k < std::min(first + 10000, stored); ++k)
       batch.seen_ids.push_back(pool.items[k].key);
-    if (auto r = (*store)->commit(batch); !r.ok()) {
+    if (auto r = store->commit(batch); !r.ok()) {
       st.SkipWithError(r.error().message.c_str());
       return;
     }
-    if (first + 10000 >= stored / 2 && first < stored / 2 && !(*store)->flush().ok()) {
+    if (first + 10000 >= stored / 2 && first < stored / 2 && !store->flush().ok()) {
       st.SkipWithError("flush failed");
       return;
     }
@@ -522,7 +524,7 @@ void StoreSeen(benchmark::State& st) {
     for (std::size_t k = 0; k < kLookups; ++k) keys.push_back(pool.items[pick(rng)].key);
     if (sorted) std::sort(keys.begin(), keys.end());
     st.ResumeTiming();
-    auto seen = (*store)->seen(keys);
+    auto seen = store->seen(keys);
     if (!seen.ok()) {
       st.SkipWithError(seen.error().message.c_str());
       break;
