@@ -22,6 +22,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -36,6 +37,7 @@
 #include <vector>
 
 #include "core/time.h"
+#include "flags.h"
 #include "harness.h"
 #include "services.h"
 
@@ -186,29 +188,34 @@ int main(int argc, char** argv) {
   bool timeline = false, raw_baseline = false;
   std::string dump;  // --dump FILE: one line per probe: rate, produced, fired, received, raw
                      // consumer (ms; -1: none)
-  for (int i = 1; i < argc; ++i) {
-    const bool has_value = i + 1 < argc;
-    if (!std::strcmp(argv[i], "--timeline")) {
-      timeline = true;
-    } else if (!std::strcmp(argv[i], "--raw-baseline")) {
-      raw_baseline = true;
-    } else if (has_value && !std::strcmp(argv[i], "--dump")) {
-      dump = argv[++i];
-    } else if (has_value && !std::strcmp(argv[i], "--fetch-wait")) {
-      fetch_wait_ms = std::stoi(argv[++i]);
-    } else if (has_value && !std::strcmp(argv[i], "--seconds")) {
-      seconds = std::stoi(argv[++i]);
-    } else if (has_value && !std::strcmp(argv[i], "--probes-per-second")) {
-      probes_per_second = std::stoi(argv[++i]);
-    } else if (has_value && !std::strcmp(argv[i], "--rates")) {
-      rates.clear();
-      std::stringstream in(argv[++i]);
-      for (std::string r; std::getline(in, r, ',');) rates.push_back(std::stoi(r));
-    } else {
-      std::fprintf(stderr, "latency bench: unknown flag or missing value: %s\n", argv[i]);
-      return 2;
-    }
-  }
+  kamwatch::bench::Flags flags(
+      "kamwatch_latency_bench",
+      "Produces events at fixed rates, with probes that fire a one-event rule, and prints\n"
+      "p50/p99/max from each probe's produce time to its alert on the Kafka alerts topic, split\n"
+      "at the moment the rule fired. Broker: KAMWATCH_TEST_BROKERS, else scripts/kafka.sh\n"
+      "starts one. KAMWATCH_BINARY_OVERRIDE: the kamwatch binary to run (default: this build's).");
+  flags.add("--rates", "R1,R2,...", "events per second, one run each (default 20000,100000)",
+            [&](std::string_view v) -> std::string {
+              rates.clear();
+              std::stringstream in{std::string(v)};
+              for (std::string r; std::getline(in, r, ',');) {
+                int rate = 0;
+                const auto [end, ec] = std::from_chars(r.data(), r.data() + r.size(), rate);
+                if (ec != std::errc() || end != r.data() + r.size() || rate < 1)
+                  return "'" + r + "' is not a positive whole number";
+                rates.push_back(rate);
+              }
+              return rates.empty() ? "no rate given" : "";
+            });
+  flags.add("--seconds", &seconds, "S", "seconds per rate (default 20)", 1);
+  flags.add("--probes-per-second", &probes_per_second, "N", "probe events per second (200)", 1);
+  flags.add("--fetch-wait", &fetch_wait_ms, "MS",
+            "fetch.wait.max.ms of kamwatch and the plain consumer (default: kamwatch's)", 1);
+  flags.add("--raw-baseline", &raw_baseline,
+            "also time a plain consumer of the input topic (the floor)");
+  flags.add("--timeline", &timeline, "also print p50/p99/max per second of each run");
+  flags.add("--dump", &dump, "FILE", "append every probe's times (epoch ms) to FILE");
+  if (const int code = flags.parse(argc, argv); code >= 0) return code;
   const std::string topic = unique_name("kw-latency-events");
   const std::string alerts = topic + ".alerts";
   create_topic(topic, 4);

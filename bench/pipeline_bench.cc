@@ -37,6 +37,7 @@
 #include <thread>
 
 #include "core/time.h"
+#include "flags.h"
 #include "harness.h"
 #include "proc_stats.h"
 #include "sim/simulator.h"
@@ -120,25 +121,33 @@ int main(int argc, char** argv) {
   std::string workload = "sim", perf_out;
   int perf_seconds = 30, perf_delay = 5;
   std::size_t batch = 0;  // kafka.batch_max_events; 0 = kamwatch's default
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view flag = argv[i];
-    if (flag == "--no-rules") {
-      rules_dir.clear();
-      continue;
-    }
-    if (i + 1 >= argc) break;
-    const char* value = argv[++i];
-    if (flag == "--rules") rules_dir = value;
-    if (flag == "--events") events = std::stoul(value);
-    if (flag == "--accounts") accounts = std::stoi(value);
-    if (flag == "--days") days = std::stoi(value);
-    if (flag == "--partitions") partitions = std::stoi(value);
-    if (flag == "--workload") workload = value;
-    if (flag == "--perf") perf_out = value;
-    if (flag == "--perf-seconds") perf_seconds = std::stoi(value);
-    if (flag == "--perf-delay") perf_delay = std::stoi(value);
-    if (flag == "--batch") batch = std::stoul(value);
-  }
+  bool no_rules = false;
+  kamwatch::bench::Flags flags(
+      "kamwatch_pipeline_bench",
+      "Pre-fills a topic, then measures kcat reading it to /dev/null and `kamwatch run` consuming\n"
+      "it to lag 0 with state in RocksDB: events/s of both and their ratio, kamwatch's CPU per\n"
+      "event and peak RSS. Broker: KAMWATCH_TEST_BROKERS, else scripts/kafka.sh starts one.\n"
+      "KAMWATCH_BINARY_OVERRIDE: the kamwatch binary to run (default: this build's).");
+  flags.add("--events", &events, "N", "events to produce (default 5000000)", std::size_t{1});
+  flags.add("--accounts", &accounts, "N", "accounts they belong to (default 100000)", 1);
+  flags.add("--days", &days, "N",
+            "days of history (sim; default: --events at ~1.6 per account and day)", 0);
+  flags.add("--partitions", &partitions, "N", "partitions of the input topic (default 4)", 1);
+  flags.add("--workload", "sim|uniform",
+            "sim: the catalog's mix (default); uniform: the integration tests'",
+            [&](std::string_view v) -> std::string {
+              if (v != "sim" && v != "uniform") return "must be sim or uniform";
+              workload = std::string(v);
+              return "";
+            });
+  flags.add("--rules", &rules_dir, "DIR", "rule packs to load (default: the shipped rules/)");
+  flags.add("--no-rules", &no_rules, "run without rules");
+  flags.add("--batch", &batch, "N", "kafka.batch_max_events (default: kamwatch's)", std::size_t{1});
+  flags.add("--perf", &perf_out, "FILE", "record `perf record --call-graph dwarf` of kamwatch");
+  flags.add("--perf-seconds", &perf_seconds, "S", "seconds to record (default 30)", 1);
+  flags.add("--perf-delay", &perf_delay, "S", "start recording S s after the first commit (5)", 0);
+  if (const int code = flags.parse(argc, argv); code >= 0) return code;
+  if (no_rules) rules_dir.clear();
   // The simulated portfolio has about 1.6 events per account and day (daemon/sim/README.md).
   if (days == 0) days = static_cast<int>(std::ceil(static_cast<double>(events) / (1.6 * accounts)));
   const std::string topic = unique_name("kw-bench-events");
@@ -171,7 +180,7 @@ int main(int argc, char** argv) {
       secs(after.ru_utime) + secs(after.ru_stime) - secs(before.ru_utime) - secs(before.ru_stime);
 
   const std::string dir = temp_dir("kw-bench");
-  const bool no_rules = rules_dir.empty();
+  no_rules = rules_dir.empty();  // --no-rules cleared it
   if (no_rules) {
     rules_dir = dir + "/no-rules";
     std::filesystem::create_directories(rules_dir);

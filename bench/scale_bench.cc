@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "bench_support.h"
+#include "flags.h"
 #include "harness.h"
 #include "proc_stats.h"
 #include "services.h"
@@ -89,32 +90,25 @@ int main(int argc, char** argv) {
   // while the next snapshot is scored), which the refresh at start does not show.
   int refresh_minutes = 0;
   std::string keep;  // --keep-portfolio
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string a = argv[i];
-    if (a == "--accounts")
-      accounts = std::stol(argv[i + 1]);
-    else if (a == "--days")
-      days = std::stoi(argv[i + 1]);
-    else if (a == "--templates")
-      templates = std::stoi(argv[i + 1]);
-    else if (a == "--sweep-minutes")
-      sweep_minutes = std::stoi(argv[i + 1]);
-    else if (a == "--id-length")
-      id_length = std::stoi(argv[i + 1]);
-    else if (a == "--refresh-minutes")
-      refresh_minutes = std::stoi(argv[i + 1]);
-    else if (a == "--keep-portfolio")
-      keep = argv[i + 1];
-    else {
-      std::fprintf(stderr, "scale bench: unknown flag %s\n", a.c_str());
-      return 2;
-    }
-  }
+  kamwatch::bench::Flags flags(
+      "kamwatch_scale_bench",
+      "Writes a large simulated portfolio into a fresh state directory, then starts `kamwatch "
+      "run`\n"
+      "on it: bytes per account encoded and on disk, start to /readyz, RSS when ready and\n"
+      "through the first evaluation sweep. Broker: KAMWATCH_TEST_BROKERS, else scripts/kafka.sh\n"
+      "starts one. KAMWATCH_BINARY_OVERRIDE: the kamwatch binary to run (default: this build's).");
+  flags.add("--accounts", &accounts, "N", "accounts to store (default 1000000)", 1L);
+  flags.add("--days", &days, "N", "days of history per account (default 365)", 1);
+  flags.add("--templates", &templates, "N", "simulated accounts, stored again and again (200)", 1);
+  flags.add("--sweep-minutes", &sweep_minutes, "M", "wait at most M minutes for the sweep (20)", 1);
+  flags.add("--id-length", &id_length, "N", "characters per account id, 13 to 46 (default 13)", 13,
+            46);
+  flags.add("--refresh-minutes", &refresh_minutes, "M",
+            "rules.portfolio_refresh; wait for one more after the sweep (0: off)", 0);
+  flags.add("--keep-portfolio", &keep, "DIR",
+            "keep the written portfolio in DIR; reused by runs with the same flags");
+  if (const int code = flags.parse(argc, argv); code >= 0) return code;
 
-  if (id_length < 13 || id_length > 46) {
-    std::fprintf(stderr, "scale bench: --id-length must be 13 to 46, got %d\n", id_length);
-    return 2;
-  }
   const int digits = id_length - 6;  // after "SCALE-"
 
   // 1. Template states.
