@@ -203,7 +203,8 @@ TEST(AccountState, ApplyingTheSameEventsInAnotherOrderWithinRetentionGivesTheSam
 
 // The account cache keeps its byte count from apply()'s return instead of measuring every state
 // again after each batch: the two must agree after every event, whatever the event adds (new
-// types, fields, long strings, profile fields, derived groups) and whatever pruning drops.
+// types, fields, long strings, profile fields, derived groups, buckets before the last) and
+// whatever pruning drops.
 TEST(AccountState, ApplyReturnsTheChangeInMemoryBytes) {
   AccountState s;
   const Retention r{2 * kDayMs, 30 * kDayMs};
@@ -211,7 +212,8 @@ TEST(AccountState, ApplyReturnsTheChangeInMemoryBytes) {
   const std::string long_text(100, 'x');
   std::size_t expected = memory_bytes(s);
   for (int i = 0; i < 3000; ++i) {
-    const TimeMs t = kT0 + i * 3 * kHourMs + (i % 7) * kMinuteMs;
+    // Every 13th event comes 5 hours late: it lands in (or creates) a bucket before the last.
+    const TimeMs t = kT0 + i * 3 * kHourMs + (i % 7) * kMinuteMs - (i % 13 == 0 ? 5 * kHourMs : 0);
     std::vector<DerivedTarget> targets;
     Event e = order(t, i);
     switch (i % 5) {
