@@ -4,7 +4,8 @@
 //
 //   build/release/bench/kamwatch_pipeline_bench [--events N] [--accounts N] [--days N]
 //       [--partitions N] [--workload sim|uniform] [--rules DIR | --no-rules]
-//       [--batch N] [--perf FILE [--perf-seconds 30] [--perf-delay 5]]
+//       [--batch N] [--runs N] [--compare BINARY]
+//       [--perf FILE [--perf-seconds 30] [--perf-delay 5]]
 //
 // Workloads: `sim` (default) is the simulated portfolio (daemon/sim: the catalog's realistic
 // mix, in event-time order, ending now) for --accounts accounts over --days days (default:
@@ -15,7 +16,9 @@
 // `perf record --call-graph dwarf` of the kamwatch process for --perf-seconds, starting
 // --perf-delay s after the first commit (if it reaches lag 0 sooner, the bench waits for perf to
 // finish).
-// --batch sets kafka.batch_max_events (default: kamwatch's).
+// --batch sets kafka.batch_max_events (default: kamwatch's). --runs N runs kamwatch N times over
+// the same topic (fresh state each time) and reports medians; --compare BINARY runs that build
+// too, alternating with the one under test in ABBA order, and reports the ratio of the medians.
 // Progress is read from the consumer group's committed offsets (kamwatch commits them, for
 // monitoring, right after each RocksDB commit), so watching costs the daemon nothing.
 #include <gtest/gtest.h>
@@ -112,6 +115,105 @@ pid_t start_perf(pid_t target, const std::string& out, int seconds) {
   return pid;
 }
 
+// One `kamwatch run` of binary over the whole topic, with a fresh state directory and group.
+struct Run {
+  std::string binary;
+  double steady_s = 0;  // first commit to lag 0
+  double wall_s = 0;    // process start to lag 0
+  double rate = 0;      // events/s, first commit to lag 0
+  double cpu_us = 0;    // CPU per event, process start to lag 0
+  double rss_mib = 0;   // peak
+  bool ok = false;
+};
+
+struct RunSetup {
+  std::string topic;
+  std::string dlq;
+  int partitions = 0;
+  std::int64_t end_sum = 0;  // sum of the topic's high watermarks
+  std::size_t total = 0;     // messages in the topic
+  std::string rules_dir;     // "" = no rules
+  std::size_t batch = 0;
+  std::string perf_out;  // "" = no profile
+  int perf_seconds = 0;
+  int perf_delay = 0;
+};
+
+Run run_kamwatch(const RunSetup& setup, const std::string& binary) {
+  Run out;
+  out.binary = binary;
+  ::setenv("KAMWATCH_BINARY_OVERRIDE", binary.c_str(), 1);  // read by Daemon::start
+  const std::string dir = temp_dir("kw-bench");
+  std::string rules_dir = setup.rules_dir;
+  if (rules_dir.empty()) {
+    rules_dir = dir + "/no-rules";
+    std::filesystem::create_directories(rules_dir);
+  }
+  const std::string group = unique_name("kw-bench-group");
+  {
+    std::ofstream f(dir + "/kamwatch.yaml");
+    f << "kafka:\n  brokers: " << broker() << "\n  topics: [" << setup.topic
+      << "]\n  group: " << group
+      << (setup.batch ? "\n  batch_max_events: " + std::to_string(setup.batch) : std::string())
+      << "\n  dead_letter_topic: " << setup.dlq << "\nstate:\n  data_dir: " << dir
+      << "/data\nrules:\n  dir: " << rules_dir << "\nlog:\n  level: warn\n";
+  }
+  GroupOffsets reader(group);
+  Daemon d({"run", "--config", dir + "/kamwatch.yaml"}, dir + "/kamwatch.log");
+  const auto started = Clock::now();
+  d.start();
+  pid_t perf = -1;
+  // From the first committed progress to lag 0 (excludes process start and the group join).
+  Clock::time_point first{};
+  std::int64_t first_sum = 0;
+  long rss = 0;
+  double cpu = 0;
+  for (;;) {
+    const std::int64_t sum = committed_sum(reader, setup.topic, setup.partitions);
+    if (sum > 0 && first == Clock::time_point{}) {
+      first = Clock::now();
+      first_sum = sum;
+    }
+    // The profile starts --perf-delay s into the steady state (a warm cache, a non-empty store).
+    if (!setup.perf_out.empty() && perf < 0 && first != Clock::time_point{} &&
+        Clock::now() - first > std::chrono::seconds(setup.perf_delay))
+      perf = start_perf(d.pid(), setup.perf_out, setup.perf_seconds);
+    rss = std::max(rss, peak_rss_kib(d.pid()));
+    cpu = cpu_seconds(d.pid());
+    if (sum >= setup.end_sum) break;
+    if (Clock::now() - started > std::chrono::minutes(30)) {
+      std::printf("bench: %s timed out\n", binary.c_str());
+      std::filesystem::remove_all(dir);
+      return out;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  const auto done = Clock::now();
+  if (perf > 0) waitpid(perf, nullptr, 0);  // ends by itself after --perf-seconds
+  out.steady_s = std::chrono::duration<double>(done - first).count();
+  out.wall_s = std::chrono::duration<double>(done - started).count();
+  d.signal(SIGTERM);
+  d.wait(std::chrono::seconds(60));
+  // The committed group offsets follow the RocksDB commits; check the store agrees.
+  std::int64_t stored = 0;
+  for (const auto& [p, o] : stored_offsets(dir + "/data", setup.topic)) stored += o;
+  if (stored != setup.end_sum)
+    std::printf("bench: WARNING stored offsets sum %lld != end %lld\n",
+                static_cast<long long>(stored), static_cast<long long>(setup.end_sum));
+  out.rate = static_cast<double>(setup.end_sum - first_sum) / out.steady_s;
+  out.cpu_us = cpu * 1e6 / static_cast<double>(setup.total);
+  out.rss_mib = static_cast<double>(rss) / 1024.0;
+  out.ok = true;
+  std::filesystem::remove_all(dir);
+  return out;
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const std::size_t n = v.size();
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -122,6 +224,8 @@ int main(int argc, char** argv) {
   int perf_seconds = 30, perf_delay = 5;
   std::size_t batch = 0;  // kafka.batch_max_events; 0 = kamwatch's default
   bool no_rules = false;
+  int runs = 1;
+  std::string compare;  // --compare: a second kamwatch binary
   kamwatch::bench::Flags flags(
       "kamwatch_pipeline_bench",
       "Pre-fills a topic, then measures kcat reading it to /dev/null and `kamwatch run` consuming\n"
@@ -143,11 +247,16 @@ int main(int argc, char** argv) {
   flags.add("--rules", &rules_dir, "DIR", "rule packs to load (default: the shipped rules/)");
   flags.add("--no-rules", &no_rules, "run without rules");
   flags.add("--batch", &batch, "N", "kafka.batch_max_events (default: kamwatch's)", std::size_t{1});
+  flags.add("--runs", &runs, "N",
+            "kamwatch runs over the same topic (per build); the table gives medians (1)", 1);
+  flags.add("--compare", &compare, "BINARY",
+            "also run this kamwatch build (a baseline), the two alternating ABBA");
   flags.add("--perf", &perf_out, "FILE", "record `perf record --call-graph dwarf` of kamwatch");
   flags.add("--perf-seconds", &perf_seconds, "S", "seconds to record (default 30)", 1);
   flags.add("--perf-delay", &perf_delay, "S", "start recording S s after the first commit (5)", 0);
   if (const int code = flags.parse(argc, argv); code >= 0) return code;
   if (no_rules) rules_dir.clear();
+  no_rules = rules_dir.empty();
   // The simulated portfolio has about 1.6 events per account and day (daemon/sim/README.md).
   if (days == 0) days = static_cast<int>(std::ceil(static_cast<double>(events) / (1.6 * accounts)));
   const std::string topic = unique_name("kw-bench-events");
@@ -179,82 +288,80 @@ int main(int argc, char** argv) {
   const double kcat_cpu =
       secs(after.ru_utime) + secs(after.ru_stime) - secs(before.ru_utime) - secs(before.ru_stime);
 
-  const std::string dir = temp_dir("kw-bench");
-  no_rules = rules_dir.empty();  // --no-rules cleared it
-  if (no_rules) {
-    rules_dir = dir + "/no-rules";
-    std::filesystem::create_directories(rules_dir);
+  RunSetup setup;
+  setup.topic = topic;
+  setup.dlq = dlq;
+  setup.partitions = partitions;
+  for (auto m : marks) setup.end_sum += m;
+  setup.total = total;
+  setup.rules_dir = rules_dir;
+  setup.batch = batch;
+  setup.perf_seconds = perf_seconds;
+  setup.perf_delay = perf_delay;
+  // The runs alternate between the builds in ABBA order, so a drift of the machine over the
+  // runs (it happens: tens of percent over an afternoon) weighs on both alike.
+  const std::string binary = kamwatch_binary();
+  std::vector<std::string> order;
+  for (int r = 0; r < runs; ++r) {
+    const bool swap = !compare.empty() && r % 2 == 1;
+    order.push_back(swap ? compare : binary);
+    if (!compare.empty()) order.push_back(swap ? binary : compare);
   }
-  const std::string group = unique_name("kw-bench-group");
-  {
-    std::ofstream f(dir + "/kamwatch.yaml");
-    f << "kafka:\n  brokers: " << broker() << "\n  topics: [" << topic << "]\n  group: " << group
-      << (batch ? "\n  batch_max_events: " + std::to_string(batch) : std::string())
-      << "\n  dead_letter_topic: " << dlq << "\nstate:\n  data_dir: " << dir
-      << "/data\nrules:\n  dir: " << rules_dir << "\nlog:\n  level: warn\n";
+  std::vector<Run> done;
+  for (std::size_t i = 0; i < order.size(); ++i) {
+    setup.perf_out = i == 0 ? perf_out : "";  // the first run of the build under test
+    std::printf("bench: run %zu of %zu: %s\n", i + 1, order.size(), order[i].c_str());
+    std::fflush(stdout);
+    Run r = run_kamwatch(setup, order[i]);
+    if (!r.ok) return 1;
+    std::printf("bench: %.0f events/s, %.2f us CPU per event, peak RSS %.0f MiB\n", r.rate,
+                r.cpu_us, r.rss_mib);
+    done.push_back(std::move(r));
   }
-  GroupOffsets reader(group);
-  Daemon d({"run", "--config", dir + "/kamwatch.yaml"}, dir + "/kamwatch.log");
-  const auto started = Clock::now();
-  d.start();
-  pid_t perf = -1;
-  // From the first committed progress to lag 0 (excludes process start and the group join).
-  Clock::time_point first{};
-  std::int64_t first_sum = 0;
-  const std::int64_t end_sum = [&] {
-    std::int64_t s = 0;
-    for (auto m : marks) s += m;
-    return s;
-  }();
-  long rss = 0;
-  double cpu = 0;
-  for (;;) {
-    const std::int64_t sum = committed_sum(reader, topic, partitions);
-    if (sum > 0 && first == Clock::time_point{}) {
-      first = Clock::now();
-      first_sum = sum;
+  const auto figures = [&](const std::string& b, double Run::*field) {
+    std::vector<double> v;
+    for (const Run& r : done)
+      if (r.binary == b) v.push_back(r.*field);
+    return v;
+  };
+  const auto listed = [](const std::vector<double>& v, const char* format) {
+    std::string out;
+    char buf[64];
+    for (double x : v) {
+      std::snprintf(buf, sizeof buf, format, x);
+      out += (out.empty() ? "" : ", ") + std::string(buf);
     }
-    // The profile starts --perf-delay s into the steady state (a warm cache, a non-empty store).
-    if (!perf_out.empty() && perf < 0 && first != Clock::time_point{} &&
-        Clock::now() - first > std::chrono::seconds(perf_delay))
-      perf = start_perf(d.pid(), perf_out, perf_seconds);
-    rss = std::max(rss, peak_rss_kib(d.pid()));
-    cpu = cpu_seconds(d.pid());
-    if (sum >= end_sum) break;
-    if (Clock::now() - started > std::chrono::minutes(30)) {
-      std::printf("bench: timed out\n");
-      return 1;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  const auto done = Clock::now();
-  if (perf > 0) waitpid(perf, nullptr, 0);  // ends by itself after --perf-seconds
-  const double steady_s = std::chrono::duration<double>(done - first).count();
-  const double wall_s = std::chrono::duration<double>(done - started).count();
-  d.signal(SIGTERM);
-  d.wait(std::chrono::seconds(60));
-  // The committed group offsets follow the RocksDB commits; check the store agrees.
-  std::int64_t stored = 0;
-  for (const auto& [p, o] : stored_offsets(dir + "/data", topic)) stored += o;
-  if (stored != end_sum)
-    std::printf("bench: WARNING stored offsets sum %lld != end %lld\n",
-                static_cast<long long>(stored), static_cast<long long>(end_sum));
-  const double kamwatch_rate = static_cast<double>(end_sum - first_sum) / steady_s;
+    return out;
+  };
   const double kcat_rate = static_cast<double>(total) / kcat_s;
+  const bool several = runs > 1;
   std::printf("\n| measure | value |\n|---|---|\n");
   std::printf("| messages in topic | %zu (%s workload, %d partitions, %d accounts) |\n", total,
               workload.c_str(), partitions, accounts);
   std::printf("| rules | %s |\n", no_rules ? "none (pipeline alone)" : rules_dir.c_str());
-  std::printf("| kamwatch run, first commit to lag 0 | %.2f s, %.0f events/s |\n", steady_s,
-              kamwatch_rate);
-  std::printf("| kamwatch run, process start to lag 0 | %.2f s, %.0f events/s |\n", wall_s,
-              static_cast<double>(total) / wall_s);
   std::printf("| kcat -C -e -q to /dev/null | %.2f s, %.0f msgs/s, CPU %.2f us/msg |\n", kcat_s,
               kcat_rate, kcat_cpu * 1e6 / static_cast<double>(total));
-  std::printf("| ratio kamwatch / kcat | %.2f |\n", kamwatch_rate / kcat_rate);
-  std::printf("| kamwatch CPU per event (process start to lag 0) | %.2f us |\n",
-              cpu * 1e6 / static_cast<double>(total));
-  std::printf("| kamwatch peak RSS | %.0f MiB |\n", static_cast<double>(rss) / 1024.0);
-  std::filesystem::remove_all(dir);
+  for (const std::string& b : {binary, compare}) {
+    if (b.empty()) continue;
+    const std::string who = compare.empty() ? "kamwatch" : "kamwatch (" + b + ")";
+    const auto rates = figures(b, &Run::rate);
+    const auto steady = figures(b, &Run::steady_s);
+    const auto wall = figures(b, &Run::wall_s);
+    const auto cpu = figures(b, &Run::cpu_us);
+    const auto rss = figures(b, &Run::rss_mib);
+    const char* m = several ? "median " : "";
+    std::printf("| %s, first commit to lag 0 | %s%.2f s, %.0f events/s%s |\n", who.c_str(), m,
+                median(steady), median(rates),
+                several ? (" (runs: " + listed(rates, "%.0f") + ")").c_str() : "");
+    std::printf("| %s, process start to lag 0 | %s%.2f s, %.0f events/s |\n", who.c_str(), m,
+                median(wall), static_cast<double>(total) / median(wall));
+    std::printf("| %s: ratio to kcat | %.2f |\n", who.c_str(), median(rates) / kcat_rate);
+    std::printf("| %s, CPU per event (process start to lag 0) | %s%.2f us%s |\n", who.c_str(), m,
+                median(cpu), several ? (" (runs: " + listed(cpu, "%.2f") + ")").c_str() : "");
+    std::printf("| %s, peak RSS | %s%.0f MiB |\n", who.c_str(), m, median(rss));
+  }
+  if (!compare.empty())
+    std::printf("| under test / compared, median events/s | %.3f |\n",
+                median(figures(binary, &Run::rate)) / median(figures(compare, &Run::rate)));
   return 0;
 }
