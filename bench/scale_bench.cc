@@ -92,11 +92,11 @@ int main(int argc, char** argv) {
   std::string keep;  // --keep-portfolio
   kamwatch::bench::Flags flags(
       "kamwatch_scale_bench",
-      "Writes a large simulated portfolio into a fresh state directory, then starts `kamwatch "
-      "run`\n"
-      "on it: bytes per account encoded and on disk, start to /readyz, RSS when ready and\n"
-      "through the first evaluation sweep. Broker: KAMWATCH_TEST_BROKERS, else scripts/kafka.sh\n"
-      "starts one. KAMWATCH_BINARY_OVERRIDE: the kamwatch binary to run (default: this build's).");
+      "Writes a large simulated portfolio into a fresh state directory, then starts\n"
+      "`kamwatch run` on it: bytes per account encoded and on disk, start to /readyz, RSS when\n"
+      "ready and through the first evaluation sweep. Broker: KAMWATCH_TEST_BROKERS, else\n"
+      "scripts/kafka.sh starts one. KAMWATCH_BINARY_OVERRIDE: the kamwatch binary to run\n"
+      "(default: this build's).");
   flags.add("--accounts", &accounts, "N", "accounts to store (default 1000000)", 1L);
   flags.add("--days", &days, "N", "days of history per account (default 365)", 1);
   flags.add("--templates", &templates, "N", "simulated accounts, stored again and again (200)", 1);
