@@ -10,6 +10,7 @@
 #include <limits>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace kamwatch::bench {
@@ -84,6 +85,20 @@ class Flags {
     return out;
   }
 
+  // Parses v, a whole number in [min, max], into out. Returns the error ("" when it is fine);
+  // out is unchanged then.
+  template <class Int>
+  static std::string parse_int(std::string_view v, Int min, Int max, Int& out) {
+    Int parsed{};
+    const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), parsed);
+    if (ec == std::errc::invalid_argument || end != v.data() + v.size())
+      return "not a whole number";
+    if (ec == std::errc::result_out_of_range || parsed < min || parsed > max)
+      return "out of range (" + std::to_string(min) + " to " + std::to_string(max) + ")";
+    out = parsed;
+    return "";
+  }
+
  private:
   struct Flag {
     std::string name;
@@ -91,18 +106,6 @@ class Flags {
     std::string help;
     std::function<std::string(std::string_view)> set;
   };
-
-  template <class Int>
-  static std::string parse_int(std::string_view v, Int min, Int max, Int& out) {
-    Int parsed{};
-    const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), parsed);
-    if (ec == std::errc::result_out_of_range ||
-        (ec == std::errc() && end == v.data() + v.size() && (parsed < min || parsed > max)))
-      return "out of range (" + std::to_string(min) + " to " + std::to_string(max) + ")";
-    if (ec != std::errc() || end != v.data() + v.size() || v.empty()) return "not a whole number";
-    out = parsed;
-    return "";
-  }
 
   [[nodiscard]] const Flag* find(std::string_view name) const {
     for (const Flag& f : flags_)

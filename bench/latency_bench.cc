@@ -22,11 +22,11 @@
 
 #include <algorithm>
 #include <atomic>
-#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -199,9 +199,9 @@ int main(int argc, char** argv) {
               std::stringstream in{std::string(v)};
               for (std::string r; std::getline(in, r, ',');) {
                 int rate = 0;
-                const auto [end, ec] = std::from_chars(r.data(), r.data() + r.size(), rate);
-                if (ec != std::errc() || end != r.data() + r.size() || rate < 1)
-                  return "'" + r + "' is not a positive whole number";
+                const std::string error =
+                    kamwatch::bench::Flags::parse_int(r, 1, std::numeric_limits<int>::max(), rate);
+                if (!error.empty()) return "'" + r + "': " + error;
                 rates.push_back(rate);
               }
               return rates.empty() ? "no rate given" : "";

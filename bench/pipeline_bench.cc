@@ -115,7 +115,7 @@ pid_t start_perf(pid_t target, const std::string& out, int seconds) {
   return pid;
 }
 
-// One `kamwatch run` of binary over the whole topic, with a fresh state directory and group.
+// What one kamwatch run measured.
 struct Run {
   std::string binary;
   double steady_s = 0;  // first commit to lag 0
@@ -126,6 +126,7 @@ struct Run {
   bool ok = false;
 };
 
+// What every run shares: the topic and kamwatch's settings.
 struct RunSetup {
   std::string topic;
   std::string dlq;
@@ -139,6 +140,8 @@ struct RunSetup {
   int perf_delay = 0;
 };
 
+// One `kamwatch run` of binary over the whole topic, with a fresh state directory and group;
+// ok is false when it did not reach lag 0 within 30 minutes.
 Run run_kamwatch(const RunSetup& setup, const std::string& binary) {
   Run out;
   out.binary = binary;

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <limits>
-#include <type_traits>
 #include <utility>
 
 namespace kamwatch::model {
@@ -38,6 +37,15 @@ std::size_t heap_bytes(const std::map<std::string, TypeStats>& m) {
 }
 std::ptrdiff_t diff(std::size_t after, std::size_t before) {
   return static_cast<std::ptrdiff_t>(after) - static_cast<std::ptrdiff_t>(before);
+}
+
+// The map's value for key, adding the map node's bytes to grew when it is new.
+template <class Map>
+typename Map::mapped_type& slot(Map& map, const std::string& key, std::ptrdiff_t& grew) {
+  auto [it, inserted] = map.try_emplace(key);
+  if (inserted)
+    grew += static_cast<std::ptrdiff_t>(node_bytes<typename Map::mapped_type>(it->first));
+  return it->second;
 }
 
 // Adds v at time t to the bucket of width holding t, creating it when missing. Returns the
@@ -105,15 +113,13 @@ std::ptrdiff_t add_event(TypeStats& ts, const Event& event, TimeMs hourly_horizo
   std::ptrdiff_t grew = add(ts.events, t, 1.0, hourly_horizon, daily_horizon);
   for (const Field& f : event.data) {
     if (f.value.is_number()) {
-      auto [it, inserted] = ts.fields.try_emplace(f.name);
-      if (inserted) grew += static_cast<std::ptrdiff_t>(node_bytes<Series>(it->first));
-      grew += add(it->second, t, f.value.number, hourly_horizon, daily_horizon);
+      Series& series = slot(ts.fields, f.name, grew);
+      grew += add(series, t, f.value.number, hourly_horizon, daily_horizon);
     } else if (latest_of_type) {
-      auto [it, inserted] = ts.last_values.try_emplace(f.name);
-      const std::size_t before =
-          inserted ? 0 : node_bytes<FieldValue>(it->first) + heap_bytes(it->second.text);
-      it->second = f.value;
-      grew += diff(node_bytes<FieldValue>(it->first) + heap_bytes(it->second.text), before);
+      FieldValue& last = slot(ts.last_values, f.name, grew);
+      const std::size_t before = heap_bytes(last.text);
+      last = f.value;
+      grew += diff(heap_bytes(last.text), before);
     }
   }
   return grew;
@@ -200,15 +206,7 @@ std::ptrdiff_t apply(AccountState& state, const Event& event, const Retention& r
   const bool horizon_moved =
       first_event || hourly_horizon != old_hourly_horizon || daily_horizon != old_daily_horizon;
 
-  // The map's value for key, counting the map node when it is new.
-  const auto slot = [&](auto& map, const std::string& key) -> auto& {
-    using Value = typename std::remove_reference_t<decltype(map)>::mapped_type;
-    auto [it, inserted] = map.try_emplace(key);
-    if (inserted) grew += static_cast<std::ptrdiff_t>(node_bytes<Value>(it->first));
-    return it->second;
-  };
-
-  TypeStats& ts = slot(state.types, event.type);
+  TypeStats& ts = slot(state.types, event.type, grew);
   const bool latest_of_type = ts.count == 0 || t >= ts.last_time;
   grew += add_event(ts, event, hourly_horizon, daily_horizon);
   if (event.type == "account.profile" && latest_of_type) {
@@ -216,9 +214,10 @@ std::ptrdiff_t apply(AccountState& state, const Event& event, const Retention& r
     for (const Field& f : event.data) state.profile[f.name] = f.value;
     grew += diff(heap_bytes(state.profile), before);
   }
-  for (const DerivedTarget& d : targets)
-    grew += add_event(slot(slot(state.derived, d.key).groups, d.group), event, hourly_horizon,
-                      daily_horizon);
+  for (const DerivedTarget& d : targets) {
+    TypeStats& group = slot(slot(state.derived, d.key, grew).groups, d.group, grew);
+    grew += add_event(group, event, hourly_horizon, daily_horizon);
+  }
 
   if (horizon_moved) {
     for (auto& [type, stats] : state.types) prune(stats, hourly_horizon, daily_horizon);
