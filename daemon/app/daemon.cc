@@ -639,6 +639,8 @@ Result<void> run_daemon(const config::Config& config, const std::atomic<bool>& s
   std::string watched = rule_files_signature(config.rules.dir);
   bool sweeping = false;
   auto committed = [&](const BatchStats& stats) {
+    // The forwarders first: an alert waits for nothing else once it is committed.
+    if (!stats.transitions.empty()) notify_alert_sinks();
     active.apply(stats.transitions);
     for (const auto& t : stats.transitions) {
       auto sev = t.labels.find("severity");
@@ -650,10 +652,7 @@ Result<void> run_daemon(const config::Config& config, const std::atomic<bool>& s
     }
     metrics.rule_evaluations.Increment(static_cast<double>(stats.rule_evaluations));
     if (stats.rule_seconds > 0) metrics.rule_evaluation_duration.Observe(stats.rule_seconds);
-    if (!stats.transitions.empty()) {
-      notify_alert_sinks();
-      if (hooks.on_transitions) hooks.on_transitions(stats.transitions);
-    }
+    if (!stats.transitions.empty() && hooks.on_transitions) hooks.on_transitions(stats.transitions);
   };
   while (!stop.load()) {
     const auto now = std::chrono::steady_clock::now();
@@ -770,6 +769,7 @@ Result<void> run_daemon(const config::Config& config, const std::atomic<bool>& s
       dead_total += stats->dead_lettered;
       dup_total += stats->duplicates;
       const TimeMs commit_time = clock.now();
+      committed(*stats);  // wakes the alert forwarders: before the metrics
       metrics.batch_duration.Observe(
           std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
       metrics.batch_messages.Observe(static_cast<double>(stats->messages));
@@ -787,7 +787,6 @@ Result<void> run_daemon(const config::Config& config, const std::atomic<bool>& s
       metrics.events_duplicates.Increment(static_cast<double>(stats->duplicates));
       metrics.events_late.Increment(static_cast<double>(stats->late));
       if (stats->dead_lettered > 0) notify_dead_letters();
-      committed(*stats);
       for (const auto& p : stats->positions) progress_of({p.topic, p.partition}).next = p.offset;
       (*source)->report_progress(stats->positions);
       if (hooks.on_batch) hooks.on_batch(applied_total);

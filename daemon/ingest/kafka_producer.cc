@@ -29,8 +29,9 @@ class KafkaProducerImpl final : public KafkaProducer {
     const std::map<std::string, std::string> defaults = {
         {"enable.idempotence", "true"},
         {"acks", "all"},
-        // Alerts wait for it; the forwarder hands over up to 1,000 records at once anyway.
-        {"linger.ms", "1"},
+        // No lingering: an alert would wait for it, and the forwarder hands over up to 1,000
+        // records at once anyway (librdkafka batches what queues while a request is in flight).
+        {"linger.ms", "0"},
         {"client.id", "kamwatch"},
         {"message.timeout.ms", "30000"},
     };
