@@ -144,8 +144,7 @@ class Reader {
           if (const auto a = v.find("\"at\":\""); a != std::string::npos)
             fired_at =
                 kamwatch::parse_rfc3339(v.substr(a + 6, v.find('"', a + 6) - a - 6)).value_or(0);
-          rd_kafka_timestamp_type_t type;
-          const std::int64_t forwarded_at = rd_kafka_message_timestamp(m, &type);
+          const std::int64_t forwarded_at = rd_kafka_message_timestamp(m, nullptr);
           std::lock_guard lock(mu_);
           arrivals_.emplace(account, at);
           if (fired_at > 0) fired_.emplace(account, fired_at);
