@@ -340,8 +340,9 @@ BENCHMARK(StateUpdate)->Arg(0)->Arg(30)->Arg(365);
 // ---- RocksDB batch write -----------------------------------------------------------------------
 
 // The events of two days of a 100,000-account portfolio (as in the pipeline benchmark), in random
-// order, each with what a commit writes for it: its dedup key, its account delta (state/codec.h,
-// with the shipped rules' derived targets) and its input partition (4 partitions).
+// order, each with what a commit writes for it: its account delta (state/codec.h, with the
+// shipped rules' derived targets and its id's hash) and its input partition (4 partitions); and
+// its legacy dedup key (for StoreSeen).
 struct CommitPool {
   struct Item {
     std::string account;
@@ -367,7 +368,8 @@ const CommitPool& commit_pool() {
       state::dedup_key_to(it.key, e.source, e.id);
       it.partition = static_cast<std::int32_t>(std::hash<std::string>()(se.account) % 4);
       model::derived_targets(&rs.series_specs(), e, targets);
-      state::encode_account_delta_to(e, it.partition, retention, targets, it.delta);
+      state::encode_account_delta_to(e, model::event_id_hash(e.source, e.id), it.partition,
+                                     retention, targets, it.delta);
     });
     // Batches of consecutive events would each hold one hour's mix (e.g. the nightly usage
     // roll-ups): drawn at random from the two days, every batch holds the day's mix.
@@ -390,8 +392,8 @@ std::unique_ptr<state::RocksDbStore> open_store(const bench::TempDir& dir, bench
 }
 
 // Commits of batches of range(0) pool events, built as app/pipeline.cc builds them
-// (each account's deltas concatenated in order, every event's seen id, the next offset of each
-// partition; no alerts or dead letters), into a fresh store. Only commit() is timed. Keys repeat
+// (each account's deltas concatenated in order, the next offset of each partition; no alerts or
+// dead letters), into a fresh store. Only commit() is timed. Keys repeat
 // once the pool wraps: a memtable insert costs the same for a key written before.
 void StoreCommit(benchmark::State& st) {
   const CommitPool& pool = commit_pool();
@@ -414,7 +416,6 @@ void StoreCommit(benchmark::State& st) {
       if (deltas.size() < slot.size()) deltas.resize(slot.size());
       if (fresh) deltas[s->second].clear();
       deltas[s->second] += it.delta;
-      batch.seen_ids.push_back(it.key);
       ++next_offset[it.partition];
     }
     for (const auto& [id, s] : slot) batch.account_deltas.push_back({id, deltas[s]});
@@ -488,11 +489,11 @@ BENCHMARK(RawPut)
     ->Args({10000, 2})
     ->Unit(benchmark::kMillisecond);
 
-// RocksDbStore::seen of 10,000 keys drawn at random from the pool, into a store holding the
-// seen ids of the pool's first half (~160,000: half in the memtable, half in an SST file), so
-// about half are found; range(0) = 1 the keys in key order, as the pipeline passes them
-// (RocksDB's MultiGet then does not sort them again), else in arrival order. Only seen() is
-// timed.
+// RocksDbStore::seen (the legacy `seen` keys of databases from before schema 3) of 10,000 keys
+// drawn at random from the pool, into a store holding the seen ids of the pool's first half
+// (~160,000: half in the memtable, half in an SST file), so about half are found; range(0) = 1 the
+// keys in key order, as the pipeline passes them (RocksDB's MultiGet then does not sort them
+// again), else in arrival order. Only seen() is timed.
 void StoreSeen(benchmark::State& st) {
   const CommitPool& pool = commit_pool();
   const bool sorted = st.range(0) != 0;

@@ -3,8 +3,11 @@
 // what the pipeline writes with each batch and what a restore reads back into the store.
 //   key = account id                            value = the account's state (state/codec.h)
 //   key = "\0seen\0" topic "\0" partition "\0" first offset
-//                                               value = the batch's dedup keys of that input
-//                                                       partition (varint length + bytes each)
+//                                               value = a batch's dedup keys of that input
+//                                                       partition (varint length + bytes
+//                                                       each). Written before the account
+//                                                       states held their recent ids; no
+//                                                       longer written, still restored.
 //   key = "\0pos\0" topic "\0" partition       value = the input position (decimal) the
 //                                                       states of this transaction reach
 //   key = "\0alert\0" fingerprint                value = the firing transition's JSON;
@@ -24,6 +27,7 @@
 namespace kamwatch::app {
 
 [[nodiscard]] ingest::ChangelogRecord account_record(const model::AccountState& account);
+// Builds a legacy `seen` record (what earlier builds wrote; tests of the restore use it).
 [[nodiscard]] ingest::ChangelogRecord seen_record(std::string_view topic, std::int32_t partition,
                                                   std::int64_t first_offset,
                                                   const std::vector<std::string_view>& keys);

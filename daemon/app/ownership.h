@@ -1,10 +1,10 @@
 #pragma once
 // Several instances in one consumer group: which input partitions this instance owns, and
-// what changes hands with them. On assignment a partition's state (accounts, seen ids, firing
-// alerts, input positions) is restored from the changelog before any of its events is
-// processed; on revocation the instance forgets the partition's firing alerts and accounts in
-// its registries (the new owner re-sends and lists them). Called on the pipeline thread (inside
-// EventSource::poll); owns() and restoring() from any thread.
+// what changes hands with them. On assignment a partition's state (accounts with their recent
+// event ids, firing alerts, input positions) is restored from the changelog before any of its
+// events is processed; on revocation the instance forgets the partition's firing alerts and
+// accounts in its registries (the new owner re-sends and lists them). Called on the pipeline thread
+// (inside EventSource::poll); owns() and restoring() from any thread.
 #include <atomic>
 #include <cstdint>
 #include <functional>

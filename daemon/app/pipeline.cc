@@ -46,7 +46,10 @@ Pipeline::Pipeline(state::StateStore& store, const Clock& clock, PipelineOptions
       clock_(clock),
       options_(options),
       cache_(store, options.cache_accounts, options.cache_bytes),
-      decoder_(options.limits) {}
+      decoder_(options.limits) {
+  // Applied ids are needed for exactly as long as a copy of their event is not late.
+  options_.retention.ids = options_.late_grace;
+}
 
 void Pipeline::dead_letter(const ingest::RawMessage& m, ingest::Reason reason,
                            std::string_view message, std::vector<state::OutboxRecord>& out) {
@@ -216,6 +219,10 @@ Result<BatchStats> Pipeline::process(const ingest::MessageBatch& batch,
 
   const std::size_t n = batch.messages.size();
   if (events_.size() < n) events_.resize(n);
+  id_hashes_.resize(n);
+  // Only a store that still holds `seen` keys (written before applied ids were kept in the
+  // account states) needs them looked up.
+  const bool legacy_seen = store_.holds_seen_ids();
   std::size_t key_count = 0;  // keys_ keeps its strings (and their buffers) across batches
   full_.clear();
   changelog_records_.clear();
@@ -252,6 +259,8 @@ Result<BatchStats> Pipeline::process(const ingest::MessageBatch& batch,
     }
     ++consumed[{m.topic, events_[i].type}];
     valid[i] = 1;
+    id_hashes_[i] = model::event_id_hash(events_[i].source, events_[i].id);
+    if (!legacy_seen) continue;
     if (key_count == keys_.size()) keys_.emplace_back();
     state::dedup_key_to(keys_[key_count++], events_[i].source, events_[i].id);
   }
@@ -260,11 +269,10 @@ Result<BatchStats> Pipeline::process(const ingest::MessageBatch& batch,
   for (const auto& [k, count] : consumed)
     stats.consumed[{std::string(k.first), std::string(k.second)}] += count;
 
-  // 2. The batch's keys in key order, sorted once: for the duplicates within the batch, for the
-  // store's lookup (RocksDB's MultiGet reads keys given in order without sorting them again) and
-  // for the commit's seen ids (written in key order). Sorting indices allocates nothing per
-  // event, unlike a hash set of the keys; ties keep input order, so a key's first occurrence
-  // comes first.
+  // 2. Only with legacy `seen` keys: the batch's keys looked up in the store, in key order
+  // (RocksDB's MultiGet reads keys given in order without sorting them again). Duplicates within
+  // the batch need nothing here: the first occurrence's id is in the account's recent ids by the
+  // time the next one is applied.
   key_order_.resize(key_count);
   for (std::size_t j = 0; j < key_count; ++j) key_order_[j] = static_cast<std::uint32_t>(j);
   std::sort(key_order_.begin(), key_order_.end(), [&](std::uint32_t a, std::uint32_t b) {
@@ -274,16 +282,13 @@ Result<BatchStats> Pipeline::process(const ingest::MessageBatch& batch,
   sorted_keys_.clear();
   for (const std::uint32_t j : key_order_) sorted_keys_.push_back(keys_[j]);
 
-  // 2b. Duplicates: ids applied by earlier batches, and every occurrence of a key within this
-  // batch after its first.
-  auto seen = store_.seen(sorted_keys_);
-  if (!seen.ok()) return seen.error();
   duplicate_.assign(key_count, 0);
-  for (std::size_t j = 0; j < key_count; ++j) {
-    if ((*seen)[j] || (j > 0 && sorted_keys_[j] == sorted_keys_[j - 1]))
-      duplicate_[key_order_[j]] = 1;
+  if (key_count > 0) {
+    auto seen = store_.seen(sorted_keys_);
+    if (!seen.ok()) return seen.error();
+    for (std::size_t j = 0; j < key_count; ++j)
+      if ((*seen)[j]) duplicate_[key_order_[j]] = 1;
   }
-  applied_.assign(key_count, 0);
 
   // 3. Apply in input order.
   std::vector<model::AccountState*> changed;
@@ -298,16 +303,10 @@ Result<BatchStats> Pipeline::process(const ingest::MessageBatch& batch,
   // Without a changelog, accounts changed only by events are committed as deltas (the events
   // themselves, merged by the store) instead of their whole state, which is far larger.
   const bool use_deltas = changelog_ == nullptr;
-  // With a changelog: the applied events' dedup keys per input partition, and the first offset.
-  std::map<std::pair<std::string_view, std::int32_t>,
-           std::pair<std::int64_t, std::vector<std::string_view>>>
-      seen_by_partition;
   std::size_t k = 0;
   for (std::size_t i = 0; i < n; ++i) {
     if (!valid[i]) continue;
-    const std::size_t key_index = k++;
-    const std::string& key = keys_[key_index];
-    if (duplicate_[key_index]) {
+    if (legacy_seen && duplicate_[k++]) {
       ++stats.duplicates;
       continue;
     }
@@ -319,6 +318,12 @@ Result<BatchStats> Pipeline::process(const ingest::MessageBatch& batch,
     }
     const state::AccountCache::Ref ref = *account;
     model::AccountState& s = *ref;
+    // A re-delivered event: its id is among the account's recent ids (model::RecentIds) as long
+    // as it is not late; a later copy is dead-lettered as late below.
+    if (s.recent_ids.contains(id_hashes_[i])) {
+      ++stats.duplicates;
+      continue;
+    }
     if (s.applied > 0 && e.time < s.max_time - options_.late_grace) {
       dead_letter(batch.messages[i], ingest::Reason::kLate,
                   "event time " + format_rfc3339(e.time) + " is more than " +
@@ -345,22 +350,16 @@ Result<BatchStats> Pipeline::process(const ingest::MessageBatch& batch,
     try {
       fault_hooks(e);
       model::derived_targets(rules_ ? &rules_->series_specs() : nullptr, e, targets_);
-      grown_[slot] += model::apply(s, e, options_.retention, targets_);
+      grown_[slot] += model::apply(s, e, options_.retention, targets_, id_hashes_[i]);
       s.partition = batch.messages[i].partition;
       if (use_deltas)
-        state::encode_account_delta_to(e, s.partition, options_.retention, targets_, deltas_[slot]);
+        state::encode_account_delta_to(e, id_hashes_[i], s.partition, options_.retention, targets_,
+                                       deltas_[slot]);
     } catch (const std::exception& ex) {
       cache_.clear();  // the account may be half changed
       return Error{std::string(kProcessingError), "applying event '" + std::string(e.id) + "' at " +
                                                       position(batch.messages[i]) + ": " +
                                                       ex.what()};
-    }
-    applied_[key_index] = 1;
-    if (changelog_) {
-      const ingest::RawMessage& m = batch.messages[i];
-      auto [sp, fresh] = seen_by_partition.try_emplace({m.topic, m.partition}, m.offset,
-                                                       std::vector<std::string_view>());
-      sp->second.second.push_back(key);
     }
     auto& types = changed_types_[slot];
     if (std::find(types.begin(), types.end(), e.type) == types.end()) types.push_back(e.type);
@@ -424,9 +423,6 @@ Result<BatchStats> Pipeline::process(const ingest::MessageBatch& batch,
       }
     }
   }
-  commit.seen_ids.reserve(stats.applied);
-  for (const std::uint32_t j : key_order_)
-    if (applied_[j]) commit.seen_ids.push_back(keys_[j]);  // in key order
   commit.outbox = std::move(outbox);
   commit.active_alerts = std::move(active);
   for (const auto& [tp, offset] : next) {
@@ -436,9 +432,6 @@ Result<BatchStats> Pipeline::process(const ingest::MessageBatch& batch,
 
   // 5. With several instances, the changelog transaction first (it fails for a member that
   // lost the partitions: then nothing is written here either); then one atomic local write.
-  for (const auto& [tp, seen_keys] : seen_by_partition)
-    changelog_records_.push_back(
-        seen_record(tp.first, tp.second, seen_keys.first, seen_keys.second));
   if (auto r = replicate(commit, stats.positions); !r.ok()) {
     cache_.clear();
     return r.error();

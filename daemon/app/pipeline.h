@@ -1,6 +1,6 @@
 #pragma once
-// The per-batch processing step: decode -> validate -> dedup -> late check -> apply to state ->
-// one atomic commit of state, seen ids, input offsets and dead letters.
+// The per-batch processing step: decode -> validate -> dedup (the account's recent ids) -> late
+// check -> apply to state -> one atomic commit of state, input offsets and dead letters.
 // Thread-safety: one pipeline thread calls process(); nothing else touches the cache.
 #include <chrono>
 #include <cstdint>
@@ -154,8 +154,8 @@ class Pipeline {
   std::vector<char> valid_;
   std::vector<std::uint32_t> key_order_;       // indices into keys_, by key
   std::vector<std::string_view> sorted_keys_;  // keys_ in key order
-  std::vector<char> duplicate_;  // per key: seen before, or an earlier message of the batch has it
-  std::vector<char> applied_;    // per key: its event was applied
+  std::vector<char> duplicate_;                // per key: in the store's legacy `seen` keys
+  std::vector<std::uint64_t> id_hashes_;       // per message: model::event_id_hash of a valid event
   std::vector<state::AccountCache::Ref> changed_refs_;
   std::uint64_t batch_number_ = 0;  // of process() calls: in cache entries' tags
   std::shared_ptr<const rules::RuleSet> rules_;

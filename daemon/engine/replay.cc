@@ -6,7 +6,10 @@ namespace kamwatch::engine {
 
 Replayer::Replayer(std::shared_ptr<const rules::RuleSet> rules, ReplayOptions options,
                    AttributesFn attributes)
-    : rules_(std::move(rules)), options_(options), attributes_fn_(std::move(attributes)) {}
+    : rules_(std::move(rules)), options_(options), attributes_fn_(std::move(attributes)) {
+  // Applied ids are needed for exactly as long as a copy of their event is not late.
+  options_.retention.ids = options_.late_grace;
+}
 
 const rules::AccountAttributes& Replayer::attributes_of(const std::string& account) const {
   static const rules::AccountAttributes kNone;
@@ -39,15 +42,17 @@ void Replayer::advance_to(TimeMs t, std::vector<AlertTransition>& out) {
 }
 
 Replayer::Outcome Replayer::feed(const model::Event& e, std::vector<AlertTransition>& out) {
-  std::string key = e.source;
-  key.push_back('\x1f');
-  key += e.id;
-  if (!seen_.insert(std::move(key)).second) return Outcome::kDuplicate;
+  // The same dedup as the daemon's: the account's recent ids (model::RecentIds).
+  const std::uint64_t id_hash = model::event_id_hash(e.source, e.id);
+  if (auto known = accounts_.find(e.subject);
+      known != accounts_.end() && known->second.recent_ids.contains(id_hash))
+    return Outcome::kDuplicate;
   advance_to(e.time, out);
   auto [it, inserted] = accounts_.try_emplace(e.subject);
   model::AccountState& account = it->second;
   if (account.applied > 0 && e.time < account.max_time - options_.late_grace) return Outcome::kLate;
-  model::apply(account, e, options_.retention, &rules_->series_specs());
+  model::derived_targets(&rules_->series_specs(), e, targets_);
+  model::apply(account, e, options_.retention, targets_, id_hash);
   const std::vector<std::string_view> types = {e.type};
   evaluations_ += evaluate_account(*rules_, account, attributes_of(e.subject), now_,
                                    options_.retention, &types, out);

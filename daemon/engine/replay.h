@@ -9,7 +9,6 @@
 #include <map>
 #include <memory>
 #include <string>
-#include <unordered_set>
 #include <vector>
 
 #include "engine/alert.h"
@@ -56,7 +55,7 @@ class Replayer {
   AttributesFn attributes_fn_;
   std::map<std::string, rules::AccountAttributes> attributes_;
   std::map<std::string, model::AccountState> accounts_;
-  std::unordered_set<std::string> seen_;
+  std::vector<model::DerivedTarget> targets_;  // of the event being fed (reused)
   TimeMs now_ = 0;
   bool started_ = false;
   std::size_t evaluations_ = 0;

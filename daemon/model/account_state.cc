@@ -147,6 +147,53 @@ void prune(TypeStats& stats, TimeMs hourly_horizon, TimeMs daily_horizon) {
 
 }  // namespace
 
+bool RecentIds::contains(std::uint64_t hash) const {
+  // One binary search per day (at most grace / 1 day + 2 of them).
+  auto it = entries.begin();
+  while (it != entries.end()) {
+    const TimeMs day = it->day;
+    const auto end =
+        std::partition_point(it, entries.end(), [&](const Entry& e) { return e.day == day; });
+    if (std::binary_search(it, end, Entry{day, hash})) return true;
+    it = end;
+  }
+  return false;
+}
+
+std::ptrdiff_t RecentIds::add(TimeMs t, std::uint64_t hash) {
+  const Entry entry{floor_to(t, kDayMs), hash};
+  const std::size_t capacity = entries.capacity();
+  const auto it = std::lower_bound(entries.begin(), entries.end(), entry);
+  if (it == entries.end() || *it != entry) entries.insert(it, entry);
+  return diff(entries.capacity() * sizeof(Entry), capacity * sizeof(Entry));
+}
+
+void RecentIds::prune(TimeMs horizon) {
+  if (entries.empty() || entries.front().day + kDayMs > horizon) return;
+  const auto it = std::partition_point(entries.begin(), entries.end(),
+                                       [&](const Entry& e) { return e.day + kDayMs <= horizon; });
+  entries.erase(entries.begin(), it);
+}
+
+std::uint64_t event_id_hash(std::string_view source, std::string_view id) {
+  std::uint64_t h = 0xcbf29ce484222325ull;  // FNV-1a 64
+  const auto mix = [&](unsigned char c) {
+    h ^= c;
+    h *= 0x100000001b3ull;
+  };
+  std::uint64_t n = source.size();
+  for (int i = 0; i < 8; ++i, n >>= 8) mix(static_cast<unsigned char>(n & 0xff));
+  for (const char c : source) mix(static_cast<unsigned char>(c));
+  for (const char c : id) mix(static_cast<unsigned char>(c));
+  // MurmurHash3's fmix64: every input bit reaches every output bit.
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdull;
+  h ^= h >> 33;
+  h *= 0xc4ceb9fe1a85ec53ull;
+  h ^= h >> 33;
+  return h;
+}
+
 void derived_targets(const SeriesSpecs* specs, const Event& event,
                      std::vector<DerivedTarget>& out) {
   out.clear();
@@ -173,6 +220,12 @@ std::ptrdiff_t apply(AccountState& state, const Event& event, const Retention& r
 
 std::ptrdiff_t apply(AccountState& state, const Event& event, const Retention& retention,
                      const std::vector<DerivedTarget>& targets) {
+  return apply(state, event, retention, targets, event_id_hash(event.source, event.id));
+}
+
+std::ptrdiff_t apply(AccountState& state, const Event& event, const Retention& retention,
+                     const std::vector<DerivedTarget>& targets,
+                     std::optional<std::uint64_t> id_hash) {
   const TimeMs t = event.time;
   // Horizons are aligned to their bucket width, so a bucket is always kept or pruned whole.
   const auto hourly_horizon_at = [&](TimeMs watermark) {
@@ -219,6 +272,9 @@ std::ptrdiff_t apply(AccountState& state, const Event& event, const Retention& r
     grew += add_event(group, event, hourly_horizon, daily_horizon);
   }
 
+  if (id_hash) grew += state.recent_ids.add(t, *id_hash);
+  state.recent_ids.prune(state.max_time - retention.ids);
+
   if (horizon_moved) {
     for (auto& [type, stats] : state.types) prune(stats, hourly_horizon, daily_horizon);
     for (auto& [key, derived] : state.derived)
@@ -229,7 +285,8 @@ std::ptrdiff_t apply(AccountState& state, const Event& event, const Retention& r
 
 std::size_t memory_bytes(const AccountState& state) {
   std::size_t n = sizeof(AccountState) + heap_bytes(state.id) + heap_bytes(state.profile) +
-                  heap_bytes(state.types);
+                  heap_bytes(state.types) +
+                  state.recent_ids.entries.capacity() * sizeof(RecentIds::Entry);
   for (const auto& [k, d] : state.derived) n += node_bytes<DerivedSeries>(k) + heap_bytes(d.groups);
   for (const auto& [k, a] : state.alerts) {
     n += node_bytes<AlertState>(k);

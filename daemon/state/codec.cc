@@ -5,6 +5,7 @@
 #include <cstring>
 #include <iterator>
 #include <map>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -52,6 +53,12 @@ void put_varint(std::string& out, std::uint64_t v) {
 }
 
 void put_svarint(std::string& out, std::int64_t v) { put_varint(out, zigzag(v)); }
+
+void put_u64(std::string& out, std::uint64_t u) {
+  char buf[8];
+  for (int i = 0; i < 8; ++i) buf[i] = static_cast<char>(u >> (8 * i));
+  out.append(buf, 8);
+}
 
 void put_f64(std::string& out, double v) {
   const std::uint64_t u = bits(v);
@@ -136,7 +143,7 @@ void put_type_stats(std::string& out, const TypeStats& t) {
 
 // A cheap estimate of the encoded size, so encode reserves once instead of growing repeatedly.
 std::size_t estimate_size(const AccountState& s) {
-  std::size_t n = 32 + s.id.size();
+  std::size_t n = 32 + s.id.size() + 10 * s.recent_ids.entries.size();
   for (const auto& [k, v] : s.profile) n += k.size() + v.text.size() + 12;
   for (const auto& [type, t] : s.types) {
     n += type.size() + 40 + 16 * (t.events.hourly.size() + t.events.daily.size());
@@ -194,12 +201,18 @@ class Reader {
     return true;
   }
 
-  bool f64(double& v) {
-    if (remaining() < 8) return truncated("double");
-    std::uint64_t u = 0;
+  bool u64(std::uint64_t& u, const char* reading = "u64") {
+    if (remaining() < 8) return truncated(reading);
+    u = 0;
     for (int i = 0; i < 8; ++i)
       u |= static_cast<std::uint64_t>(static_cast<std::uint8_t>(p_[i])) << (8 * i);
     p_ += 8;
+    return true;
+  }
+
+  bool f64(double& v) {
+    std::uint64_t u = 0;
+    if (!u64(u, "double")) return false;
     v = std::bit_cast<double>(u);
     return true;
   }
@@ -383,6 +396,14 @@ void encode_account_to(const AccountState& state, std::string& out) {
   }
   // Version 3: the input partition.
   put_svarint(out, state.partition);
+  // Version 4: the recent event ids.
+  put_varint(out, state.recent_ids.entries.size());
+  TimeMs day = 0;
+  for (const model::RecentIds::Entry& e : state.recent_ids.entries) {
+    put_svarint(out, (e.day - day) / kDayMs);
+    day = e.day;
+    put_u64(out, e.hash);
+  }
 }
 
 std::string encode_account(const AccountState& state) {
@@ -422,6 +443,27 @@ Result<AccountState> decode_account(std::string_view bytes) {
     ok = r.svarint(partition);
     if (ok && (partition < -1 || partition > INT32_MAX)) ok = r.corrupt("partition out of range");
     s.partition = static_cast<std::int32_t>(partition);
+  }
+  if (ok && version >= 4) {
+    std::uint64_t n = 0;
+    ok = r.count(n, 9);
+    if (ok) s.recent_ids.entries.resize(static_cast<std::size_t>(n));
+    // Days since the epoch, bounded so that the times cannot overflow (±270,000 years).
+    constexpr std::int64_t kMaxDays = 100'000'000;
+    std::int64_t day = 0;
+    for (std::size_t i = 0; ok && i < s.recent_ids.entries.size(); ++i) {
+      model::RecentIds::Entry& e = s.recent_ids.entries[i];
+      std::int64_t days = 0;
+      ok = r.svarint(days) && r.u64(e.hash, "recent id");
+      if (ok && (days < -2 * kMaxDays || days > 2 * kMaxDays || day + days < -kMaxDays ||
+                 day + days > kMaxDays))
+        ok = r.corrupt("recent id day out of range");
+      if (!ok) break;
+      day += days;
+      e.day = day * kDayMs;
+      if (i > 0 && !(s.recent_ids.entries[i - 1] < e))
+        ok = r.corrupt("recent ids not in ascending order");
+    }
   }
   if (!ok) return r.error();
   if (r.remaining() != 0) {
@@ -478,8 +520,8 @@ Result<OutboxRecord> decode_outbox(std::string_view bytes) {
   return rec;
 }
 
-void encode_account_delta_to(const model::Event& event, std::int32_t partition,
-                             const model::Retention& retention,
+void encode_account_delta_to(const model::Event& event, std::uint64_t id_hash,
+                             std::int32_t partition, const model::Retention& retention,
                              const std::vector<model::DerivedTarget>& targets, std::string& out) {
   std::size_t size = 32 + event.type.size() + event.subject.size();
   for (const model::Field& f : event.data) size += 12 + f.name.size() + f.value.text.size();
@@ -492,6 +534,8 @@ void encode_account_delta_to(const model::Event& event, std::int32_t partition,
   put_svarint(out, partition);
   put_svarint(out, retention.hourly);
   put_svarint(out, retention.daily);
+  put_svarint(out, retention.ids);
+  put_u64(out, id_hash);
   put_varint(out, event.data.size());
   for (const model::Field& f : event.data) {
     put_str(out, f.name);
@@ -512,13 +556,19 @@ Result<void> apply_account_delta(model::AccountState& state, std::string_view by
   do {
     std::uint8_t version = 0;
     if (!r.u8(version)) return r.error();
-    if (version != kAccountDeltaCodecVersion)
+    if (version != kAccountDeltaCodecVersion && version != kAccountDeltaCodecVersionNoIds)
       return version_error(kWhat, version, kAccountDeltaCodecVersion);
     model::Retention retention;
     std::int64_t partition = 0;
     std::uint64_t n = 0;
+    std::optional<std::uint64_t> id_hash;
     bool ok = r.str(e.type) && r.str(e.subject) && r.svarint(e.time) && r.svarint(partition) &&
-              r.svarint(retention.hourly) && r.svarint(retention.daily) && r.count(n, 2);
+              r.svarint(retention.hourly) && r.svarint(retention.daily);
+    if (ok && version == kAccountDeltaCodecVersion) {
+      id_hash.emplace();
+      ok = r.svarint(retention.ids) && r.u64(*id_hash, "id hash");
+    }
+    ok = ok && r.count(n, 2);
     if (ok && (partition < -1 || partition > INT32_MAX)) ok = r.corrupt("partition out of range");
     if (ok) {
       e.data.resize(static_cast<std::size_t>(n));
@@ -541,7 +591,7 @@ Result<void> apply_account_delta(model::AccountState& state, std::string_view by
       }
     }
     if (!ok) return r.error();
-    model::apply(state, e, retention, scratch.targets);
+    model::apply(state, e, retention, scratch.targets, id_hash);
     state.partition = static_cast<std::int32_t>(partition);
   } while (r.remaining() > 0);
   return {};

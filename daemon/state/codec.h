@@ -35,9 +35,12 @@ namespace kamwatch::state {
 //   Version 1 records decode with both maps empty.
 // Version 3 appends: i64 partition (the input partition; -1 unknown). Older records decode
 //   with -1.
+// Version 4 appends: the recent event ids (model::RecentIds), varint n, then per id in
+//   ascending (day, hash) order: i64 days since the previous id's day (the first since the
+//   epoch), u64 hash (8 bytes little-endian). Older records decode with none.
 // The flags elide doubles that are bit-identical to one derived from the others: an event
 // count series (every value 1) then costs ~8 bytes per bucket instead of ~40.
-inline constexpr std::uint8_t kAccountCodecVersion = 3;
+inline constexpr std::uint8_t kAccountCodecVersion = 4;
 inline constexpr std::uint8_t kOutboxCodecVersion = 1;
 
 // Appends the encoding of state to out (keeps out's capacity: reuse one buffer per batch).
@@ -52,13 +55,17 @@ void encode_account_to(const model::AccountState& state, std::string& out);
 // key instead of rewriting the whole state (rocksdb_store.cc merges them into the stored state
 // on reads and compactions). It carries everything apply() used, so replaying it later gives
 // the very state the pipeline computed, whatever the rules or retention are by then:
-//   u8 version=0x81, str type, str subject, i64 time, i64 partition, i64 retention.hourly,
-//   i64 retention.daily, varint n, n x (str name, value), varint m, m x (str key, str group).
-// The version byte cannot be mistaken for an account record (versions 1..3).
-inline constexpr std::uint8_t kAccountDeltaCodecVersion = 0x81;
+//   u8 version=0x82, str type, str subject, i64 time, i64 partition, i64 retention.hourly,
+//   i64 retention.daily, i64 retention.ids, u64 id_hash (model::event_id_hash, 8 bytes
+//   little-endian), varint n, n x (str name, value), varint m, m x (str key, str group).
+// Version 0x81 (written before recent ids were kept) has neither retention.ids nor the hash; it
+// still decodes and applies without recording an id. The version byte cannot be mistaken for
+// an account record (versions 1..4).
+inline constexpr std::uint8_t kAccountDeltaCodecVersion = 0x82;
+inline constexpr std::uint8_t kAccountDeltaCodecVersionNoIds = 0x81;
 
-void encode_account_delta_to(const model::Event& event, std::int32_t partition,
-                             const model::Retention& retention,
+void encode_account_delta_to(const model::Event& event, std::uint64_t id_hash,
+                             std::int32_t partition, const model::Retention& retention,
                              const std::vector<model::DerivedTarget>& targets, std::string& out);
 
 // Buffers reused across apply_account_delta calls.

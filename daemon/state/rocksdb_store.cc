@@ -39,7 +39,12 @@ constexpr std::string_view kSchemaVersionKey = "schema_version";
 // "2": account values may have merge operands (account deltas, codec.h) stacked on them, so
 // builds that read "1" (no merge operator) must not open it. "1" databases are upgraded on the
 // first read-write open (they simply have no operands yet).
-constexpr std::string_view kSchemaVersion = "2";
+// "3": account records (codec version 4) and deltas (0x82) carry the recent event ids, and
+// new commits write no `seen` keys; builds that read "2" would fail on those values in
+// compactions, so they must not open it. "1" and "2" databases are upgraded on the first
+// read-write open; their `seen` keys are still looked up (holds_seen_ids).
+constexpr std::string_view kSchemaVersion = "3";
+constexpr std::string_view kSchemaVersionWithoutRecentIds = "2";
 constexpr std::string_view kSchemaVersionWithoutDeltas = "1";
 constexpr std::string_view kOutboxNextSeqKey = "outbox_next_seq";
 // Keys of StateStore::get_meta/put_meta live under this prefix.
@@ -314,13 +319,16 @@ rocksdb::ColumnFamilyHandle* RocksDbStore::cf_by_name(std::string_view name) con
 Result<void> RocksDbStore::load_meta() {
   std::string value;
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), meta_, slice(kSchemaVersionKey), &value);
-  if (s.ok() && value == kSchemaVersionWithoutDeltas && !options_.read_only) {
+  const bool older =
+      value == kSchemaVersionWithoutDeltas || value == kSchemaVersionWithoutRecentIds;
+  if (s.ok() && older && !options_.read_only) {
     s = db_->Put(rocksdb::WriteOptions(), meta_, slice(kSchemaVersionKey), slice(kSchemaVersion));
     if (!s.ok()) return status_error("upgrading schema version", s);
     value = kSchemaVersion;
   }
   if (s.ok()) {
-    if (value != kSchemaVersion && value != kSchemaVersionWithoutDeltas) {
+    if (value != kSchemaVersion && value != kSchemaVersionWithoutDeltas &&
+        value != kSchemaVersionWithoutRecentIds) {
       return Error{"rocksdb_schema", options_.path + " has schema version " + value +
                                          ", this build reads version " +
                                          std::string(kSchemaVersion)};
@@ -332,6 +340,14 @@ Result<void> RocksDbStore::load_meta() {
     }
   } else {
     return status_error("reading schema version", s);
+  }
+
+  // `seen` keys from before schema 3 (or restored from such a changelog) are still consulted.
+  {
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), seen_));
+    it->SeekToFirst();
+    if (!it->status().ok()) return status_error("reading seen ids", it->status());
+    holds_seen_ids_ = it->Valid();
   }
 
   // The next seq is the larger of the stored counter and one past the newest record of any
@@ -522,6 +538,7 @@ Result<void> RocksDbStore::commit(CommitBatch& batch) {
   std::unique_lock depth_lock(depths_mu_, std::defer_lock);
   if (!batch.outbox.empty()) depth_lock.lock();
   if (auto w = write(wb, "commit"); !w.ok()) return w;
+  if (!batch.seen_ids.empty()) holds_seen_ids_ = true;
   next_seq_.store(seq);
   for (const OutboxRecord& rec : batch.outbox) ++depths_[rec.sink];
   return ok();
@@ -568,7 +585,9 @@ Result<void> RocksDbStore::restore(const RestoreBatch& batch) {
     s = wb.Put(meta_, changelog_key(batch.checkpoint.partition),
                be64(static_cast<std::uint64_t>(batch.checkpoint.next_offset)));
   if (!s.ok()) return status_error("restore: building write batch", s);
-  return write(wb, "restore");
+  if (auto w = write(wb, "restore"); !w.ok()) return w;
+  if (!batch.seen_ids.empty()) holds_seen_ids_ = true;
+  return ok();
 }
 
 Result<void> RocksDbStore::write(rocksdb::WriteBatch& wb, std::string_view what) {

@@ -72,6 +72,7 @@ class RocksDbStore final : public StateStore {
   [[nodiscard]] Result<std::optional<model::AccountState>> get_account(
       std::string_view id) override;
   [[nodiscard]] Result<std::vector<bool>> seen(const std::vector<std::string_view>& keys) override;
+  [[nodiscard]] bool holds_seen_ids() const override { return holds_seen_ids_; }
   [[nodiscard]] Result<std::optional<std::int64_t>> get_offset(std::string_view topic,
                                                                std::int32_t partition) override;
   [[nodiscard]] Result<std::vector<PartitionOffset>> all_offsets() override;
@@ -166,7 +167,8 @@ class RocksDbStore final : public StateStore {
   std::mutex cursors_mu_;
   std::map<std::string, OutboxCursor, std::less<>> cursors_;
   std::atomic<std::uint64_t> next_seq_{1};
-  std::mutex write_mu_;        // serialises write()
+  std::atomic<bool> holds_seen_ids_{false};  // the `seen` family is not empty
+  std::mutex write_mu_;                      // serialises write()
   bool needs_resume_ = false;  // a write failed: Resume() before the next one (under write_mu_)
   bool disk_full_ = false;     // the last write was refused for space (under write_mu_)
   // commit()'s reusable buffers: steady-state commits allocate nothing for encoding.

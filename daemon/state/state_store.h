@@ -58,7 +58,9 @@ struct CommitBatch {
     std::string_view deltas;
   };
   std::vector<AccountDelta> account_deltas;
-  std::vector<std::string> seen_ids;  // dedup keys (see dedup_key) of newly applied events
+  // Dedup keys (see dedup_key) to store as seen. The pipeline writes none (the account states
+  // hold their recent ids); kept for stores and tests of the legacy `seen` keys.
+  std::vector<std::string> seen_ids;
   std::vector<PartitionOffset> offsets;
   std::vector<OutboxRecord> outbox;              // seq is assigned on commit
   std::vector<ActiveAlertUpdate> active_alerts;  // applied in order
@@ -87,9 +89,12 @@ class StateStore {
   [[nodiscard]] virtual Result<std::optional<model::AccountState>> get_account(
       std::string_view id) = 0;
   // For each key: true when it was committed as seen. Keys given in ascending bytewise order
-  // are looked up without sorting them again (the pipeline sorts each batch's keys once).
+  // are looked up without sorting them again. Applied events are recognised by the account's
+  // recent ids (model::RecentIds) now; `seen` keys are what databases written before that hold
+  // (and changelogs written before it restore), still consulted while holds_seen_ids().
   [[nodiscard]] virtual Result<std::vector<bool>> seen(
       const std::vector<std::string_view>& keys) = 0;
+  [[nodiscard]] virtual bool holds_seen_ids() const = 0;
   [[nodiscard]] virtual Result<std::optional<std::int64_t>> get_offset(std::string_view topic,
                                                                        std::int32_t partition) = 0;
   [[nodiscard]] virtual Result<std::vector<PartitionOffset>> all_offsets() = 0;

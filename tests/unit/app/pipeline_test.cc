@@ -146,6 +146,75 @@ TEST_F(PipelineTest, DuplicatesAreAppliedOnceWithinAndAcrossBatches) {
   EXPECT_EQ((*store_->get_account("A"))->types.at("usage.activity").count, 1);
 }
 
+// The ids live in the stored account (its deltas carry them): a pipeline started afresh on the
+// same store, with an empty cache, still recognises a re-delivery. No `seen` keys are written.
+TEST_F(PipelineTest, DuplicatesAreRecognisedAfterARestartFromTheStoredState) {
+  {
+    Pipeline p(*store_, clock_, {});
+    ingest::MessageBatch b;
+    add(b, ev("1", "2026-01-01T10:00:00Z", 5));
+    add(b, ev("2", "2026-01-02T10:00:00Z", 5));
+    ASSERT_EQ(p.process(b)->applied, 2u);
+  }
+  EXPECT_FALSE(store_->holds_seen_ids());
+  EXPECT_EQ(*store_->seen({state::dedup_key("t", "1")}), std::vector<bool>{false});
+  Pipeline p(*store_, clock_, {});
+  ingest::MessageBatch b;
+  add(b, ev("1", "2026-01-01T10:00:00Z", 5));
+  add(b, ev("3", "2026-01-03T10:00:00Z", 5));
+  auto s = p.process(b);
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  EXPECT_EQ(s->duplicates, 1u);
+  EXPECT_EQ(s->applied, 1u);
+  EXPECT_EQ((*store_->get_account("A"))->types.at("usage.activity").count, 3);
+}
+
+// Ids are kept for the late grace: within it a copy is a duplicate, past it the copy is late
+// (dead-lettered), and either way the event counts once.
+TEST_F(PipelineTest, ACopyOlderThanTheGraceIsLateNotAppliedTwice) {
+  PipelineOptions o;
+  o.late_grace = kDayMs;
+  Pipeline p(*store_, clock_, o);
+  ingest::MessageBatch b1;
+  add(b1, ev("1", "2026-01-01T10:00:00Z", 5));
+  add(b1, ev("2", "2026-01-01T20:00:00Z", 5));
+  add(b1, ev("1", "2026-01-01T10:00:00Z", 5));  // within the grace of 20:00: a duplicate
+  auto s1 = p.process(b1);
+  ASSERT_TRUE(s1.ok());
+  EXPECT_EQ(s1->duplicates, 1u);
+  ingest::MessageBatch b2;
+  add(b2, ev("3", "2026-01-05T10:00:00Z", 5));
+  add(b2, ev("1", "2026-01-01T10:00:00Z", 5));  // four days before the watermark: late
+  auto s2 = p.process(b2);
+  ASSERT_TRUE(s2.ok());
+  EXPECT_EQ(s2->duplicates, 0u);
+  EXPECT_EQ(s2->late, 1u);
+  const auto a = *store_->get_account("A");
+  EXPECT_EQ(a->types.at("usage.activity").count, 3);
+  // Only the days within the grace keep their ids (the 5th's; the 1st's were pruned).
+  ASSERT_EQ(a->recent_ids.entries.size(), 1u);
+  EXPECT_EQ(a->recent_ids.entries[0].hash, model::event_id_hash("t", "3"));
+}
+
+// A database written before schema 3 holds `seen` keys and no recent ids: its keys are still
+// looked up, so an event applied then is not applied again.
+TEST_F(PipelineTest, LegacySeenKeysStillCatchDuplicates) {
+  state::CommitBatch legacy;
+  legacy.seen_ids = {state::dedup_key("t", "old")};
+  ASSERT_TRUE(store_->commit(legacy).ok());
+  ASSERT_TRUE(store_->holds_seen_ids());
+  Pipeline p(*store_, clock_, {});
+  ingest::MessageBatch b;
+  add(b, ev("old", "2026-01-01T10:00:00Z", 5));
+  add(b, ev("new", "2026-01-01T11:00:00Z", 5));
+  add(b, ev("new", "2026-01-01T11:00:00Z", 5));
+  auto s = p.process(b);
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  EXPECT_EQ(s->duplicates, 2u);
+  EXPECT_EQ(s->applied, 1u);
+  EXPECT_EQ((*store_->get_account("A"))->types.at("usage.activity").count, 1);
+}
+
 TEST_F(PipelineTest, InvalidAndLateEventsBecomeDeadLettersInTheSameCommit) {
   PipelineOptions o;
   o.late_grace = kDayMs;

@@ -37,6 +37,7 @@ class FakeStore final : public StateStore {
   Result<std::vector<bool>> seen(const std::vector<std::string_view>& keys) override {
     return std::vector<bool>(keys.size(), false);
   }
+  bool holds_seen_ids() const override { return false; }
   Result<std::optional<std::int64_t>> get_offset(std::string_view, std::int32_t) override {
     return std::optional<std::int64_t>();
   }

@@ -119,6 +119,7 @@ TEST(Codec, CountSeriesIsCompact) {
   // An event count series elides every double: ~8 bytes per bucket, not ~40.
   AccountState s;
   for (int i = 0; i < 100; ++i) model::apply(s, event("login", kT0 + i * kHourMs, {}), {});
+  s.recent_ids = {};  // ~9 bytes per id, measured in RecentIdsRoundTripCompactly
   EXPECT_LT(encode_account(s).size(), 100u * 12);
 }
 
@@ -143,7 +144,7 @@ TEST(Codec, TrailingBytesAreCorrupt) {
 
 TEST(Codec, UnknownVersionIsRefused) {
   std::string bytes = encode_account(rich_state());
-  for (std::uint8_t v : {0, 4, 255}) {
+  for (std::uint8_t v : {0, 5, 255}) {
     bytes[0] = static_cast<char>(v);
     auto r = decode_account(bytes);
     ASSERT_FALSE(r.ok());
@@ -193,8 +194,8 @@ TEST(Codec, RejectsUnknownKindAndUnsortedKeys) {
   s.id = "a";
   s.profile["k"] = FieldValue::null();
   std::string bytes = encode_account(s);
-  // The kind byte of profile["k"] (then 0 types, 0 derived, 0 alerts, partition -1).
-  bytes[bytes.size() - 5] = 9;
+  // The kind byte of profile["k"] (then 0 types, 0 derived, 0 alerts, partition -1, 0 ids).
+  bytes[bytes.size() - 6] = 9;
   EXPECT_EQ(decode_account(bytes).error().code, "codec_corrupt");
 
   s.profile["j"] = FieldValue::null();
@@ -271,7 +272,7 @@ TEST(Codec, Version1RecordsStillDecode) {
   s.profile["k"] = FieldValue::of_string("v");
   std::string bytes = encode_account(s);
   bytes[0] = 1;
-  bytes.resize(bytes.size() - 3);  // version 1 had no derived, alerts and partition
+  bytes.resize(bytes.size() - 4);  // version 1 had no derived, alerts, partition and ids
   auto decoded = decode_account(bytes);
   ASSERT_TRUE(decoded.ok()) << decoded.error().to_string();
   EXPECT_EQ(*decoded, s);
@@ -286,10 +287,72 @@ TEST(Codec, Version2RecordsDecodeWithoutAPartition) {
   ASSERT_TRUE(v3.ok()) << v3.error().to_string();
   EXPECT_EQ(v3->partition, 7);
   bytes[0] = 2;
-  bytes.resize(bytes.size() - 1);  // version 2 ended before the partition
+  bytes.resize(bytes.size() - 2);  // version 2 ended before the partition (and the ids)
   auto v2 = decode_account(bytes);
   ASSERT_TRUE(v2.ok()) << v2.error().to_string();
   EXPECT_EQ(v2->partition, -1);
+}
+
+TEST(Codec, RecentIdsRoundTripCompactly) {
+  AccountState s;
+  for (int i = 0; i < 100; ++i) {
+    model::Event e = event("login", kT0 + i * kHourMs, {});
+    e.id = "id-" + std::to_string(i);
+    model::apply(s, e, {});
+  }
+  // 7 days of grace from the last event (day 4) keep every day: all 100 ids.
+  ASSERT_EQ(s.recent_ids.entries.size(), 100u);
+  const std::string bytes = encode_account(s);
+  auto decoded = decode_account(bytes);
+  ASSERT_TRUE(decoded.ok()) << decoded.error().to_string();
+  EXPECT_EQ(*decoded, s);
+  EXPECT_TRUE(decoded->recent_ids.contains(model::event_id_hash("test", "id-42")));
+  AccountState without = s;
+  without.recent_ids = {};
+  // 9 bytes per id (a 1-byte day step and the hash), plus the count and the first day's number.
+  EXPECT_LE(bytes.size() - encode_account(without).size(), 100u * 9 + 4);
+  // A version 3 record (no ids) decodes with none.
+  std::string v3 = encode_account(without);
+  v3[0] = 3;
+  v3.pop_back();
+  auto old = decode_account(v3);
+  ASSERT_TRUE(old.ok()) << old.error().to_string();
+  EXPECT_EQ(*old, without);
+}
+
+TEST(Codec, RecentIdsOutOfOrderAreCorrupt) {
+  AccountState s;
+  s.id = "a";
+  s.recent_ids.entries = {{kT0 - kT0 % kDayMs, 2}, {kT0 - kT0 % kDayMs, 1}};
+  EXPECT_EQ(decode_account(encode_account(s)).error().code, "codec_corrupt");
+  s.recent_ids.entries = {{kT0 - kT0 % kDayMs, 1}, {kT0 - kT0 % kDayMs, 1}};
+  EXPECT_EQ(decode_account(encode_account(s)).error().code, "codec_corrupt");
+}
+
+// Deltas written before recent ids were kept (0x81: no retention.ids, no hash) still apply,
+// recording no id; current ones (0x82) record theirs.
+TEST(Codec, DeltasWithAndWithoutIdsApply) {
+  const model::Event e = event("login", kT0, {});
+  std::string delta;
+  encode_account_delta_to(e, 77, 0, model::Retention{}, {}, delta);
+  ASSERT_EQ(static_cast<std::uint8_t>(delta[0]), kAccountDeltaCodecVersion);
+  AccountState with;
+  AccountDeltaScratch scratch;
+  ASSERT_TRUE(apply_account_delta(with, delta, scratch).ok());
+  ASSERT_EQ(with.recent_ids.entries.size(), 1u);
+  EXPECT_EQ(with.recent_ids.entries[0].hash, 77u);
+  // The 0x81 layout is the same without retention.ids (7 days: a 5-byte varint) and the 8-byte
+  // hash, which come just before the two empty counts (fields, targets) that end this delta.
+  ASSERT_EQ(delta.substr(delta.size() - 2), std::string(2, '\0'));
+  std::string v81 = delta.substr(0, delta.size() - 2 - 13) + delta.substr(delta.size() - 2);
+  v81[0] = static_cast<char>(kAccountDeltaCodecVersionNoIds);
+  AccountState reference;
+  model::apply(reference, e, model::Retention{}, {}, std::nullopt);
+  reference.partition = 0;  // the delta's
+  AccountState without;
+  ASSERT_TRUE(apply_account_delta(without, v81, scratch).ok());
+  EXPECT_TRUE(without.recent_ids.entries.empty());
+  EXPECT_EQ(without, reference);
 }
 
 }  // namespace

@@ -151,7 +151,8 @@ TEST(RocksDbStore, AccountDeltasMergeIntoTheSameStateAsApplyingInMemory) {
         if (e.type == "sales.order") targets.push_back({"by_category", e.data[1].value.text});
         model::apply(live, e, retention, targets);
         live.partition = 3;
-        encode_account_delta_to(e, 3, retention, targets, deltas);
+        encode_account_delta_to(e, model::event_id_hash(e.source, e.id), 3, retention, targets,
+                                deltas);
       }
       CommitBatch commit;
       if (batch == 7) {
