@@ -125,7 +125,7 @@ SeriesSpecs::SeriesSpecs(std::vector<SeriesSpec> specs) {
 }
 
 const std::vector<SeriesSpecs::Entry>* SeriesSpecs::for_type(std::string_view type) const {
-  auto it = by_type_.find(std::string(type));
+  auto it = by_type_.find(type);
   return it == by_type_.end() ? nullptr : &it->second;
 }
 

@@ -4,6 +4,7 @@
 // compiler asks for them; model::apply maintains them next to the per-type aggregates.
 // Thread-safety: values; a SeriesSpecs index is immutable once built and shared read-only.
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -54,7 +55,12 @@ class SeriesSpecs {
   [[nodiscard]] std::size_t size() const { return count_; }
 
  private:
-  std::unordered_map<std::string, std::vector<Entry>> by_type_;
+  // Looked up by string_view for every applied event, without building a string.
+  struct TypeHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
+  };
+  std::unordered_map<std::string, std::vector<Entry>, TypeHash, std::equal_to<>> by_type_;
   std::size_t count_ = 0;
 };
 
