@@ -49,6 +49,11 @@ class PipelineTest : public ::testing::Test {
            subject + R"(","data":{"active_users":)" + std::to_string(users) + "}}";
   }
 
+  // The stored account's count of applied usage.activity events.
+  std::int64_t stored_count(const std::string& account = "A") {
+    return (*store_->get_account(account))->types.at("usage.activity").count;
+  }
+
   std::string dir_;
   bool fail_ = false;
   std::unique_ptr<state::RocksDbStore> store_;
@@ -143,7 +148,7 @@ TEST_F(PipelineTest, DuplicatesAreAppliedOnceWithinAndAcrossBatches) {
   auto s2 = p.process(b2);
   ASSERT_TRUE(s2.ok());
   EXPECT_EQ(s2->duplicates, 1u);
-  EXPECT_EQ((*store_->get_account("A"))->types.at("usage.activity").count, 1);
+  EXPECT_EQ(stored_count(), 1);
 }
 
 // The ids live in the stored account (its deltas carry them): a pipeline started afresh on the
@@ -166,7 +171,7 @@ TEST_F(PipelineTest, DuplicatesAreRecognisedAfterARestartFromTheStoredState) {
   ASSERT_TRUE(s.ok()) << s.error().message;
   EXPECT_EQ(s->duplicates, 1u);
   EXPECT_EQ(s->applied, 1u);
-  EXPECT_EQ((*store_->get_account("A"))->types.at("usage.activity").count, 3);
+  EXPECT_EQ(stored_count(), 3);
 }
 
 // Ids are kept for the late grace: within it a copy is a duplicate, past it the copy is late
@@ -212,7 +217,7 @@ TEST_F(PipelineTest, LegacySeenKeysStillCatchDuplicates) {
   ASSERT_TRUE(s.ok()) << s.error().message;
   EXPECT_EQ(s->duplicates, 2u);
   EXPECT_EQ(s->applied, 1u);
-  EXPECT_EQ((*store_->get_account("A"))->types.at("usage.activity").count, 1);
+  EXPECT_EQ(stored_count(), 1);
 }
 
 TEST_F(PipelineTest, InvalidAndLateEventsBecomeDeadLettersInTheSameCommit) {
@@ -261,7 +266,7 @@ TEST_F(PipelineTest, FailedCommitStoresNothingAndTheRetryAppliesOnce) {
   auto stats = p.process(b);
   ASSERT_TRUE(stats.ok());
   EXPECT_EQ(stats->applied, 1u);
-  EXPECT_EQ((*store_->get_account("A"))->types.at("usage.activity").count, 1);
+  EXPECT_EQ(stored_count(), 1);
   EXPECT_EQ(store_->outbox_peek(kDeadLetterSink, 10)->size(), 1u);
 }
 
