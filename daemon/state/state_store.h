@@ -1,6 +1,7 @@
 #pragma once
-// Durable state: per-account state, input offsets, seen event ids and the outbox, all in one
-// RocksDB database so that one WriteBatch commits them atomically.
+// Durable state: per-account state (with its recent event ids), input offsets, legacy seen
+// event ids and the outbox, all in one RocksDB database so that one WriteBatch commits them
+// atomically.
 // Thread-safety: implementations are safe for concurrent reads; commit() from one thread.
 #include <cstdint>
 #include <functional>
