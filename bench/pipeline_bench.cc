@@ -135,7 +135,8 @@ struct RunSetup {
   std::size_t total = 0;     // messages in the topic
   std::string rules_dir;     // "" = no rules
   std::size_t batch = 0;
-  std::string perf_out;  // "" = no profile
+  std::size_t threads = 0;  // ingest.threads; 0 = kamwatch's default
+  std::string perf_out;     // "" = no profile
   int perf_seconds = 0;
   int perf_delay = 0;
 };
@@ -159,7 +160,9 @@ Run run_kamwatch(const RunSetup& setup, const std::string& binary) {
       << "]\n  group: " << group
       << (setup.batch ? "\n  batch_max_events: " + std::to_string(setup.batch) : std::string())
       << "\n  dead_letter_topic: " << setup.dlq << "\nstate:\n  data_dir: " << dir
-      << "/data\nrules:\n  dir: " << rules_dir << "\nlog:\n  level: warn\n";
+      << "/data\nrules:\n  dir: " << rules_dir << "\nlog:\n  level: warn\n"
+      << (setup.threads ? "ingest:\n  threads: " + std::to_string(setup.threads) + "\n"
+                        : std::string());
   }
   GroupOffsets reader(group);
   Daemon d({"run", "--config", dir + "/kamwatch.yaml"}, dir + "/kamwatch.log");
@@ -225,7 +228,8 @@ int main(int argc, char** argv) {
   std::string rules_dir = std::string(KAMWATCH_SOURCE_DIR) + "/rules";
   std::string workload = "sim", perf_out;
   int perf_seconds = 30, perf_delay = 5;
-  std::size_t batch = 0;  // kafka.batch_max_events; 0 = kamwatch's default
+  std::size_t batch = 0;    // kafka.batch_max_events; 0 = kamwatch's default
+  std::size_t threads = 0;  // ingest.threads; 0 = kamwatch's default
   bool no_rules = false;
   int runs = 1;
   std::string compare;  // --compare: a second kamwatch binary
@@ -250,6 +254,9 @@ int main(int argc, char** argv) {
   flags.add("--rules", &rules_dir, "DIR", "rule packs to load (default: the shipped rules/)");
   flags.add("--no-rules", &no_rules, "run without rules");
   flags.add("--batch", &batch, "N", "kafka.batch_max_events (default: kamwatch's)", std::size_t{1});
+  flags.add("--threads", &threads, "N",
+            "ingest.threads of the build under test (default: kamwatch's; not given to --compare)",
+            std::size_t{1}, std::size_t{64});
   flags.add("--runs", &runs, "N",
             "kamwatch runs over the same topic (per build); the table gives medians (1)", 1);
   flags.add("--compare", &compare, "BINARY",
@@ -299,6 +306,7 @@ int main(int argc, char** argv) {
   setup.total = total;
   setup.rules_dir = rules_dir;
   setup.batch = batch;
+  setup.threads = threads;
   setup.perf_seconds = perf_seconds;
   setup.perf_delay = perf_delay;
   // The runs alternate between the builds in ABBA order, so a drift of the machine over the
@@ -315,7 +323,9 @@ int main(int argc, char** argv) {
     setup.perf_out = i == 0 ? perf_out : "";  // the first run of the build under test
     std::printf("bench: run %zu of %zu: %s\n", i + 1, order.size(), order[i].c_str());
     std::fflush(stdout);
-    Run r = run_kamwatch(setup, order[i]);
+    RunSetup one = setup;
+    if (order[i] != binary) one.threads = 0;  // --threads is for the build under test
+    Run r = run_kamwatch(one, order[i]);
     if (!r.ok) return 1;
     std::printf("bench: %.0f events/s, %.2f us CPU per event, peak RSS %.0f MiB\n", r.rate,
                 r.cpu_us, r.rss_mib);

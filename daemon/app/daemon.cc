@@ -403,6 +403,7 @@ Result<void> run_daemon(const config::Config& config, const std::atomic<bool>& s
   popts.limits = {config.ingest.max_message_bytes, config.ingest.max_string_bytes};
   popts.cache_accounts = config.state.cache_accounts;
   popts.cache_bytes = config.state.cache_bytes;
+  popts.threads = config.ingest.threads;
   popts.alert_sinks = alert_sinks;
   Pipeline pipeline(st, clock, popts);
   pipeline_ptr = &pipeline;
@@ -792,12 +793,11 @@ Result<void> run_daemon(const config::Config& config, const std::atomic<bool>& s
       if (hooks.on_batch) hooks.on_batch(applied_total);
     }
     {
-      const state::AccountCache& cache = pipeline.cache();
-      metrics.account_cache_accounts.Set(static_cast<double>(cache.size()));
-      metrics.account_cache_bytes.Set(static_cast<double>(cache.bytes()));
-      metrics::Metrics::advance_to(metrics.account_cache_hits, static_cast<double>(cache.hits()));
-      metrics::Metrics::advance_to(metrics.account_cache_misses,
-                                   static_cast<double>(cache.misses()));
+      const Pipeline::CacheFigures cache = pipeline.cache_figures();
+      metrics.account_cache_accounts.Set(static_cast<double>(cache.accounts));
+      metrics.account_cache_bytes.Set(static_cast<double>(cache.bytes));
+      metrics::Metrics::advance_to(metrics.account_cache_hits, static_cast<double>(cache.hits));
+      metrics::Metrics::advance_to(metrics.account_cache_misses, static_cast<double>(cache.misses));
     }
     if (!notified_ready && readiness().ready) {
       notified_ready = true;

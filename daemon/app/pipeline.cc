@@ -39,20 +39,67 @@ std::string position(const ingest::RawMessage& m) {
   return std::string(m.topic) + "/" + std::to_string(m.partition) + "@" + std::to_string(m.offset);
 }
 
-}  // namespace
+// Batches smaller than this run their shards one after the other on the calling thread: waking
+// the workers would cost more than they save.
+constexpr std::size_t kParallelMessages = 256;
 
-Pipeline::Pipeline(state::StateStore& store, const Clock& clock, PipelineOptions options)
-    : store_(store),
-      clock_(clock),
-      options_(options),
-      cache_(store, options.cache_accounts, options.cache_bytes),
-      decoder_(options.limits) {
-  // Applied ids are needed for exactly as long as a copy of their event is not late.
-  options_.retention.ids = options_.late_grace;
+std::size_t thread_count(const PipelineOptions& o) {
+  return std::clamp<std::size_t>(o.threads, 1, kMaxPipelineThreads);
 }
 
-void Pipeline::dead_letter(const ingest::RawMessage& m, ingest::Reason reason,
-                           std::string_view message, std::vector<state::OutboxRecord>& out) {
+}  // namespace
+
+Pipeline::Shard::Shard(state::StateStore& store, const PipelineOptions& o)
+    : cache(store, std::max<std::size_t>(1, o.cache_accounts / thread_count(o)),
+            o.cache_bytes == static_cast<std::size_t>(-1) ? o.cache_bytes
+                                                          : o.cache_bytes / thread_count(o)),
+      decoder(o.limits) {}
+
+void Pipeline::Shard::reset_outputs() {
+  rejected_letters.clear();
+  consumed.clear();
+  changed.clear();
+  changed_refs.clear();
+  full.clear();
+  late_letters.clear();
+  stats = BatchStats{};
+  outbox.clear();
+  active.clear();
+  changelog.clear();
+  error.reset();
+}
+
+Pipeline::Pipeline(state::StateStore& store, const Clock& clock, PipelineOptions options)
+    : store_(store), clock_(clock), options_(options), fork_join_(thread_count(options)) {
+  // Applied ids are needed for exactly as long as a copy of their event is not late.
+  options_.retention.ids = options_.late_grace;
+  for (std::size_t k = 0; k < fork_join_.parts(); ++k)
+    shards_.push_back(std::make_unique<Shard>(store, options_));
+}
+
+std::size_t Pipeline::shard_number(std::string_view account) const {
+  return std::hash<std::string_view>{}(account) % shards_.size();
+}
+
+void Pipeline::forget_cached() { clear_caches(); }
+
+void Pipeline::clear_caches() {
+  for (auto& shard : shards_) shard->cache.clear();
+}
+
+Pipeline::CacheFigures Pipeline::cache_figures() const {
+  CacheFigures f;
+  for (const auto& shard : shards_) {
+    f.accounts += shard->cache.size();
+    f.bytes += shard->cache.bytes();
+    f.hits += shard->cache.hits();
+    f.misses += shard->cache.misses();
+  }
+  return f;
+}
+
+state::OutboxRecord Pipeline::dead_letter(const ingest::RawMessage& m, ingest::Reason reason,
+                                          std::string_view message, TimeMs now) const {
   state::OutboxRecord r;
   r.sink = std::string(kDeadLetterSink);
   r.key = std::string(m.key);
@@ -68,13 +115,13 @@ void Pipeline::dead_letter(const ingest::RawMessage& m, ingest::Reason reason,
   r.headers.emplace_back("kamwatch.origin.topic", std::string(m.topic));
   r.headers.emplace_back("kamwatch.origin.partition", std::to_string(m.partition));
   r.headers.emplace_back("kamwatch.origin.offset", std::to_string(m.offset));
-  r.headers.emplace_back("kamwatch.error.time", format_rfc3339(clock_.now()));
-  out.push_back(std::move(r));
+  r.headers.emplace_back("kamwatch.error.time", format_rfc3339(now));
   log::debug("event dead-lettered", {{"topic", m.topic},
                                      {"partition", m.partition},
                                      {"offset", m.offset},
                                      {"reason", ingest::reason_code(reason)},
                                      {"error", message}});
+  return r;
 }
 
 const rules::AccountAttributes& Pipeline::attributes_of(const std::string& id) const {
@@ -84,7 +131,8 @@ const rules::AccountAttributes& Pipeline::attributes_of(const std::string& id) c
 
 void Pipeline::evaluate(model::AccountState& account, const std::vector<std::string_view>* types,
                         TimeMs now, BatchStats& stats, std::vector<state::OutboxRecord>& outbox,
-                        std::vector<state::ActiveAlertUpdate>& active) {
+                        std::vector<state::ActiveAlertUpdate>& active,
+                        std::vector<ingest::ChangelogRecord>& changelog) {
   const std::size_t before = stats.transitions.size();
   stats.rule_evaluations +=
       engine::evaluate_account(*rules_, account, attributes_of(account.id), now, options_.retention,
@@ -94,7 +142,7 @@ void Pipeline::evaluate(model::AccountState& account, const std::vector<std::str
     std::string json = engine::transition_json(t);
     const bool firing = t.status == engine::AlertTransition::Status::kFiring;
     active.push_back({t.fingerprint, firing ? json : std::string()});
-    if (changelog_) changelog_records_.push_back(alert_record(account.partition, active.back()));
+    if (changelog_) changelog.push_back(alert_record(account.partition, active.back()));
     for (const std::string& sink : options_.alert_sinks) {
       state::OutboxRecord r;
       r.sink = sink;
@@ -162,9 +210,9 @@ Result<Pipeline::SweepStats> Pipeline::sweep(std::size_t max, std::chrono::micro
     const std::string& id = sweep_ids_[sweep_next_++];
     ++swept;
     model::AccountState& scratch = uncached.emplace_back();
-    auto account = cache_.peek_or_load(id, scratch);
+    auto account = shard_of(id).cache.peek_or_load(id, scratch);
     if (!account.ok()) {
-      cache_.clear();
+      clear_caches();
       sweep_next_ = first;
       return account.error();
     }
@@ -172,7 +220,7 @@ Result<Pipeline::SweepStats> Pipeline::sweep(std::size_t max, std::chrono::micro
     if (!owned_ || owned_((*account)->partition)) {  // else another instance's account
       if (rules_) {
         const auto alerts_before = (*account)->alerts;
-        evaluate(**account, nullptr, now, out.batch, outbox, active);
+        evaluate(**account, nullptr, now, out.batch, outbox, active, changelog_records_);
         if ((*account)->alerts != alerts_before) {
           changed.push_back(*account);
           keep = true;
@@ -192,17 +240,17 @@ Result<Pipeline::SweepStats> Pipeline::sweep(std::size_t max, std::chrono::micro
     commit.outbox = std::move(outbox);
     commit.active_alerts = std::move(active);
     if (auto r = replicate(commit, {}); !r.ok()) {
-      cache_.clear();
+      clear_caches();
       sweep_next_ = first;
       return r.error();
     }
     if (auto r = store_.commit(commit); !r.ok()) {
-      cache_.clear();
+      clear_caches();
       sweep_next_ = first;
       return r.error();
     }
   }
-  cache_.trim();
+  for (auto& shard : shards_) shard->cache.trim();
   if (out.done) {
     sweep_cursor_.clear();
     sweep_ids_.clear();
@@ -211,38 +259,19 @@ Result<Pipeline::SweepStats> Pipeline::sweep(std::size_t max, std::chrono::micro
   return out;
 }
 
-Result<BatchStats> Pipeline::process(const ingest::MessageBatch& batch,
-                                     const std::vector<QuarantinedMessage>& quarantine) {
-  BatchStats stats;
-  stats.messages = batch.messages.size();
-  if (batch.messages.empty()) return stats;
-
-  const std::size_t n = batch.messages.size();
-  if (events_.size() < n) events_.resize(n);
-  id_hashes_.resize(n);
-  // Only a store that still holds `seen` keys (written before applied ids were kept in the
-  // account states) needs them looked up.
-  const bool legacy_seen = store_.holds_seen_ids();
-  std::size_t key_count = 0;  // keys_ keeps its strings (and their buffers) across batches
-  full_.clear();
-  changelog_records_.clear();
-  std::vector<state::OutboxRecord> outbox;
-  std::vector<state::ActiveAlertUpdate> active;
-  std::vector<char>& valid = valid_;  // 1 when events_[i] decoded fine
-  valid.assign(n, 0);
-  std::map<std::pair<std::string_view, std::string_view>, std::uint64_t> consumed;
-
-  // 1. Decode and validate.
-  for (std::size_t i = 0; i < n; ++i) {
+void Pipeline::decode_share(Shard& shard, const ingest::MessageBatch& batch,
+                            const std::vector<QuarantinedMessage>& quarantine, std::size_t begin,
+                            std::size_t end, TimeMs now) {
+  for (std::size_t i = begin; i < end; ++i) {
     const ingest::RawMessage& m = batch.messages[i];
     const auto q = std::find_if(quarantine.begin(), quarantine.end(), [&](const auto& x) {
       return x.offset == m.offset && x.partition == m.partition && x.topic == m.topic;
     });
     if (q != quarantine.end()) {
-      dead_letter(m, q->reason, q->message, outbox);
-      ++stats.dead_lettered;
-      ++stats.rejected[std::string(ingest::reason_code(q->reason))];
-      ++consumed[{m.topic, "unknown"}];
+      shard.rejected_letters.push_back(dead_letter(m, q->reason, q->message, now));
+      ++shard.stats.dead_lettered;
+      ++shard.stats.rejected[std::string(ingest::reason_code(q->reason))];
+      ++shard.consumed[{m.topic, "unknown"}];
       log::warn("event quarantined", {{"topic", m.topic},
                                       {"partition", m.partition},
                                       {"offset", m.offset},
@@ -250,71 +279,36 @@ Result<BatchStats> Pipeline::process(const ingest::MessageBatch& batch,
                                       {"error", q->message}});
       continue;
     }
-    if (auto rej = decoder_.decode(m, events_[i])) {
-      dead_letter(m, rej->reason, rej->message, outbox);
-      ++stats.dead_lettered;
-      ++stats.rejected[std::string(ingest::reason_code(rej->reason))];
-      ++consumed[{m.topic, "unknown"}];
+    if (auto rej = shard.decoder.decode(m, events_[i])) {
+      shard.rejected_letters.push_back(dead_letter(m, rej->reason, rej->message, now));
+      ++shard.stats.dead_lettered;
+      ++shard.stats.rejected[std::string(ingest::reason_code(rej->reason))];
+      ++shard.consumed[{m.topic, "unknown"}];
       continue;
     }
-    ++consumed[{m.topic, events_[i].type}];
-    valid[i] = 1;
+    ++shard.consumed[{m.topic, events_[i].type}];
+    valid_[i] = 1;
     id_hashes_[i] = model::event_id_hash(events_[i].source, events_[i].id);
-    if (!legacy_seen) continue;
-    if (key_count == keys_.size()) keys_.emplace_back();
-    state::dedup_key_to(keys_[key_count++], events_[i].source, events_[i].id);
+    shard_index_[i] = static_cast<std::uint8_t>(shard_number(events_[i].subject));
   }
-  keys_.resize(key_count);
+}
 
-  for (const auto& [k, count] : consumed)
-    stats.consumed[{std::string(k.first), std::string(k.second)}] += count;
-
-  // 2. Only with legacy `seen` keys: the batch's keys looked up in the store, in key order
-  // (RocksDB's MultiGet reads keys given in order without sorting them again). Duplicates within
-  // the batch need nothing here: the first occurrence's id is in the account's recent ids by the
-  // time the next one is applied.
-  key_order_.resize(key_count);
-  for (std::size_t j = 0; j < key_count; ++j) key_order_[j] = static_cast<std::uint32_t>(j);
-  std::sort(key_order_.begin(), key_order_.end(), [&](std::uint32_t a, std::uint32_t b) {
-    const int c = keys_[a].compare(keys_[b]);
-    return c < 0 || (c == 0 && a < b);
-  });
-  sorted_keys_.clear();
-  for (const std::uint32_t j : key_order_) sorted_keys_.push_back(keys_[j]);
-
-  duplicate_.assign(key_count, 0);
-  if (key_count > 0) {
-    auto seen = store_.seen(sorted_keys_);
-    if (!seen.ok()) return seen.error();
-    for (std::size_t j = 0; j < key_count; ++j)
-      if ((*seen)[j]) duplicate_[key_order_[j]] = 1;
-  }
-
-  // 3. Apply in input order.
-  std::vector<model::AccountState*> changed;
-  // Each changed account's cache entry, event types, deltas and growth sit at its position in
-  // `changed` in changed_refs_, changed_types_, deltas_ and grown_ (members, reused so their
-  // buffers stay allocated). The entry's tag holds the batch number and that position.
-  changed_refs_.clear();
-  // 32 bits of batch number, never 0 (a newly read entry's tag is 0), and 32 of position.
-  if ((++batch_number_ & 0xffffffffu) == 0) ++batch_number_;
-  const std::uint64_t batch_mark = batch_number_ & 0xffffffffu;
+void Pipeline::apply_share(Shard& shard, std::size_t index, const ingest::MessageBatch& batch,
+                           std::uint64_t batch_mark, bool legacy_seen, bool use_deltas,
+                           TimeMs now) {
   const auto tag_of = [&](std::size_t position) { return (batch_mark << 32) | position; };
-  // Without a changelog, accounts changed only by events are committed as deltas (the events
-  // themselves, merged by the store) instead of their whole state, which is far larger.
-  const bool use_deltas = changelog_ == nullptr;
-  std::size_t k = 0;
-  for (std::size_t i = 0; i < n; ++i) {
-    if (!valid[i]) continue;
-    if (legacy_seen && duplicate_[k++]) {
+  BatchStats& stats = shard.stats;
+  for (std::size_t i = 0; i < batch.messages.size(); ++i) {
+    if (!valid_[i] || shard_index_[i] != index) continue;
+    if (legacy_seen && duplicate_[i]) {
       ++stats.duplicates;
       continue;
     }
     const model::Event& e = events_[i];
-    auto account = cache_.get(e.subject);
+    auto account = shard.cache.get(e.subject);
     if (!account.ok()) {
-      cache_.clear();
-      return account.error();
+      shard.error = account.error();
+      return;
     }
     const state::AccountCache::Ref ref = *account;
     model::AccountState& s = *ref;
@@ -325,101 +319,208 @@ Result<BatchStats> Pipeline::process(const ingest::MessageBatch& batch,
       continue;
     }
     if (s.applied > 0 && e.time < s.max_time - options_.late_grace) {
-      dead_letter(batch.messages[i], ingest::Reason::kLate,
-                  "event time " + format_rfc3339(e.time) + " is more than " +
-                      format_duration(options_.late_grace) + " before the account's latest event " +
-                      format_rfc3339(s.max_time),
-                  outbox);
+      shard.late_letters.emplace_back(
+          i, dead_letter(batch.messages[i], ingest::Reason::kLate,
+                         "event time " + format_rfc3339(e.time) + " is more than " +
+                             format_duration(options_.late_grace) +
+                             " before the account's latest event " + format_rfc3339(s.max_time),
+                         now));
       ++stats.dead_lettered;
       ++stats.late;
       continue;
     }
     if (ref.tag() >> 32 != batch_mark) {  // the account's first change in this batch
-      const std::size_t c = changed.size();
+      const std::size_t c = shard.changed.size();
       ref.tag() = tag_of(c);
-      changed.push_back(&s);
-      changed_refs_.push_back(ref);
-      if (changed_types_.size() < changed.size()) changed_types_.resize(changed.size());
-      if (deltas_.size() < changed.size()) deltas_.resize(changed.size());
-      if (grown_.size() < changed.size()) grown_.resize(changed.size());
-      changed_types_[c].clear();
-      deltas_[c].clear();
-      grown_[c] = 0;
+      shard.changed.push_back(&s);
+      shard.changed_refs.push_back(ref);
+      if (shard.changed_types.size() <= c) shard.changed_types.resize(c + 1);
+      if (shard.deltas.size() <= c) shard.deltas.resize(c + 1);
+      if (shard.grown.size() <= c) shard.grown.resize(c + 1);
+      shard.changed_types[c].clear();
+      shard.deltas[c].clear();
+      shard.grown[c] = 0;
     }
     const std::size_t slot = ref.tag() & 0xffffffffu;
     try {
       fault_hooks(e);
-      model::derived_targets(rules_ ? &rules_->series_specs() : nullptr, e, targets_);
-      grown_[slot] += model::apply(s, e, options_.retention, targets_, id_hashes_[i]);
+      model::derived_targets(rules_ ? &rules_->series_specs() : nullptr, e, shard.targets);
+      shard.grown[slot] += model::apply(s, e, options_.retention, shard.targets, id_hashes_[i]);
       s.partition = batch.messages[i].partition;
       if (use_deltas)
-        state::encode_account_delta_to(e, id_hashes_[i], s.partition, options_.retention, targets_,
-                                       deltas_[slot]);
+        state::encode_account_delta_to(e, id_hashes_[i], s.partition, options_.retention,
+                                       shard.targets, shard.deltas[slot]);
     } catch (const std::exception& ex) {
-      cache_.clear();  // the account may be half changed
-      return Error{std::string(kProcessingError), "applying event '" + std::string(e.id) + "' at " +
-                                                      position(batch.messages[i]) + ": " +
-                                                      ex.what()};
+      shard.error =
+          Error{std::string(kProcessingError), "applying event '" + std::string(e.id) + "' at " +
+                                                   position(batch.messages[i]) + ": " + ex.what()};
+      return;
     }
-    auto& types = changed_types_[slot];
+    auto& types = shard.changed_types[slot];
     if (std::find(types.begin(), types.end(), e.type) == types.end()) types.push_back(e.type);
     ++stats.applied;
   }
 
-  // 3b. Rules: each changed account, only the rules reading the types that changed.
-  if (rules_) {
-    const TimeMs now = clock_.now();
-    const auto t0 = std::chrono::steady_clock::now();
-    struct Timer {
-      std::chrono::steady_clock::time_point t0;
-      double& out;
-      ~Timer() {
-        out = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      }
-    } timer{t0, stats.rule_seconds};
-    for (std::size_t c = 0; c < changed.size(); ++c) {
-      model::AccountState* s = changed[c];
-      // An account whose newest event is older than the late grace is being caught up from
-      // history: judging stale state against the wall clock would raise false alarms. The
-      // timer sweep evaluates it once the consumer has caught up.
-      if (s->max_time < now - options_.late_grace) continue;
-      try {
-        const std::size_t alerts_before = s->alerts.size();
-        const std::size_t transitions_before = stats.transitions.size();
-        if (use_deltas) alerts_before_ = s->alerts;
-        evaluate(*s, &changed_types_[c], now, stats, outbox, active);
-        // Alert entries and their labels change with transitions and new pending alerts only:
-        // then the cache measures the state again.
-        const bool alerts_grew =
-            s->alerts.size() != alerts_before || stats.transitions.size() != transitions_before;
-        if (alerts_grew) cache_.changed(changed_refs_[c]);
-        // Alert states are not events: an account whose alerts changed is stored whole.
-        if (use_deltas && (alerts_grew || s->alerts != alerts_before_)) full_.push_back(c);
-      } catch (const std::exception& ex) {
-        cache_.clear();
-        return Error{std::string(kProcessingError),
-                     "evaluating account '" + s->id + "': " + ex.what()};
-      }
+  // Rules: each changed account, only the rules reading the types that changed.
+  if (!rules_) return;
+  const auto t0 = std::chrono::steady_clock::now();
+  struct Timer {
+    std::chrono::steady_clock::time_point t0;
+    double& out;
+    ~Timer() { out = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); }
+  } timer{t0, stats.rule_seconds};
+  for (std::size_t c = 0; c < shard.changed.size(); ++c) {
+    model::AccountState* s = shard.changed[c];
+    // An account whose newest event is older than the late grace is being caught up from
+    // history: judging stale state against the wall clock would raise false alarms. The
+    // timer sweep evaluates it once the consumer has caught up.
+    if (s->max_time < now - options_.late_grace) continue;
+    try {
+      const std::size_t alerts_before = s->alerts.size();
+      const std::size_t transitions_before = stats.transitions.size();
+      if (use_deltas) shard.alerts_before = s->alerts;
+      evaluate(*s, &shard.changed_types[c], now, stats, shard.outbox, shard.active,
+               shard.changelog);
+      // Alert entries and their labels change with transitions and new pending alerts only:
+      // then the cache measures the state again.
+      const bool alerts_grew =
+          s->alerts.size() != alerts_before || stats.transitions.size() != transitions_before;
+      if (alerts_grew) shard.cache.changed(shard.changed_refs[c]);
+      // Alert states are not events: an account whose alerts changed is stored whole.
+      if (use_deltas && (alerts_grew || s->alerts != shard.alerts_before)) shard.full.push_back(c);
+    } catch (const std::exception& ex) {
+      shard.error =
+          Error{std::string(kProcessingError), "evaluating account '" + s->id + "': " + ex.what()};
+      return;
+    }
+  }
+}
+
+Result<BatchStats> Pipeline::process(const ingest::MessageBatch& batch,
+                                     const std::vector<QuarantinedMessage>& quarantine) {
+  BatchStats stats;
+  stats.messages = batch.messages.size();
+  if (batch.messages.empty()) return stats;
+
+  const std::size_t n = batch.messages.size();
+  const TimeMs now = clock_.now();
+  if (events_.size() < n) events_.resize(n);
+  id_hashes_.resize(n);
+  shard_index_.resize(n);
+  valid_.assign(n, 0);
+  changelog_records_.clear();
+  for (auto& shard : shards_) shard->reset_outputs();
+  const std::size_t parts = shards_.size();
+  const bool parallel = n >= kParallelMessages;
+
+  // 1. Decode and validate: each thread a contiguous share of the messages.
+  fork_join_.run(
+      [&](std::size_t k) {
+        decode_share(*shards_[k], batch, quarantine, n * k / parts, n * (k + 1) / parts, now);
+      },
+      parallel);
+
+  // 2. Only a store that still holds `seen` keys (written before applied ids were kept in the
+  // account states) needs them looked up: the batch's keys in key order (RocksDB's MultiGet
+  // reads keys given in order without sorting them again). Duplicates within the batch need
+  // nothing here: the first occurrence's id is in the account's recent ids by the time the
+  // next one is applied.
+  const bool legacy_seen = store_.holds_seen_ids();
+  duplicate_.assign(n, 0);
+  if (legacy_seen) {
+    std::size_t key_count = 0;  // keys_ keeps its strings (and their buffers) across batches
+    for (std::size_t i = 0; i < n; ++i) {
+      if (!valid_[i]) continue;
+      if (key_count == keys_.size()) keys_.emplace_back();
+      state::dedup_key_to(keys_[key_count++], events_[i].source, events_[i].id);
+    }
+    keys_.resize(key_count);
+    key_order_.resize(key_count);
+    for (std::size_t j = 0; j < key_count; ++j) key_order_[j] = static_cast<std::uint32_t>(j);
+    std::sort(key_order_.begin(), key_order_.end(), [&](std::uint32_t a, std::uint32_t b) {
+      const int c = keys_[a].compare(keys_[b]);
+      return c < 0 || (c == 0 && a < b);
+    });
+    sorted_keys_.clear();
+    for (const std::uint32_t j : key_order_) sorted_keys_.push_back(keys_[j]);
+    if (key_count > 0) {
+      auto seen = store_.seen(sorted_keys_);
+      if (!seen.ok()) return seen.error();
+      std::vector<char> key_seen(key_count, 0);
+      for (std::size_t j = 0; j < key_count; ++j) key_seen[key_order_[j]] = (*seen)[j];
+      for (std::size_t i = 0, j = 0; i < n; ++i)
+        if (valid_[i]) duplicate_[i] = key_seen[j++];
     }
   }
 
-  // 4. Next offsets per partition.
+  // 3. Apply in message order and evaluate the rules: each thread its share of the accounts.
+  // 32 bits of batch number, never 0 (a newly read entry's tag is 0), and 32 of position.
+  if ((++batch_number_ & 0xffffffffu) == 0) ++batch_number_;
+  const std::uint64_t batch_mark = batch_number_ & 0xffffffffu;
+  // Without a changelog, accounts changed only by events are committed as deltas (the events
+  // themselves, merged by the store) instead of their whole state, which is far larger.
+  const bool use_deltas = changelog_ == nullptr;
+  fork_join_.run(
+      [&](std::size_t k) {
+        apply_share(*shards_[k], k, batch, batch_mark, legacy_seen, use_deltas, now);
+      },
+      parallel);
+  for (auto& shard : shards_) {
+    if (shard->error) {
+      clear_caches();  // accounts may be half changed
+      return *shard->error;
+    }
+  }
+
+  // 4. The shards' outputs, merged: dead letters in message order (rejected before late), then
+  // the alert records; next offsets per partition.
+  std::vector<state::OutboxRecord> outbox;
+  std::map<std::pair<std::string_view, std::string_view>, std::uint64_t> consumed;
+  std::vector<std::pair<std::size_t, state::OutboxRecord>> late;
+  for (auto& shard : shards_) {
+    for (state::OutboxRecord& r : shard->rejected_letters) outbox.push_back(std::move(r));
+    for (const auto& [k, count] : shard->consumed) consumed[k] += count;
+    for (auto& l : shard->late_letters) late.push_back(std::move(l));
+    const BatchStats& s = shard->stats;
+    stats.applied += s.applied;
+    stats.duplicates += s.duplicates;
+    stats.dead_lettered += s.dead_lettered;
+    stats.late += s.late;
+    stats.rule_evaluations += s.rule_evaluations;
+    stats.rule_seconds += s.rule_seconds;
+    for (const auto& [reason, count] : s.rejected) stats.rejected[reason] += count;
+  }
+  for (const auto& [k, count] : consumed)
+    stats.consumed[{std::string(k.first), std::string(k.second)}] += count;
+  std::sort(late.begin(), late.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (auto& [i, r] : late) outbox.push_back(std::move(r));
+  std::vector<state::ActiveAlertUpdate> active;
+  for (auto& shard : shards_) {
+    for (state::OutboxRecord& r : shard->outbox) outbox.push_back(std::move(r));
+    for (state::ActiveAlertUpdate& a : shard->active) active.push_back(std::move(a));
+    for (engine::AlertTransition& t : shard->stats.transitions)
+      stats.transitions.push_back(std::move(t));
+    for (ingest::ChangelogRecord& r : shard->changelog) changelog_records_.push_back(std::move(r));
+  }
   std::map<std::pair<std::string_view, std::int32_t>, std::int64_t> next;
   for (const ingest::RawMessage& m : batch.messages) {
     auto& o = next[{m.topic, m.partition}];
     o = std::max(o, m.offset + 1);
   }
   state::CommitBatch commit;
-  if (!use_deltas) {
-    commit.accounts.assign(changed.begin(), changed.end());
-  } else {
-    std::sort(full_.begin(), full_.end());
-    for (std::size_t c = 0, f = 0; c < changed.size(); ++c) {
-      if (f < full_.size() && full_[f] == c) {
-        commit.accounts.push_back(changed[c]);
+  for (auto& shard : shards_) {
+    if (!use_deltas) {
+      commit.accounts.insert(commit.accounts.end(), shard->changed.begin(), shard->changed.end());
+      continue;
+    }
+    std::sort(shard->full.begin(), shard->full.end());
+    for (std::size_t c = 0, f = 0; c < shard->changed.size(); ++c) {
+      if (f < shard->full.size() && shard->full[f] == c) {
+        commit.accounts.push_back(shard->changed[c]);
         ++f;
       } else {
-        commit.account_deltas.push_back({changed[c]->id, deltas_[c]});
+        commit.account_deltas.push_back({shard->changed[c]->id, shard->deltas[c]});
       }
     }
   }
@@ -433,15 +534,18 @@ Result<BatchStats> Pipeline::process(const ingest::MessageBatch& batch,
   // 5. With several instances, the changelog transaction first (it fails for a member that
   // lost the partitions: then nothing is written here either); then one atomic local write.
   if (auto r = replicate(commit, stats.positions); !r.ok()) {
-    cache_.clear();
+    clear_caches();
     return r.error();
   }
   if (auto r = store_.commit(commit); !r.ok()) {
-    cache_.clear();  // cached states hold changes that were not stored
+    clear_caches();  // cached states hold changes that were not stored
     return r.error();
   }
-  for (std::size_t c = 0; c < changed.size(); ++c) cache_.grew(changed_refs_[c], grown_[c]);
-  cache_.trim();
+  for (auto& shard : shards_) {
+    for (std::size_t c = 0; c < shard->changed.size(); ++c)
+      shard->cache.grew(shard->changed_refs[c], shard->grown[c]);
+    shard->cache.trim();
+  }
   return stats;
 }
 

@@ -1,17 +1,23 @@
 #pragma once
 // The per-batch processing step: decode -> validate -> dedup (the account's recent ids) -> late
-// check -> apply to state -> one atomic commit of state, input offsets and dead letters.
-// Thread-safety: one pipeline thread calls process(); nothing else touches the cache.
+// check -> apply to state -> evaluate rules -> one atomic commit of state, input offsets and
+// dead letters. With PipelineOptions::threads > 1 the batch's decoding is split between that
+// many threads, and so are its accounts (by a hash of their id: each thread owns its share of
+// the accounts and its own account cache) for applying and evaluating; the commit stays one.
+// Thread-safety: one pipeline thread calls process() and sweep(); the shards' threads run only
+// inside those calls.
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "app/account_view.h"
 #include "core/clock.h"
+#include "core/fork_join.h"
 #include "core/result.h"
 #include "engine/alert.h"
 #include "ingest/decoder.h"
@@ -28,8 +34,10 @@ struct PipelineOptions {
   model::Retention retention;
   TimeMs late_grace = 7 * kDayMs;
   ingest::DecodeLimits limits;
-  std::size_t cache_accounts = 100000;
+  std::size_t cache_accounts = 100000;  // in all (each shard keeps its share)
   std::size_t cache_bytes = static_cast<std::size_t>(-1);
+  // Threads that decode, apply and evaluate a batch (ingest.threads); 1 = all on the caller's.
+  std::size_t threads = 1;
   // Every alert transition is written to each of these outboxes (one per destination).
   std::vector<std::string> alert_sinks = {"alerts"};
 };
@@ -59,6 +67,9 @@ struct QuarantinedMessage {
   ingest::Reason reason = ingest::Reason::kPoison;
   std::string message;
 };
+
+// The most threads a pipeline splits a batch between (ingest.threads).
+inline constexpr std::size_t kMaxPipelineThreads = 64;
 
 // Error code of process() when applying or evaluating an event threw: nothing was committed.
 inline constexpr std::string_view kProcessingError = "processing_error";
@@ -99,9 +110,15 @@ class Pipeline {
     owned_ = std::move(owned);
   }
   // Drops cached account states (after a restore replaced stored ones).
-  void forget_cached() { cache_.clear(); }
-  // The account cache, for its metrics (read on the pipeline thread).
-  [[nodiscard]] const state::AccountCache& cache() const { return cache_; }
+  void forget_cached();
+  // The account caches' figures, summed over the shards (for metrics; on the pipeline thread).
+  struct CacheFigures {
+    std::size_t accounts = 0;
+    std::size_t bytes = 0;  // as of the last trim
+    std::uint64_t hits = 0;
+    std::uint64_t misses = 0;
+  };
+  [[nodiscard]] CacheFigures cache_figures() const;
 
   // Timer evaluation: evaluates every rule (when there are rules) for up to max accounts after
   // the sweep cursor, commits their alert states and transitions, and summarises them. Accounts
@@ -123,41 +140,79 @@ class Pipeline {
       const std::vector<ingest::TopicPartition>& partitions);
 
  private:
-  void dead_letter(const ingest::RawMessage& m, ingest::Reason reason, std::string_view message,
-                   std::vector<state::OutboxRecord>& out);
-  // Evaluates rules for one account; appends transitions and their outbox records.
+  // One thread's share of a batch: the accounts whose id hashes to it (shard_of), with their
+  // cache, and a share of the messages to decode. Its outputs are merged after both finished.
+  struct Shard {
+    Shard(state::StateStore& store, const PipelineOptions& options);
+    state::AccountCache cache;
+    ingest::Decoder decoder;
+    // Decoding (of a contiguous share of the messages): rejections as dead letters, in message
+    // order, and the consumed counts by (topic, type).
+    std::vector<state::OutboxRecord> rejected_letters;
+    std::map<std::pair<std::string_view, std::string_view>, std::uint64_t> consumed;
+    // Applying and evaluating (this shard's accounts). Per changed account (by position in
+    // changed; the cache entry's tag holds the batch number and that position): its cache
+    // entry, event types, encoded deltas, growth; the positions stored whole.
+    std::vector<model::AccountState*> changed;
+    std::vector<state::AccountCache::Ref> changed_refs;
+    std::vector<std::vector<std::string_view>> changed_types;
+    std::vector<std::string> deltas;
+    std::vector<std::ptrdiff_t> grown;  // what applying the batch's events added to its memory
+    std::vector<std::size_t> full;
+    std::map<std::string, model::AlertState> alerts_before;
+    std::vector<model::DerivedTarget> targets;
+    // Late events' dead letters with their message index (merged in message order).
+    std::vector<std::pair<std::size_t, state::OutboxRecord>> late_letters;
+    BatchStats stats;                         // applied, duplicates, late, transitions, rules
+    std::vector<state::OutboxRecord> outbox;  // alert records
+    std::vector<state::ActiveAlertUpdate> active;
+    std::vector<ingest::ChangelogRecord> changelog;  // alert records, for replicate()
+    std::optional<Error> error;
+    void reset_outputs();
+  };
+
+  [[nodiscard]] std::size_t shard_number(std::string_view account) const;
+  [[nodiscard]] Shard& shard_of(std::string_view account) {
+    return *shards_[shard_number(account)];
+  }
+  // Decodes messages [begin, end) into events_ with shard's decoder, into its outputs.
+  void decode_share(Shard& shard, const ingest::MessageBatch& batch,
+                    const std::vector<QuarantinedMessage>& quarantine, std::size_t begin,
+                    std::size_t end, TimeMs now);
+  // Applies the valid events of shard's accounts (shard_index_ == index) in message order,
+  // then evaluates the rules for the accounts they changed. Sets shard.error (and stops) on
+  // failure.
+  void apply_share(Shard& shard, std::size_t index, const ingest::MessageBatch& batch,
+                   std::uint64_t batch_mark, bool legacy_seen, bool use_deltas, TimeMs now);
+  [[nodiscard]] state::OutboxRecord dead_letter(const ingest::RawMessage& m, ingest::Reason reason,
+                                                std::string_view message, TimeMs now) const;
+  // Evaluates rules for one account; appends transitions and their outbox and changelog
+  // records.
   void evaluate(model::AccountState& account, const std::vector<std::string_view>* types,
                 TimeMs now, BatchStats& stats, std::vector<state::OutboxRecord>& outbox,
-                std::vector<state::ActiveAlertUpdate>& active);
+                std::vector<state::ActiveAlertUpdate>& active,
+                std::vector<ingest::ChangelogRecord>& changelog);
   [[nodiscard]] const rules::AccountAttributes& attributes_of(const std::string& id) const;
   // Writes the changelog records of a commit (no-op without a changelog).
   [[nodiscard]] Result<void> replicate(state::CommitBatch& commit,
                                        const std::vector<ingest::TopicPartitionOffset>& positions);
+  void clear_caches();
 
   state::StateStore& store_;
   const Clock& clock_;
   PipelineOptions options_;
-  state::AccountCache cache_;
-  ingest::Decoder decoder_;
+  std::vector<std::unique_ptr<Shard>> shards_;
+  core::ForkJoin fork_join_;
   // Reused across batches to avoid reallocation.
   std::vector<model::Event> events_;
   std::vector<std::string> keys_;
-  // Per changed account of the batch being built (by position): its event types, its encoded
-  // deltas, its growth; the positions stored whole; alert states before evaluation; derived
-  // targets.
-  std::vector<std::vector<std::string_view>> changed_types_;
-  std::vector<std::string> deltas_;
-  std::vector<std::ptrdiff_t> grown_;  // what applying the batch's events added to its memory
-  std::vector<std::size_t> full_;
-  std::map<std::string, model::AlertState> alerts_before_;
-  std::vector<model::DerivedTarget> targets_;
-  std::vector<char> valid_;
+  std::vector<char> valid_;                    // per message: events_[i] decoded fine
+  std::vector<std::uint8_t> shard_index_;      // per valid message: its account's shard
   std::vector<std::uint32_t> key_order_;       // indices into keys_, by key
   std::vector<std::string_view> sorted_keys_;  // keys_ in key order
-  std::vector<char> duplicate_;                // per key: in the store's legacy `seen` keys
+  std::vector<char> duplicate_;                // per message: in the store's legacy `seen` keys
   std::vector<std::uint64_t> id_hashes_;       // per message: model::event_id_hash of a valid event
-  std::vector<state::AccountCache::Ref> changed_refs_;
-  std::uint64_t batch_number_ = 0;  // of process() calls: in cache entries' tags
+  std::uint64_t batch_number_ = 0;             // of process() calls: in cache entries' tags
   std::shared_ptr<const rules::RuleSet> rules_;
   AttributesLookup attributes_;
   std::string sweep_cursor_;            // the last account id listed for the sweep

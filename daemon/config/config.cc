@@ -207,6 +207,7 @@ Config parse(const YAML::Node& root, const std::string& name) {
                        [&](auto& v) {
                          c.ingest.max_batch_attempts = to_size(name, v, "max_batch_attempts");
                        }},
+                      {"threads", [&](auto& v) { c.ingest.threads = to_size(name, v, "threads"); }},
                   });
            }},
           {"rules",
@@ -344,6 +345,8 @@ Result<void> validate(const Config& c) {
     return Error{"config_invalid", "kafka.dead_letter_max_pending must be at least 1"};
   if (c.ingest.max_batch_attempts == 0)
     return Error{"config_invalid", "ingest.max_batch_attempts must be at least 1"};
+  if (c.ingest.threads < 1 || c.ingest.threads > 64)
+    return Error{"config_invalid", "ingest.threads must be between 1 and 64"};
   if (c.state.data_dir.empty()) return Error{"config_invalid", "state.data_dir must not be empty"};
   if (c.state.cache_accounts == 0)
     return Error{"config_invalid", "state.cache_accounts must be at least 1"};
@@ -411,6 +414,7 @@ ingest:
   max_message_bytes: 1MiB      # larger messages are dead-lettered as oversize
   max_string_bytes: 1KiB       # longer strings are dead-lettered as string_too_long
   max_batch_attempts: 3        # a batch that crashed kamwatch this often runs event by event; the crashing event is dead-lettered as poison
+  threads: 2                   # threads that decode, apply and evaluate each batch (accounts split between them by id); 1 = one
 rules:
   dir: rules                   # rule files (*.yaml); missing default dir = run without rules
   evaluation_interval: 1m      # timer sweep: every rule over every account (time-driven rules)

@@ -58,6 +58,9 @@ struct IngestConfig {
   // A batch whose processing killed the daemon this many times is processed event by event
   // and the event that kills it is dead-lettered as poison.
   std::size_t max_batch_attempts = 3;
+  // Threads that decode, apply and evaluate each batch: the messages and the accounts (by a
+  // hash of their id) are split between them; the batch is still committed as one write.
+  std::size_t threads = 2;
 };
 
 struct RulesConfig {

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <deque>
 #include <filesystem>
 
@@ -105,8 +107,8 @@ alerts:
   auto processed = p.process(hot);
   ASSERT_TRUE(processed.ok());
   EXPECT_TRUE(processed->transitions.empty());
-  ASSERT_EQ(p.cache().size(), 2u);  // H1 and H2, the most recent
-  const auto misses = p.cache().misses();
+  ASSERT_EQ(p.cache_figures().accounts, 2u);  // H1 and H2, the most recent
+  const auto misses = p.cache_figures().misses;
 
   auto sw = p.sweep(100);
   ASSERT_TRUE(sw.ok()) << sw.error().message;
@@ -114,7 +116,7 @@ alerts:
   EXPECT_EQ(sw->accounts, 12u);
   EXPECT_EQ(sw->summaries.size(), 12u);
   EXPECT_EQ(sw->batch.transitions.size(), 10u);  // every quiet account fires, none cached
-  EXPECT_EQ(p.cache().size(), 2u);
+  EXPECT_EQ(p.cache_figures().accounts, 2u);
   // Each uncached account's new alert state is stored.
   for (int i = 0; i < 10; ++i) {
     auto q = store_->get_account("Q" + std::to_string(i));
@@ -127,7 +129,7 @@ alerts:
   add(more, ev("h1b", "2026-01-05T11:00:00Z", 6, "H1"));
   add(more, ev("h2b", "2026-01-05T11:00:00Z", 6, "H2"));
   ASSERT_TRUE(p.process(more).ok());
-  EXPECT_EQ(p.cache().misses(), misses);
+  EXPECT_EQ(p.cache_figures().misses, misses);
   // A second sweep finds the alerts already firing: no new transitions.
   auto again = p.sweep(100);
   ASSERT_TRUE(again.ok());
@@ -268,6 +270,115 @@ TEST_F(PipelineTest, FailedCommitStoresNothingAndTheRetryAppliesOnce) {
   EXPECT_EQ(stats->applied, 1u);
   EXPECT_EQ(stored_count(), 1);
   EXPECT_EQ(store_->outbox_peek(kDeadLetterSink, 10)->size(), 1u);
+}
+
+// A batch split between two threads (its messages for decoding, its accounts by id for applying
+// and evaluating) stores what one thread stores: the same account states and alerts, the dead
+// letters in message order, the same counts and offsets.
+TEST_F(PipelineTest, TwoThreadsStoreWhatOneThreadStores) {
+  auto loaded = rules::load_rules_from_strings({{"t.yaml", R"(
+alerts:
+  - alert: FewUsers
+    expr: last(usage.activity.active_users, 3d) < 3
+    labels: {signal: churn}
+    summary: "few users"
+)"}});
+  ASSERT_TRUE(loaded.errors.empty()) << loaded.errors[0].to_string();
+  char tmpl[] = "/tmp/kw-pipeline2-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string dir2 = tmpl;
+  state::StoreOptions so;
+  so.path = dir2;
+  auto opened = state::RocksDbStore::open(so);
+  ASSERT_TRUE(opened.ok()) << opened.error().message;
+  std::unique_ptr<state::RocksDbStore> store2 = std::move(*opened);
+
+  PipelineOptions o;
+  o.late_grace = 2 * kDayMs;
+  Pipeline one(*store_, clock_, o);
+  o.threads = 2;
+  Pipeline two(*store2, clock_, o);
+  one.set_rules(loaded.rules);
+  two.set_rules(loaded.rules);
+
+  // Two batches of 600 messages (enough for the threads to run in parallel) for 60 accounts,
+  // each keyed to a partition; with copies of earlier events, undecodable messages and events
+  // older than the grace.
+  const auto fill = [&](ingest::MessageBatch& b, int first_day, int seq0) {
+    std::string previous;
+    for (int i = 0; i < 600; ++i) {
+      const int account = (i * 7 + seq0) % 60;
+      const int p = account % 4;
+      if (i % 97 == 5) {
+        add(b, "{not json " + std::to_string(i), p);
+        continue;
+      }
+      if (i % 53 == 20 && !previous.empty()) {  // a re-delivered copy
+        add(b, previous, p);
+        continue;
+      }
+      const int day = i % 61 == 30 ? first_day - 5 : first_day + i / 100;
+      char time[32];
+      std::snprintf(time, sizeof time, "2026-01-%02dT%02d:00:00Z", day, i % 24);
+      previous = ev("e" + std::to_string(seq0 + i), time, (i * 13 + seq0 / 250) % 7,
+                    "C" + std::to_string(account));
+      add(b, previous, p);
+    }
+  };
+  clock_.set(*parse_rfc3339("2026-01-20T00:00:00Z"));
+  std::size_t transitions = 0;
+  for (const auto& [first_day, seq0] : {std::pair{10, 0}, std::pair{14, 1000}}) {
+    ingest::MessageBatch b;
+    fill(b, first_day, seq0);
+    auto s1 = one.process(b);
+    auto s2 = two.process(b);
+    ASSERT_TRUE(s1.ok()) << s1.error().message;
+    ASSERT_TRUE(s2.ok()) << s2.error().message;
+    EXPECT_EQ(s2->applied, s1->applied);
+    EXPECT_EQ(s2->duplicates, s1->duplicates);
+    EXPECT_EQ(s2->dead_lettered, s1->dead_lettered);
+    EXPECT_EQ(s2->late, s1->late);
+    EXPECT_EQ(s2->consumed, s1->consumed);
+    EXPECT_EQ(s2->rejected, s1->rejected);
+    EXPECT_EQ(s2->positions.size(), s1->positions.size());
+    EXPECT_EQ(s2->transitions.size(), s1->transitions.size());
+    EXPECT_GT(s1->duplicates, 0u);
+    EXPECT_GT(s1->late, 0u);
+    transitions += s1->transitions.size();
+  }
+  EXPECT_GT(transitions, 0u);
+  EXPECT_EQ(two.cache_figures().accounts, 60u);
+  for (int a = 0; a < 60; ++a) {
+    const std::string id = "C" + std::to_string(a);
+    auto x = store_->get_account(id);
+    auto y = store2->get_account(id);
+    ASSERT_TRUE(x.ok() && x->has_value() && y.ok() && y->has_value()) << id;
+    EXPECT_TRUE(**x == **y) << id;
+  }
+  for (int p = 0; p < 4; ++p)
+    EXPECT_EQ(**store2->get_offset("events", p), **store_->get_offset("events", p)) << p;
+  auto d1 = store_->outbox_peek(kDeadLetterSink, 1000);
+  auto d2 = store2->outbox_peek(kDeadLetterSink, 1000);
+  ASSERT_TRUE(d1.ok() && d2.ok());
+  ASSERT_EQ(d2->size(), d1->size());
+  for (std::size_t i = 0; i < d1->size(); ++i) {
+    EXPECT_EQ((*d2)[i].value, (*d1)[i].value) << i;
+    EXPECT_EQ((*d2)[i].headers, (*d1)[i].headers) << i;
+  }
+  // Alert records: the same set (accounts of one thread come before the other's).
+  const auto values = [](std::vector<state::OutboxRecord> v) {
+    std::vector<std::string> out;
+    for (const auto& r : v) out.push_back(r.key + " " + r.value);
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  auto a1 = store_->outbox_peek(kAlertSink, 1000);
+  auto a2 = store2->outbox_peek(kAlertSink, 1000);
+  ASSERT_TRUE(a1.ok() && a2.ok());
+  EXPECT_FALSE(a1->empty());
+  EXPECT_EQ(values(*a2), values(*a1));
+  store2.reset();
+  std::filesystem::remove_all(dir2);
 }
 
 }  // namespace
