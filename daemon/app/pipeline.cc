@@ -295,7 +295,7 @@ void Pipeline::decode_share(Shard& shard, const ingest::MessageBatch& batch,
 
 void Pipeline::apply_share(Shard& shard, std::size_t index, const ingest::MessageBatch& batch,
                            std::uint64_t batch_mark, bool legacy_seen, bool use_deltas,
-                           TimeMs now) {
+                           TimeMs received) {
   const auto tag_of = [&](std::size_t position) { return (batch_mark << 32) | position; };
   BatchStats& stats = shard.stats;
   for (std::size_t i = 0; i < batch.messages.size(); ++i) {
@@ -324,7 +324,7 @@ void Pipeline::apply_share(Shard& shard, std::size_t index, const ingest::Messag
                          "event time " + format_rfc3339(e.time) + " is more than " +
                              format_duration(options_.late_grace) +
                              " before the account's latest event " + format_rfc3339(s.max_time),
-                         now));
+                         received));
       ++stats.dead_lettered;
       ++stats.late;
       continue;
@@ -361,8 +361,10 @@ void Pipeline::apply_share(Shard& shard, std::size_t index, const ingest::Messag
     ++stats.applied;
   }
 
-  // Rules: each changed account, only the rules reading the types that changed.
+  // Rules: each changed account, only the rules reading the types that changed. Judged as of
+  // now (when its alerts fire), not as of when the batch arrived.
   if (!rules_) return;
+  const TimeMs now = clock_.now();
   const auto t0 = std::chrono::steady_clock::now();
   struct Timer {
     std::chrono::steady_clock::time_point t0;
@@ -403,7 +405,7 @@ Result<BatchStats> Pipeline::process(const ingest::MessageBatch& batch,
   if (batch.messages.empty()) return stats;
 
   const std::size_t n = batch.messages.size();
-  const TimeMs now = clock_.now();
+  const TimeMs received = clock_.now();  // the dead letters' time
   if (events_.size() < n) events_.resize(n);
   id_hashes_.resize(n);
   shard_index_.resize(n);
@@ -416,7 +418,7 @@ Result<BatchStats> Pipeline::process(const ingest::MessageBatch& batch,
   // 1. Decode and validate: each thread a contiguous share of the messages.
   fork_join_.run(
       [&](std::size_t k) {
-        decode_share(*shards_[k], batch, quarantine, n * k / parts, n * (k + 1) / parts, now);
+        decode_share(*shards_[k], batch, quarantine, n * k / parts, n * (k + 1) / parts, received);
       },
       parallel);
 
@@ -462,7 +464,7 @@ Result<BatchStats> Pipeline::process(const ingest::MessageBatch& batch,
   const bool use_deltas = changelog_ == nullptr;
   fork_join_.run(
       [&](std::size_t k) {
-        apply_share(*shards_[k], k, batch, batch_mark, legacy_seen, use_deltas, now);
+        apply_share(*shards_[k], k, batch, batch_mark, legacy_seen, use_deltas, received);
       },
       parallel);
   for (auto& shard : shards_) {

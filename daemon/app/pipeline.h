@@ -181,9 +181,9 @@ class Pipeline {
                     std::size_t end, TimeMs now);
   // Applies the valid events of shard's accounts (shard_index_ == index) in message order,
   // then evaluates the rules for the accounts they changed. Sets shard.error (and stops) on
-  // failure.
+  // failure. received: the batch's arrival, the time of its dead letters.
   void apply_share(Shard& shard, std::size_t index, const ingest::MessageBatch& batch,
-                   std::uint64_t batch_mark, bool legacy_seen, bool use_deltas, TimeMs now);
+                   std::uint64_t batch_mark, bool legacy_seen, bool use_deltas, TimeMs received);
   [[nodiscard]] state::OutboxRecord dead_letter(const ingest::RawMessage& m, ingest::Reason reason,
                                                 std::string_view message, TimeMs now) const;
   // Evaluates rules for one account; appends transitions and their outbox and changelog

@@ -1,6 +1,7 @@
 #pragma once
 // Clock interface: live mode uses SystemClock, tests and replay a ManualClock.
-// Thread-safety: SystemClock is safe from any thread; ManualClock from one thread at a time.
+// Thread-safety: SystemClock is safe from any thread; ManualClock's now() too (set() and
+// advance() from one thread, while nothing else reads it for a consistent view).
 #include <atomic>
 #include <chrono>
 
