@@ -78,8 +78,7 @@ rd_kafka_t* make_producer() {
 class Reader {
  public:
   enum class Mode { kAlerts, kRaw };
-  Reader(const std::string& topic, int partitions, Mode mode, int fetch_wait_ms = 10)
-      : mode_(mode) {
+  Reader(const std::string& topic, int partitions, Mode mode, int fetch_wait_ms = 5) : mode_(mode) {
     char err[512];
     rd_kafka_conf_t* conf = rd_kafka_conf_new();
     rd_kafka_conf_set(conf, "bootstrap.servers", broker().c_str(), err, sizeof err);
@@ -255,7 +254,7 @@ int main(int argc, char** argv) {
   std::unique_ptr<Reader> raw;
   if (raw_baseline)
     raw = std::make_unique<Reader>(topic, 4, Reader::Mode::kRaw,
-                                   fetch_wait_ms > 0 ? fetch_wait_ms : 10);
+                                   fetch_wait_ms > 0 ? fetch_wait_ms : 5);  // kamwatch's default
   rd_kafka_t* producer = make_producer();
 
   // Warm-up: the first probe's alert arrives once the daemon consumes and delivers.

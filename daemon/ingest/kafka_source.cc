@@ -40,11 +40,12 @@ class KafkaSource final : public EventSource {
         // The broker holds a fetch until it has fetch.min.bytes or for fetch.wait.max.ms. The
         // wait is short, so that an event reaches the pipeline in milliseconds (issue 6: at
         // 20,000 events/s on one broker, 500 ms, the default, gave a p50 produce-to-alert of
-        // ~120 ms). The minimum is not the default single byte: with it, a steady stream
-        // answered every fetch at once with a few messages, thousands of fetches and tiny
-        // batches a second, and the broker and kamwatch then took 100% and 50% of a core at
-        // 20,000 events/s; with 64 KiB, ~70% and ~35%.
-        {"fetch.wait.max.ms", "10"},
+        // ~120 ms; 10 ms gave a p99 of 19 - 21 ms, 5 ms 15 - 20 ms, bench/README.md). The
+        // minimum is not the default single byte: with it, a steady stream answered every fetch
+        // at once with a few messages, thousands of fetches and tiny batches a second, and the
+        // broker and kamwatch then took 100% and 50% of a core at 20,000 events/s; with 64 KiB,
+        // ~70% and ~35%. A backlog fills 64 KiB at once, so neither limits throughput.
+        {"fetch.wait.max.ms", "5"},
         {"fetch.min.bytes", "65536"},
     };
     if (!options_.instance_id.empty()) defaults["group.instance.id"] = options_.instance_id;
