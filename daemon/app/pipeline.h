@@ -68,7 +68,8 @@ struct QuarantinedMessage {
   std::string message;
 };
 
-// The most threads a pipeline splits a batch between (ingest.threads).
+// The most threads a pipeline splits a batch between (more are clamped; the configuration
+// refuses ingest.threads above it).
 inline constexpr std::size_t kMaxPipelineThreads = 64;
 
 // Error code of process() when applying or evaluating an event threw: nothing was committed.

@@ -122,6 +122,19 @@ state:
       << tiny.error().message;
 }
 
+TEST(Config, IngestThreadsAreReadAndBounded) {
+  EXPECT_EQ(load_string("kafka:\n  brokers: x:1\n", "t.yaml")->ingest.threads, 2u);  // default
+  auto four = load_string("ingest:\n  threads: 4\n", "t.yaml");
+  ASSERT_TRUE(four.ok()) << four.error().message;
+  EXPECT_EQ(four->ingest.threads, 4u);
+  for (const char* bad : {"0", "65"}) {
+    auto c = load_string(std::string("ingest:\n  threads: ") + bad + "\n", "t.yaml");
+    ASSERT_FALSE(c.ok()) << bad;
+    EXPECT_NE(c.error().message.find("ingest.threads must be between 1 and 64"), std::string::npos)
+        << c.error().message;
+  }
+}
+
 TEST(Config, UnknownKeyIsAnErrorWithPosition) {
   auto c = load_string("kafka:\n  brokers: x:1\n  topcis: [a]\n", "k.yaml");
   ASSERT_FALSE(c.ok());

@@ -4,6 +4,8 @@
 
 #include <chrono>
 #include <set>
+#include <stdexcept>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -41,6 +43,29 @@ TEST(ForkJoin, RunsThePartsInOrderOnTheCallerWhenNotParallel) {
       /*parallel=*/false);
   EXPECT_EQ(order, (std::vector<std::size_t>{0, 1, 2, 3}));
   EXPECT_EQ(ran_on, std::vector<std::thread::id>(4, caller));
+}
+
+TEST(ForkJoin, RethrowsAPartsExceptionAfterEveryPartReturned) {
+  ForkJoin fj(3);
+  for (const std::size_t thrower : {0, 1, 2}) {
+    std::vector<int> done(3, 0);
+    try {
+      fj.run([&](std::size_t k) {
+        if (k == thrower) throw std::runtime_error("part " + std::to_string(k));
+        std::this_thread::sleep_for(std::chrono::microseconds(200));
+        done[k] = 1;
+      });
+      ADD_FAILURE() << "run() returned although part " << thrower << " threw";
+    } catch (const std::runtime_error& e) {
+      EXPECT_EQ(std::string(e.what()), "part " + std::to_string(thrower));
+    }
+    // The other parts had finished when run() threw.
+    for (std::size_t k = 0; k < 3; ++k) EXPECT_EQ(done[k], k == thrower ? 0 : 1) << k;
+  }
+  // And the workers still take jobs.
+  std::vector<int> after(3, 0);
+  fj.run([&](std::size_t k) { after[k] = 1; });
+  EXPECT_EQ(after, std::vector<int>(3, 1));
 }
 
 TEST(ForkJoin, OnePartNeedsNoWorker) {
