@@ -68,10 +68,6 @@ struct QuarantinedMessage {
   std::string message;
 };
 
-// The most threads a pipeline splits a batch between (more are clamped; the configuration
-// refuses ingest.threads above it).
-inline constexpr std::size_t kMaxPipelineThreads = 64;
-
 // Error code of process() when applying or evaluating an event threw: nothing was committed.
 inline constexpr std::string_view kProcessingError = "processing_error";
 // Dead letters of oversize messages keep this much of the value (the original stays in the
@@ -142,7 +138,8 @@ class Pipeline {
 
  private:
   // One thread's share of a batch: the accounts whose id hashes to it (shard_of), with their
-  // cache, and a share of the messages to decode. Its outputs are merged after both finished.
+  // cache, and a share of the messages to decode. Its outputs are merged once every shard has
+  // finished.
   struct Shard {
     Shard(state::StateStore& store, const PipelineOptions& options);
     state::AccountCache cache;
@@ -179,7 +176,7 @@ class Pipeline {
   // Decodes messages [begin, end) into events_ with shard's decoder, into its outputs.
   void decode_share(Shard& shard, const ingest::MessageBatch& batch,
                     const std::vector<QuarantinedMessage>& quarantine, std::size_t begin,
-                    std::size_t end, TimeMs now);
+                    std::size_t end, TimeMs received);
   // Applies the valid events of shard's accounts (shard_index_ == index) in message order,
   // then evaluates the rules for the accounts they changed. Sets shard.error (and stops) on
   // failure. received: the batch's arrival, the time of its dead letters.

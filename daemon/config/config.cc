@@ -345,8 +345,9 @@ Result<void> validate(const Config& c) {
     return Error{"config_invalid", "kafka.dead_letter_max_pending must be at least 1"};
   if (c.ingest.max_batch_attempts == 0)
     return Error{"config_invalid", "ingest.max_batch_attempts must be at least 1"};
-  if (c.ingest.threads < 1 || c.ingest.threads > 64)
-    return Error{"config_invalid", "ingest.threads must be between 1 and 64"};
+  if (c.ingest.threads < 1 || c.ingest.threads > kMaxIngestThreads)
+    return Error{"config_invalid",
+                 "ingest.threads must be between 1 and " + std::to_string(kMaxIngestThreads)};
   if (c.state.data_dir.empty()) return Error{"config_invalid", "state.data_dir must not be empty"};
   if (c.state.cache_accounts == 0)
     return Error{"config_invalid", "state.cache_accounts must be at least 1"};

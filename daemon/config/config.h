@@ -52,6 +52,9 @@ struct StateConfig {
   TimeMs retention_daily = 800 * kDayMs;
 };
 
+// The most threads ingest.threads may ask for.
+inline constexpr std::size_t kMaxIngestThreads = 64;
+
 struct IngestConfig {
   std::size_t max_message_bytes = 1024 * 1024;
   std::size_t max_string_bytes = 1024;
