@@ -12,7 +12,7 @@ FROM debian:bookworm AS build
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       build-essential cmake ninja-build pkg-config \
-      librdkafka-dev librocksdb-dev prometheus-cpp-dev libboost-dev \
+      librdkafka-dev librocksdb-dev prometheus-cpp-dev libboost-dev libjemalloc-dev \
       libprotobuf-dev protobuf-compiler libyaml-cpp-dev libsimdjson-dev \
       libsystemd-dev libssl-dev zlib1g-dev \
  && rm -rf /var/lib/apt/lists/*
@@ -29,7 +29,7 @@ FROM debian:bookworm-slim
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       librdkafka1 librocksdb7.8 libprotobuf32 libyaml-cpp0.7 libsimdjson14 \
-      libprometheus-cpp-core1.0 libsystemd0 libssl3 ca-certificates \
+      libprometheus-cpp-core1.0 libjemalloc2 libsystemd0 libssl3 ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --user-group --uid 10001 --home-dir /var/lib/kamwatch --no-create-home \
       --shell /usr/sbin/nologin kamwatch \

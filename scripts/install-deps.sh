@@ -4,7 +4,7 @@
 set -euo pipefail
 PKGS=(
   build-essential cmake ninja-build pkg-config git ccache
-  librdkafka-dev librocksdb-dev prometheus-cpp-dev libboost-dev
+  librdkafka-dev librocksdb-dev prometheus-cpp-dev libboost-dev libjemalloc-dev
   libprotobuf-dev protobuf-compiler libyaml-cpp-dev libsimdjson-dev
   libgtest-dev libgmock-dev libbenchmark-dev libsystemd-dev libssl-dev zlib1g-dev
   kcat clang-format clang-tidy clang-14 libclang-rt-14-dev

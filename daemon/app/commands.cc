@@ -8,6 +8,7 @@
 #include "app/daemon.h"
 #include "config/config.h"
 #include "core/log.h"
+#include "core/memory.h"
 #include "model/account_json.h"
 #include "state/rocksdb_store.h"
 #include "version.h"
@@ -117,12 +118,15 @@ const std::atomic<bool>& install_stop_signals() {
 int cmd_version(const Argv& args) {
   if (wants_help(args)) {
     std::fputs(
-        "Usage: kamwatch version\n\nPrints the version and the source revision.\n\n"
+        "Usage: kamwatch version\n\nPrints the version and the source revision, and the memory\n"
+        "allocator the build uses (jemalloc, with its version and options in effect: MALLOC_CONF\n"
+        "in the environment changes them).\n\n"
         "Example:\n  kamwatch version\n",
         stdout);
     return 0;
   }
-  std::printf("kamwatch %s (%s)\n", kVersion, kRevision);
+  std::printf("kamwatch %s (%s)\nallocator: %s\n", kVersion, kRevision,
+              memory::allocator_description().c_str());
   return 0;
 }
 

@@ -1,26 +1,89 @@
 #include "core/memory.h"
 
+#include <cstdint>
 #include <cstdlib>  // defines __GLIBC__ with glibc (tested below)
+#include <string>
 
-#ifdef __GLIBC__
+#if KAMWATCH_JEMALLOC
+#include <jemalloc/jemalloc.h>
+#elif defined(__GLIBC__)
 #include <malloc.h>
 #endif
 
 namespace kamwatch::memory {
 
+#if KAMWATCH_JEMALLOC
+namespace {
+std::optional<std::size_t> stat(const char* name) {
+  std::size_t value = 0;
+  std::size_t size = sizeof(value);
+  if (mallctl(name, &value, &size, nullptr, 0) != 0) return std::nullopt;
+  return value;
+}
+}  // namespace
+
+std::string_view allocator() { return "jemalloc"; }
+
+std::string allocator_description() {
+  const char* version = nullptr;
+  const char* thp = nullptr;
+  bool background = false;
+  std::size_t size = sizeof(version);
+  std::string out = "jemalloc";
+  if (mallctl("version", &version, &size, nullptr, 0) == 0 && version) {
+    const std::string_view v(version);
+    out += " " + std::string(v.substr(0, v.find('-')));
+  }
+  size = sizeof(thp);
+  if (mallctl("opt.thp", &thp, &size, nullptr, 0) == 0 && thp)
+    out += ", transparent huge pages " + std::string(thp);
+  size = sizeof(background);
+  if (mallctl("background_thread", &background, &size, nullptr, 0) == 0)
+    out += background ? ", background purging" : ", purging on the allocating threads";
+  return out;
+}
+
 std::optional<HeapFigures> heap_figures() {
-#ifdef __GLIBC__
-  const struct mallinfo2 mi = mallinfo2();
-  return HeapFigures{mi.uordblks + mi.hblkhd, mi.fordblks};
-#else
-  return std::nullopt;
-#endif
+  // jemalloc's statistics are a snapshot taken when the epoch advances.
+  std::uint64_t epoch = 1;
+  std::size_t size = sizeof(epoch);
+  if (mallctl("epoch", &epoch, &size, &epoch, size) != 0) return std::nullopt;
+  const auto allocated = stat("stats.allocated");
+  const auto resident = stat("stats.resident");
+  if (!allocated || !resident) return std::nullopt;
+  // Resident pages hold the allocations, the allocator's metadata and freed ("dirty") pages
+  // not yet given back.
+  return HeapFigures{*allocated, *resident > *allocated ? *resident - *allocated : 0};
 }
 
 void release_free_heap() {
-#ifdef __GLIBC__
-  malloc_trim(0);
-#endif
+  static const std::string purge_all = "arena." + std::to_string(MALLCTL_ARENAS_ALL) + ".purge";
+  (void)mallctl(purge_all.c_str(), nullptr, nullptr, nullptr, 0);
 }
+
+#elif defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+// The sanitizer's runtime intercepts malloc: glibc's figures stay flat and trimming does nothing.
+std::string_view allocator() { return "sanitizer"; }
+std::string allocator_description() { return "the sanitizer runtime's"; }
+std::optional<HeapFigures> heap_figures() { return std::nullopt; }
+void release_free_heap() {}
+
+#elif defined(__GLIBC__)
+std::string_view allocator() { return "glibc"; }
+std::string allocator_description() { return "glibc malloc"; }
+
+std::optional<HeapFigures> heap_figures() {
+  const struct mallinfo2 mi = mallinfo2();
+  return HeapFigures{mi.uordblks + mi.hblkhd, mi.fordblks};
+}
+
+void release_free_heap() { malloc_trim(0); }
+
+#else
+std::string_view allocator() { return "other"; }
+std::string allocator_description() { return "the C library's malloc"; }
+std::optional<HeapFigures> heap_figures() { return std::nullopt; }
+void release_free_heap() {}
+#endif
 
 }  // namespace kamwatch::memory
