@@ -14,8 +14,10 @@ namespace kamwatch::memory {
 
 #if KAMWATCH_JEMALLOC
 namespace {
-std::optional<std::size_t> stat(const char* name) {
-  std::size_t value = 0;
+// A value jemalloc reports under name (mallctl), or nullopt.
+template <class T>
+std::optional<T> mallctl_read(const char* name) {
+  T value{};
   std::size_t size = sizeof(value);
   if (mallctl(name, &value, &size, nullptr, 0) != 0) return std::nullopt;
   return value;
@@ -25,21 +27,15 @@ std::optional<std::size_t> stat(const char* name) {
 std::string_view allocator() { return "jemalloc"; }
 
 std::string allocator_description() {
-  const char* version = nullptr;
-  const char* thp = nullptr;
-  bool background = false;
-  std::size_t size = sizeof(version);
   std::string out = "jemalloc";
-  if (mallctl("version", &version, &size, nullptr, 0) == 0 && version) {
-    const std::string_view v(version);
+  if (const auto version = mallctl_read<const char*>("version"); version && *version) {
+    const std::string_view v(*version);
     out += " " + std::string(v.substr(0, v.find('-')));
   }
-  size = sizeof(thp);
-  if (mallctl("opt.thp", &thp, &size, nullptr, 0) == 0 && thp)
-    out += ", transparent huge pages " + std::string(thp);
-  size = sizeof(background);
-  if (mallctl("background_thread", &background, &size, nullptr, 0) == 0)
-    out += background ? ", background purging" : ", purging on the allocating threads";
+  if (const auto thp = mallctl_read<const char*>("opt.thp"); thp && *thp)
+    out += ", transparent huge pages " + std::string(*thp);
+  if (const auto background = mallctl_read<bool>("background_thread"))
+    out += *background ? ", background purging" : ", purging on the allocating threads";
   return out;
 }
 
@@ -48,8 +44,8 @@ std::optional<HeapFigures> heap_figures() {
   std::uint64_t epoch = 1;
   std::size_t size = sizeof(epoch);
   if (mallctl("epoch", &epoch, &size, &epoch, size) != 0) return std::nullopt;
-  const auto allocated = stat("stats.allocated");
-  const auto resident = stat("stats.resident");
+  const auto allocated = mallctl_read<std::size_t>("stats.allocated");
+  const auto resident = mallctl_read<std::size_t>("stats.resident");
   if (!allocated || !resident) return std::nullopt;
   // Resident pages hold the allocations, the allocator's metadata and freed ("dirty") pages
   // not yet given back.
