@@ -12,10 +12,18 @@ constexpr std::size_t kMapNode = 48;
 std::size_t heap_bytes(const std::string& s) {
   return s.capacity() > 15 ? s.capacity() + 1 : 0;  // libstdc++'s small-string buffer is 15
 }
-// A map node keyed by key holding a V, with the key's own buffer (not what V holds).
+// A std::map node keyed by key holding a V, with the key's own buffer (not what V holds).
 template <class V>
 std::size_t node_bytes(const std::string& key) {
   return kMapNode + sizeof(std::pair<const std::string, V>) + heap_bytes(key);
+}
+// A NameMap's vector (its entries hold key and value inline) and its keys' buffers, not what
+// the values hold.
+template <class V>
+std::size_t table_bytes(const NameMap<V>& m) {
+  std::size_t n = m.capacity() * sizeof(typename NameMap<V>::value_type);
+  for (const auto& entry : m) n += heap_bytes(entry.first);
+  return n;
 }
 std::size_t heap_bytes(const Series& s) {
   return (s.hourly.capacity() + s.daily.capacity()) * sizeof(Bucket);
@@ -25,26 +33,35 @@ std::size_t heap_bytes(const std::map<std::string, FieldValue>& m) {
   for (const auto& [k, v] : m) n += node_bytes<FieldValue>(k) + heap_bytes(v.text);
   return n;
 }
-std::size_t heap_bytes(const TypeStats& t) {
-  std::size_t n = heap_bytes(t.events) + heap_bytes(t.last_values);
-  for (const auto& [k, s] : t.fields) n += node_bytes<Series>(k) + heap_bytes(s);
+std::size_t heap_bytes(const NameMap<FieldValue>& m) {
+  std::size_t n = table_bytes(m);
+  for (const auto& [k, v] : m) n += heap_bytes(v.text);
   return n;
 }
-std::size_t heap_bytes(const std::map<std::string, TypeStats>& m) {
-  std::size_t n = 0;
-  for (const auto& [k, t] : m) n += node_bytes<TypeStats>(k) + heap_bytes(t);
+std::size_t heap_bytes(const TypeStats& t) {
+  std::size_t n = heap_bytes(t.events) + heap_bytes(t.last_values) + table_bytes(t.fields);
+  for (const auto& [k, s] : t.fields) n += heap_bytes(s);
+  return n;
+}
+std::size_t heap_bytes(const NameMap<TypeStats>& m) {
+  std::size_t n = table_bytes(m);
+  for (const auto& [k, t] : m) n += heap_bytes(t);
   return n;
 }
 std::ptrdiff_t diff(std::size_t after, std::size_t before) {
   return static_cast<std::ptrdiff_t>(after) - static_cast<std::ptrdiff_t>(before);
 }
 
-// The map's value for key, adding the map node's bytes to grew when it is new.
-template <class Map>
-typename Map::mapped_type& slot(Map& map, const std::string& key, std::ptrdiff_t& grew) {
+// The map's value for key, adding to grew what a new entry adds to table_bytes(map): the
+// vector's growth (when it was full) and the key's buffer.
+template <class V>
+V& slot(NameMap<V>& map, const std::string& key, std::ptrdiff_t& grew) {
+  constexpr std::size_t kEntry = sizeof(typename NameMap<V>::value_type);
+  const std::size_t capacity = map.capacity();
   auto [it, inserted] = map.try_emplace(key);
   if (inserted)
-    grew += static_cast<std::ptrdiff_t>(node_bytes<typename Map::mapped_type>(it->first));
+    grew += diff(map.capacity() * kEntry, capacity * kEntry) +
+            static_cast<std::ptrdiff_t>(heap_bytes(it->first));
   return it->second;
 }
 
@@ -287,7 +304,8 @@ std::size_t memory_bytes(const AccountState& state) {
   std::size_t n = sizeof(AccountState) + heap_bytes(state.id) + heap_bytes(state.profile) +
                   heap_bytes(state.types) +
                   state.recent_ids.entries.capacity() * sizeof(RecentIds::Entry);
-  for (const auto& [k, d] : state.derived) n += node_bytes<DerivedSeries>(k) + heap_bytes(d.groups);
+  n += table_bytes(state.derived);
+  for (const auto& [k, d] : state.derived) n += heap_bytes(d.groups);
   for (const auto& [k, a] : state.alerts) {
     n += node_bytes<AlertState>(k);
     for (const auto& [name, value] : a.labels)

@@ -2,6 +2,7 @@
 // Per-account state: profile, per event type counts, and event-time bucketed aggregates of
 // every numeric field. Pure value type; apply() is the only way events change it.
 // Thread-safety: a value; callers synchronise access to one instance.
+#include <boost/container/flat_map.hpp>
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -15,6 +16,15 @@
 #include "model/series_spec.h"
 
 namespace kamwatch::model {
+
+// The maps of an account's state by name (event types, fields, derived series, groups): one
+// sorted vector each rather than a tree of nodes. An account is read and changed in place, and
+// mostly while cold: looking up a type or visiting all of them touches one block of memory
+// instead of a chain of scattered nodes. Inserting moves the later entries, and invalidates
+// references into the map, as a vector does; entries are inserted rarely (a new type or field).
+// Lookups take any string-like key (std::less<>).
+template <class V>
+using NameMap = boost::container::flat_map<std::string, V, std::less<>>;
 
 // Aggregate of the values that fell into [start, start + width).
 struct Bucket {
@@ -42,9 +52,9 @@ struct TypeStats {
   std::int64_t count = 0;  // applied events of this type, all time
   TimeMs first_time = 0;
   TimeMs last_time = 0;
-  Series events;                         // one value (1) per event: event counts per bucket
-  std::map<std::string, Series> fields;  // numeric data fields by name
-  std::map<std::string, FieldValue> last_values;  // latest value of each non-numeric field
+  Series events;                    // one value (1) per event: event counts per bucket
+  NameMap<Series> fields;           // numeric data fields by name
+  NameMap<FieldValue> last_values;  // latest value of each non-numeric field
   // Not part of the value (always compares equal): a lower bound on the earliest hourly and
   // daily bucket start of these series, so that apply() skips the stats with nothing to prune
   // without visiting each series. 0 (as after decoding) means "look".
@@ -59,7 +69,7 @@ struct TypeStats {
 
 // A derived series (see series_spec.h): one TypeStats per group value ("" when not grouped).
 struct DerivedSeries {
-  std::map<std::string, TypeStats> groups;
+  NameMap<TypeStats> groups;
   bool operator==(const DerivedSeries&) const = default;
 };
 
@@ -109,13 +119,13 @@ struct RecentIds {
 
 struct AccountState {
   std::string id;
-  std::map<std::string, FieldValue> profile;     // merged account.profile fields
-  std::map<std::string, TypeStats> types;        // by event type
-  std::map<std::string, DerivedSeries> derived;  // by SeriesSpec::key()
-  std::map<std::string, AlertState> alerts;      // by rule name + '\x1f' + group
-  std::int64_t applied = 0;                      // events applied, all types
-  TimeMs first_time = 0;                         // earliest event time applied
-  TimeMs max_time = 0;  // latest event time applied (the account's watermark)
+  std::map<std::string, FieldValue> profile;  // merged account.profile fields
+  NameMap<TypeStats> types;                   // by event type
+  NameMap<DerivedSeries> derived;             // by SeriesSpec::key()
+  std::map<std::string, AlertState> alerts;   // by rule name + '\x1f' + group
+  std::int64_t applied = 0;                   // events applied, all types
+  TimeMs first_time = 0;                      // earliest event time applied
+  TimeMs max_time = 0;                        // latest event time applied (the account's watermark)
   // The input partition the account's events arrive on (-1 before the first). With several
   // instances it decides which instance owns the account (input topics are co-partitioned).
   std::int32_t partition = -1;

@@ -90,7 +90,8 @@ void put_value(std::string& out, const FieldValue& v) {
   }
 }
 
-void put_value_map(std::string& out, const std::map<std::string, FieldValue>& m) {
+template <typename Map>  // of FieldValue by name: the profile's std::map, or a NameMap
+void put_value_map(std::string& out, const Map& m) {
   put_varint(out, m.size());
   for (const auto& [k, v] : m) {
     put_str(out, k);
@@ -295,11 +296,15 @@ bool get_value(Reader& r, FieldValue& v) {
 
 // Reads a map of n entries written in ascending key order; get_mapped decodes one value in place.
 // Strict order keeps decoding canonical and makes every insert an O(1) hinted append.
-template <typename V, typename GetMapped>
-bool get_map(Reader& r, std::map<std::string, V>& m, std::size_t min_entry_bytes,
-             GetMapped get_mapped) {
+// Map: a std::map or a model::NameMap (reserved for its n entries: count() has checked that
+// the input can hold them).
+template <typename Map, typename GetMapped>
+bool get_map(Reader& r, Map& m, std::size_t min_entry_bytes, GetMapped get_mapped) {
+  using V = typename Map::mapped_type;
   std::uint64_t n = 0;
   if (!r.count(n, min_entry_bytes)) return false;
+  if constexpr (requires { m.reserve(std::size_t{}); })
+    m.reserve(m.size() + static_cast<std::size_t>(n));
   std::string key;
   for (std::uint64_t i = 0; i < n; ++i) {
     if (!r.str(key)) return false;
