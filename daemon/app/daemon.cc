@@ -655,6 +655,51 @@ Result<void> run_daemon(const config::Config& config, const std::atomic<bool>& s
     if (stats.rule_seconds > 0) metrics.rule_evaluation_duration.Observe(stats.rule_seconds);
     if (!stats.transitions.empty() && hooks.on_transitions) hooks.on_transitions(stats.transitions);
   };
+  // What follows a batch's commit (or its failure): the forwarders' wake-up, metrics, positions.
+  // Its stats arrive once the batch is committed, which with overlapped commits is during the
+  // next batch's processing (Pipeline::process, Commit::kOverlap) or pipeline.finish().
+  const bool overlap_commits = config.cluster.changelog_topic.empty();
+  auto batch_done = [&](Result<BatchStats> stats) {
+    if (!stats.ok()) {
+      metrics.commit_failures.Increment();
+      write_failed.store(true);
+      backoff = std::clamp<TimeMs>(backoff * 2, 100, 10000);
+      log::error("batch not committed; rewinding and retrying",
+                 {{"error", stats.error().to_string()}, {"retry_in_ms", backoff}});
+      batch.clear();
+      if (auto r = (*source)->rewind(pipeline.stored_positions((*source)->assignment())); !r.ok())
+        log::error("rewind failed", {{"error", r.error().message}});
+      std::this_thread::sleep_for(std::chrono::milliseconds(backoff));
+      return;
+    }
+    write_failed.store(false);
+    backoff = 0;
+    ++batches;
+    applied_total += stats->applied;
+    dead_total += stats->dead_lettered;
+    dup_total += stats->duplicates;
+    const TimeMs commit_time = clock.now();
+    committed(*stats);  // wakes the alert forwarders: before the metrics
+    metrics.batch_duration.Observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - stats->started).count());
+    metrics.batch_messages.Observe(static_cast<double>(stats->messages));
+    for (const TimeMs produced : stats->produced)
+      metrics.event_delay.Observe(static_cast<double>(std::max<TimeMs>(0, commit_time - produced)) /
+                                  1000.0);
+    for (const auto& [k, n] : stats->consumed)
+      metrics.events_consumed.Add({{"topic", k.first}, {"type", k.second}})
+          .Increment(static_cast<double>(n));
+    for (const auto& [reason, n] : stats->rejected)
+      metrics.events_rejected.Add({{"reason", reason}}).Increment(static_cast<double>(n));
+    metrics.events_applied.Increment(static_cast<double>(stats->applied));
+    metrics.events_dead_lettered.Increment(static_cast<double>(stats->dead_lettered));
+    metrics.events_duplicates.Increment(static_cast<double>(stats->duplicates));
+    metrics.events_late.Increment(static_cast<double>(stats->late));
+    if (stats->dead_lettered > 0) notify_dead_letters();
+    for (const auto& p : stats->positions) progress_of({p.topic, p.partition}).next = p.offset;
+    (*source)->report_progress(stats->positions);
+    if (hooks.on_batch) hooks.on_batch(applied_total);
+  };
   while (!stop.load()) {
     const auto now = std::chrono::steady_clock::now();
     loop_turned.store(clock.now());
@@ -699,6 +744,8 @@ Result<void> run_daemon(const config::Config& config, const std::atomic<bool>& s
       sweeping = true;
       last_sweep = now;
     }
+    if (sweeping && !catching_up && pipeline.committing())
+      batch_done(pipeline.finish());  // a sweep reads the stored states
     if (sweeping && !catching_up) {
       const auto t0 = std::chrono::steady_clock::now();
       // Slices of at most ~5 ms, so events arriving meanwhile wait little (issue 6: p99
@@ -734,7 +781,8 @@ Result<void> run_daemon(const config::Config& config, const std::atomic<bool>& s
           log::info("consumption resumed: the dead-letter backlog drained", {{"pending", pending}});
       }
     }
-    if (auto r = (*source)->poll(batch, !(sweeping && !catching_up)); !r.ok()) {
+    if (auto r = (*source)->poll(batch, !(sweeping && !catching_up) && !pipeline.committing());
+        !r.ok()) {
       outcome = r.error();
       break;
     }
@@ -749,48 +797,15 @@ Result<void> run_daemon(const config::Config& config, const std::atomic<bool>& s
       }
     }
     if (!batch.messages.empty()) {
-      const auto t0 = std::chrono::steady_clock::now();
-      auto stats = guard.process(batch);
-      if (!stats.ok()) {
-        metrics.commit_failures.Increment();
-        write_failed.store(true);
-        backoff = std::clamp<TimeMs>(backoff * 2, 100, 10000);
-        log::error("batch not committed; rewinding and retrying",
-                   {{"error", stats.error().to_string()}, {"retry_in_ms", backoff}});
-        batch.clear();
-        if (auto r = (*source)->rewind(pipeline.stored_positions((*source)->assignment())); !r.ok())
-          log::error("rewind failed", {{"error", r.error().message}});
-        std::this_thread::sleep_for(std::chrono::milliseconds(backoff));
-        continue;
-      }
-      write_failed.store(false);
-      backoff = 0;
-      ++batches;
-      applied_total += stats->applied;
-      dead_total += stats->dead_lettered;
-      dup_total += stats->duplicates;
-      const TimeMs commit_time = clock.now();
-      committed(*stats);  // wakes the alert forwarders: before the metrics
-      metrics.batch_duration.Observe(
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-      metrics.batch_messages.Observe(static_cast<double>(stats->messages));
-      for (const auto& m : batch.messages)
-        if (m.timestamp > 0)
-          metrics.event_delay.Observe(
-              static_cast<double>(std::max<TimeMs>(0, commit_time - m.timestamp)) / 1000.0);
-      for (const auto& [k, n] : stats->consumed)
-        metrics.events_consumed.Add({{"topic", k.first}, {"type", k.second}})
-            .Increment(static_cast<double>(n));
-      for (const auto& [reason, n] : stats->rejected)
-        metrics.events_rejected.Add({{"reason", reason}}).Increment(static_cast<double>(n));
-      metrics.events_applied.Increment(static_cast<double>(stats->applied));
-      metrics.events_dead_lettered.Increment(static_cast<double>(stats->dead_lettered));
-      metrics.events_duplicates.Increment(static_cast<double>(stats->duplicates));
-      metrics.events_late.Increment(static_cast<double>(stats->late));
-      if (stats->dead_lettered > 0) notify_dead_letters();
-      for (const auto& p : stats->positions) progress_of({p.topic, p.partition}).next = p.offset;
-      (*source)->report_progress(stats->positions);
-      if (hooks.on_batch) hooks.on_batch(applied_total);
+      // While catching up, each batch's commit overlaps the next batch (Commit::kOverlap); at
+      // the head of the stream every batch is committed before its alerts go out.
+      auto stats =
+          guard.process(batch, catching_up && overlap_commits ? Commit::kOverlap : Commit::kWait);
+      const bool failed = !stats.ok();
+      if (failed || stats->messages > 0) batch_done(std::move(stats));
+      if (failed) continue;
+    } else if (pipeline.committing()) {
+      batch_done(pipeline.finish());  // nothing more to read for now: complete the last commit
     }
     {
       const Pipeline::CacheFigures cache = pipeline.cache_figures();
@@ -828,7 +843,8 @@ Result<void> run_daemon(const config::Config& config, const std::atomic<bool>& s
     }
   }
 
-  // Teardown: leave the group, deliver what is pending, close the store.
+  // Teardown: complete the last commit, leave the group, deliver what is pending, close the store.
+  if (pipeline.committing()) batch_done(pipeline.finish());
   notify_systemd("STOPPING=1");
   log::info("kamwatch stopping", {{"applied_total", applied_total}});
   batch.clear();

@@ -52,6 +52,32 @@ std::size_t thread_count(const PipelineOptions& o) {
 
 }  // namespace
 
+void merge_stats(BatchStats& total, BatchStats&& one) {
+  if (total.started == std::chrono::steady_clock::time_point{} ||
+      (one.started != std::chrono::steady_clock::time_point{} && one.started < total.started))
+    total.started = one.started;
+  total.produced.insert(total.produced.end(), one.produced.begin(), one.produced.end());
+  total.messages += one.messages;
+  total.rule_evaluations += one.rule_evaluations;
+  total.rule_seconds += one.rule_seconds;
+  for (auto& t : one.transitions) total.transitions.push_back(std::move(t));
+  total.applied += one.applied;
+  total.duplicates += one.duplicates;
+  total.dead_lettered += one.dead_lettered;
+  total.late += one.late;
+  for (auto& p : one.positions) {
+    auto it = std::find_if(total.positions.begin(), total.positions.end(), [&](const auto& q) {
+      return q.partition == p.partition && q.topic == p.topic;
+    });
+    if (it == total.positions.end())
+      total.positions.push_back(std::move(p));
+    else
+      it->offset = std::max(it->offset, p.offset);
+  }
+  for (const auto& [k, n] : one.consumed) total.consumed[k] += n;
+  for (const auto& [k, n] : one.rejected) total.rejected[k] += n;
+}
+
 Pipeline::Shard::Shard(state::StateStore& store, const PipelineOptions& o)
     : cache(store, std::max<std::size_t>(1, o.cache_accounts / thread_count(o)),
             o.cache_bytes == static_cast<std::size_t>(-1) ? o.cache_bytes
@@ -84,7 +110,49 @@ std::size_t Pipeline::shard_number(std::string_view account) const {
   return std::hash<std::string_view>{}(account) % shards_.size();
 }
 
-void Pipeline::forget_cached() { clear_caches(); }
+void Pipeline::forget_cached() {
+  (void)wait_in_flight();  // a failure is kept for the next process() or finish()
+  clear_caches();
+}
+
+Result<void> Pipeline::wait_in_flight() {
+  if (!in_flight_.valid()) return ok();
+  Result<void> r = in_flight_.get();
+  in_flight_batch_ = state::CommitBatch{};
+  BatchStats stats = std::move(in_flight_stats_);
+  in_flight_stats_ = BatchStats{};
+  if (!r.ok()) {
+    clear_caches();  // cached states hold changes that were not stored
+    failed_ = r.error();
+    return r.error();
+  }
+  if (done_)
+    merge_stats(*done_, std::move(stats));
+  else
+    done_ = std::move(stats);
+  return ok();
+}
+
+Result<void> Pipeline::settle() {
+  (void)wait_in_flight();
+  if (failed_) {
+    Error e = std::move(*failed_);
+    failed_.reset();
+    return e;
+  }
+  return ok();
+}
+
+BatchStats Pipeline::take_done() {
+  BatchStats out = done_ ? std::move(*done_) : BatchStats{};
+  done_.reset();
+  return out;
+}
+
+Result<BatchStats> Pipeline::finish() {
+  if (auto r = settle(); !r.ok()) return r.error();
+  return take_done();
+}
 
 void Pipeline::clear_caches() {
   for (auto& shard : shards_) shard->cache.clear();
@@ -181,6 +249,9 @@ Result<void> Pipeline::replicate(state::CommitBatch& commit,
 }
 
 Result<Pipeline::SweepStats> Pipeline::sweep(std::size_t max, std::chrono::microseconds budget) {
+  // A sweep reads stored states and commits: after the commit in flight (whose stats wait in
+  // done_ for the next process() or finish(), and whose failure for the one after).
+  if (auto r = wait_in_flight(); !r.ok()) return r.error();
   SweepStats out;
   changelog_records_.clear();
   const auto started = std::chrono::steady_clock::now();
@@ -338,10 +409,10 @@ void Pipeline::apply_share(Shard& shard, std::size_t index, const ingest::Messag
       shard.changed.push_back(&s);
       shard.changed_refs.push_back(ref);
       if (shard.changed_types.size() <= c) shard.changed_types.resize(c + 1);
-      if (shard.deltas.size() <= c) shard.deltas.resize(c + 1);
+      if (shard.deltas().size() <= c) shard.deltas().resize(c + 1);
       if (shard.grown.size() <= c) shard.grown.resize(c + 1);
       shard.changed_types[c].clear();
-      shard.deltas[c].clear();
+      shard.deltas()[c].clear();
       shard.grown[c] = 0;
     }
     const std::size_t slot = ref.tag() & 0xffffffffu;
@@ -352,7 +423,7 @@ void Pipeline::apply_share(Shard& shard, std::size_t index, const ingest::Messag
       s.partition = batch.messages[i].partition;
       if (use_deltas)
         state::encode_account_delta_to(e, id_hashes_[i], s.partition, options_.retention,
-                                       shard.targets, shard.deltas[slot]);
+                                       shard.targets, shard.deltas()[slot]);
     } catch (const std::exception& ex) {
       shard.error =
           Error{std::string(kProcessingError), "applying event '" + std::string(e.id) + "' at " +
@@ -399,13 +470,28 @@ void Pipeline::apply_share(Shard& shard, std::size_t index, const ingest::Messag
       return;
     }
   }
+  // The accounts stored whole, encoded here (in parallel, and before the next batch may change
+  // them while this one's commit runs).
+  std::vector<std::string>& encoded = shard.encoded();
+  if (encoded.size() < shard.full.size()) encoded.resize(shard.full.size());
+  for (std::size_t f = 0; f < shard.full.size(); ++f) {
+    encoded[f].clear();
+    state::encode_account_to(*shard.changed[shard.full[f]], encoded[f]);
+  }
 }
 
 Result<BatchStats> Pipeline::process(const ingest::MessageBatch& batch,
-                                     const std::vector<QuarantinedMessage>& quarantine) {
+                                     const std::vector<QuarantinedMessage>& quarantine,
+                                     Commit commit_mode) {
+  if (failed_) return settle().error();  // an earlier commit failed: rewind first
   BatchStats stats;
+  stats.started = std::chrono::steady_clock::now();
   stats.messages = batch.messages.size();
-  if (batch.messages.empty()) return stats;
+  if (batch.messages.empty()) {
+    if (commit_mode == Commit::kWait)
+      if (auto r = settle(); !r.ok()) return r.error();
+    return take_done();
+  }
 
   const std::size_t n = batch.messages.size();
   const TimeMs received = clock_.now();  // the dead letters' time
@@ -462,6 +548,9 @@ Result<BatchStats> Pipeline::process(const ingest::MessageBatch& batch,
   // 32 bits of batch number, never 0 (a newly read entry's tag is 0), and 32 of position.
   if ((++batch_number_ & 0xffffffffu) == 0) ++batch_number_;
   const std::uint64_t batch_mark = batch_number_ & 0xffffffffu;
+  // Each batch the other set of delta and encoded buffers: a commit in flight reads its own.
+  sets_used_ ^= 1;
+  for (auto& shard : shards_) shard->set = sets_used_;
   // Without a changelog, accounts changed only by events are committed as deltas (the events
   // themselves, merged by the store) instead of their whole state, which is far larger.
   const bool use_deltas = changelog_ == nullptr;
@@ -472,7 +561,10 @@ Result<BatchStats> Pipeline::process(const ingest::MessageBatch& batch,
       parallel);
   for (auto& shard : shards_) {
     if (shard->error) {
+      // The earlier batch's commit is not affected (its stats wait in done_), unless it failed.
+      const Result<void> earlier = settle();
       clear_caches();  // accounts may be half changed
+      if (!earlier.ok()) return earlier.error();
       return *shard->error;
     }
   }
@@ -513,19 +605,21 @@ Result<BatchStats> Pipeline::process(const ingest::MessageBatch& batch,
     auto& o = next[{m.topic, m.partition}];
     o = std::max(o, m.offset + 1);
   }
+  for (const ingest::RawMessage& m : batch.messages)
+    if (m.timestamp > 0) stats.produced.push_back(m.timestamp);
   state::CommitBatch commit;
   for (auto& shard : shards_) {
     if (!use_deltas) {
       commit.accounts.insert(commit.accounts.end(), shard->changed.begin(), shard->changed.end());
       continue;
     }
-    std::sort(shard->full.begin(), shard->full.end());
+    // full is in position order (evaluation appends in that order).
     for (std::size_t c = 0, f = 0; c < shard->changed.size(); ++c) {
       if (f < shard->full.size() && shard->full[f] == c) {
-        commit.accounts.push_back(shard->changed[c]);
+        commit.encoded_accounts.push_back({shard->changed[c]->id, shard->encoded()[f]});
         ++f;
       } else {
-        commit.account_deltas.push_back({shard->changed[c]->id, shard->deltas[c]});
+        commit.account_deltas.push_back({shard->changed[c]->id, shard->deltas()[c]});
       }
     }
   }
@@ -536,8 +630,27 @@ Result<BatchStats> Pipeline::process(const ingest::MessageBatch& batch,
     stats.positions.push_back({std::string(tp.first), tp.second, offset});
   }
 
-  // 5. With several instances, the changelog transaction first (it fails for a member that
-  // lost the partitions: then nothing is written here either); then one atomic local write.
+  // 5. The earlier batch's commit must have completed: commits are written in order, one at a
+  // time (and if it failed, this batch, applied on top of it, must not be stored either).
+  if (auto r = settle(); !r.ok()) return r.error();
+  for (auto& shard : shards_)
+    for (std::size_t c = 0; c < shard->changed.size(); ++c)
+      shard->cache.grew(shard->changed_refs[c], shard->grown[c]);
+  // Overlapped: the commit runs on its own thread while the caller goes on with the next batch.
+  // It views the shards' delta and encoded sets of this batch (the next one uses the other
+  // sets) and the ids of its accounts, whose cache entries trim() keeps until it completed:
+  // their stored states are behind, so they must not be read again from the store meanwhile.
+  if (commit_mode == Commit::kOverlap && use_deltas) {
+    in_flight_batch_ = std::move(commit);
+    in_flight_stats_ = std::move(stats);
+    in_flight_mark_ = batch_mark;
+    in_flight_ = std::async(std::launch::async, [this] { return store_.commit(in_flight_batch_); });
+    const auto pinned = [this](std::uint64_t tag) { return (tag >> 32) == in_flight_mark_; };
+    for (auto& shard : shards_) shard->cache.trim(pinned);
+    return take_done();
+  }
+  // With several instances, the changelog transaction first (it fails for a member that lost
+  // the partitions: then nothing is written here either); then one atomic local write.
   if (auto r = replicate(commit, stats.positions); !r.ok()) {
     clear_caches();
     return r.error();
@@ -546,16 +659,15 @@ Result<BatchStats> Pipeline::process(const ingest::MessageBatch& batch,
     clear_caches();  // cached states hold changes that were not stored
     return r.error();
   }
-  for (auto& shard : shards_) {
-    for (std::size_t c = 0; c < shard->changed.size(); ++c)
-      shard->cache.grew(shard->changed_refs[c], shard->grown[c]);
-    shard->cache.trim();
-  }
-  return stats;
+  for (auto& shard : shards_) shard->cache.trim();
+  BatchStats out = take_done();
+  merge_stats(out, std::move(stats));
+  return out;
 }
 
 std::vector<ingest::TopicPartitionOffset> Pipeline::stored_positions(
     const std::vector<ingest::TopicPartition>& partitions) {
+  (void)wait_in_flight();  // a failure is kept for the next process() or finish()
   std::vector<ingest::TopicPartitionOffset> out;
   for (const auto& tp : partitions) {
     auto o = store_.get_offset(tp.topic, tp.partition);

@@ -4,11 +4,14 @@
 // dead letters. With PipelineOptions::threads > 1 the batch's decoding is split between that
 // many threads, and so are its accounts (by a hash of their id: each thread owns its share of
 // the accounts and its own account cache) for applying and evaluating; the commit stays one.
+// With Commit::kOverlap that commit is written on another thread while the caller goes on with
+// the next batch (the daemon does so while catching up); commits stay in batch order.
 // Thread-safety: one pipeline thread calls process() and sweep(); the shards' threads run only
 // inside those calls.
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <future>
 #include <map>
 #include <memory>
 #include <optional>
@@ -44,6 +47,11 @@ struct PipelineOptions {
 
 struct BatchStats {
   std::size_t messages = 0;
+  // When process() began on the batch (the first of several merged ones), and the produce
+  // times of its messages that carry one: the daemon's batch duration and event delay metrics,
+  // observed once the batch is committed.
+  std::chrono::steady_clock::time_point started{};
+  std::vector<TimeMs> produced;
   std::size_t rule_evaluations = 0;
   double rule_seconds = 0;                           // time spent evaluating rules
   std::vector<engine::AlertTransition> transitions;  // committed to the "alerts" outbox
@@ -57,6 +65,14 @@ struct BatchStats {
   std::map<std::pair<std::string, std::string>, std::uint64_t> consumed;
   std::map<std::string, std::uint64_t> rejected;
 };
+
+// Adds one batch's stats to total (a later batch: its positions are further on).
+void merge_stats(BatchStats& total, BatchStats&& one);
+
+// When process() returns: once the batch is committed (kWait), or once it is applied and its
+// commit has started on another thread (kOverlap), so that the next batch is decoded, applied
+// and evaluated while it is written.
+enum class Commit : std::uint8_t { kWait, kOverlap };
 
 // A message to dead-letter without decoding or applying it (poison quarantine, see
 // app/poison_guard.h).
@@ -89,8 +105,22 @@ class Pipeline {
   // account cache is dropped, and the caller must rewind the source to the stored positions.
   // Messages named in `quarantine` are dead-lettered with the given reason, unprocessed. An
   // exception while applying or evaluating fails the batch with kProcessingError.
+  //
+  // Returns the stats of the batches committed during the call, merged in order: with kWait
+  // this one (after an earlier one whose commit was still running); with kOverlap the earlier
+  // one only, or empty stats (messages 0) when there was none. A batch whose commit started
+  // with kOverlap is committed by the next call of process(), finish() or sweep() (one commit
+  // runs at a time); if that commit fails, that call fails and nothing of a later batch is
+  // stored either. Stats of a commit that completed during a call that then failed come with
+  // the next successful call. Overlapping needs no changelog (with one, kOverlap waits).
   [[nodiscard]] Result<BatchStats> process(const ingest::MessageBatch& batch,
-                                           const std::vector<QuarantinedMessage>& quarantine = {});
+                                           const std::vector<QuarantinedMessage>& quarantine = {},
+                                           Commit commit = Commit::kWait);
+  // Waits for a commit that process(..., kOverlap) started; returns the stats of the batches
+  // committed since the last call that returned some (empty stats when none).
+  [[nodiscard]] Result<BatchStats> finish();
+  // A commit started by process(..., kOverlap) has not been waited for yet.
+  [[nodiscard]] bool committing() const { return in_flight_.valid(); }
 
   // Replaces the rule set (after a successful reload). Evaluations from now on use it; alert
   // states of rules that disappeared are resolved by the next sweep.
@@ -106,7 +136,8 @@ class Pipeline {
     changelog_ = changelog;
     owned_ = std::move(owned);
   }
-  // Drops cached account states (after a restore replaced stored ones).
+  // Drops cached account states (after a restore replaced stored ones), once a running commit
+  // completed.
   void forget_cached();
   // The account caches' figures, summed over the shards (for metrics; on the pipeline thread).
   struct CacheFigures {
@@ -132,7 +163,8 @@ class Pipeline {
   [[nodiscard]] Result<SweepStats> sweep(
       std::size_t max, std::chrono::microseconds budget = std::chrono::microseconds::max());
 
-  // Stored positions for the given partitions (for rewinding after a failed commit).
+  // Stored positions for the given partitions (for rewinding after a failed commit), once a
+  // running commit completed.
   [[nodiscard]] std::vector<ingest::TopicPartitionOffset> stored_positions(
       const std::vector<ingest::TopicPartition>& partitions);
 
@@ -154,7 +186,13 @@ class Pipeline {
     std::vector<model::AccountState*> changed;
     std::vector<state::AccountCache::Ref> changed_refs;
     std::vector<std::vector<std::string_view>> changed_types;
-    std::vector<std::string> deltas;
+    // Encoded deltas by position, and the encoded states of the accounts stored whole (by
+    // position in full): two sets, a batch's commit may still read the other batch's.
+    std::vector<std::string> deltas_sets[2];
+    std::vector<std::string> encoded_sets[2];
+    std::size_t set = 0;  // of this batch
+    std::vector<std::string>& deltas() { return deltas_sets[set]; }
+    std::vector<std::string>& encoded() { return encoded_sets[set]; }
     std::vector<std::ptrdiff_t> grown;  // what applying the batch's events added to its memory
     std::vector<std::size_t> full;
     std::map<std::string, model::AlertState> alerts_before;
@@ -195,6 +233,13 @@ class Pipeline {
   [[nodiscard]] Result<void> replicate(state::CommitBatch& commit,
                                        const std::vector<ingest::TopicPartitionOffset>& positions);
   void clear_caches();
+  // Waits for the commit in flight (if any); its stats go to done_. On failure the caches are
+  // dropped, and the error is returned and kept in failed_.
+  [[nodiscard]] Result<void> wait_in_flight();
+  // wait_in_flight(), then the failure in failed_ (taken), if any.
+  [[nodiscard]] Result<void> settle();
+  // The stats in done_, taken.
+  [[nodiscard]] BatchStats take_done();
 
   state::StateStore& store_;
   const Clock& clock_;
@@ -211,6 +256,7 @@ class Pipeline {
   std::vector<char> duplicate_;                // per message: in the store's legacy `seen` keys
   std::vector<std::uint64_t> id_hashes_;       // per message: model::event_id_hash of a valid event
   std::uint64_t batch_number_ = 0;             // of process() calls: in cache entries' tags
+  std::size_t sets_used_ = 0;                  // the shards' buffer set of the latest batch
   std::shared_ptr<const rules::RuleSet> rules_;
   AttributesLookup attributes_;
   std::string sweep_cursor_;            // the last account id listed for the sweep
@@ -220,6 +266,18 @@ class Pipeline {
   ingest::ChangelogWriter* changelog_ = nullptr;
   std::function<bool(std::int32_t)> owned_;
   std::vector<ingest::ChangelogRecord> changelog_records_;  // of the commit being built
+  // The overlapped commit (Commit::kOverlap): its batch (it views the shards' delta and encoded
+  // sets, and account ids in cache entries pinned until it completes), the batch's stats and
+  // mark, and its result. done_: stats of the commits completed and not returned yet.
+  state::CommitBatch in_flight_batch_;
+  BatchStats in_flight_stats_;
+  std::uint64_t in_flight_mark_ = 0;
+  std::future<Result<void>> in_flight_;
+  std::optional<BatchStats> done_;
+  // A failed overlapped commit that was waited for outside process() and finish() (sweep,
+  // stored_positions, forget_cached): the next process() or finish() returns it, so that the
+  // caller rewinds.
+  std::optional<Error> failed_;
 };
 
 }  // namespace kamwatch::app

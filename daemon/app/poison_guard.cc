@@ -15,28 +15,6 @@ bool at(const Position& p, const ingest::RawMessage& m) {
   return p.offset == m.offset && p.partition == m.partition && p.topic == m.topic;
 }
 
-void merge(BatchStats& total, BatchStats&& one) {
-  total.messages += one.messages;
-  total.rule_evaluations += one.rule_evaluations;
-  total.rule_seconds += one.rule_seconds;
-  for (auto& t : one.transitions) total.transitions.push_back(std::move(t));
-  total.applied += one.applied;
-  total.duplicates += one.duplicates;
-  total.dead_lettered += one.dead_lettered;
-  total.late += one.late;
-  for (auto& p : one.positions) {
-    auto it = std::find_if(total.positions.begin(), total.positions.end(), [&](const auto& q) {
-      return q.partition == p.partition && q.topic == p.topic;
-    });
-    if (it == total.positions.end())
-      total.positions.push_back(std::move(p));
-    else
-      it->offset = std::max(it->offset, p.offset);
-  }
-  for (const auto& [k, n] : one.consumed) total.consumed[k] += n;
-  for (const auto& [k, n] : one.rejected) total.rejected[k] += n;
-}
-
 }  // namespace
 
 std::string PoisonGuard::encode(const std::vector<Position>& positions) {
@@ -71,8 +49,8 @@ std::vector<Position> PoisonGuard::decode(std::string_view text) {
   return out;
 }
 
-Result<BatchStats> PoisonGuard::process(const ingest::MessageBatch& batch) {
-  if (batch.messages.empty()) return pipeline_.process(batch);
+Result<BatchStats> PoisonGuard::process(const ingest::MessageBatch& batch, Commit commit) {
+  if (batch.messages.empty()) return pipeline_.process(batch, {}, commit);
 
   // 1. An event that killed the process while it was processed alone: run it alone once more
   //    (a kill from outside may have been the cause), then quarantine it.
@@ -132,7 +110,8 @@ Result<BatchStats> PoisonGuard::process(const ingest::MessageBatch& batch) {
   if (auto w = store_.put_meta(kAttemptsKey, encode(attempts)); !w.ok()) return w.error();
 
   if (!suspect) {
-    auto result = pipeline_.process(batch, quarantine);
+    // A quarantined event's record is cleared below once its dead letter is committed.
+    auto result = pipeline_.process(batch, quarantine, quarantine.empty() ? commit : Commit::kWait);
     if (result.ok() || result.error().code != kProcessingError) {
       // A failure that did not kill the process (a full disk, ...) is not an attempt.
       if (!result.ok()) (void)store_.put_meta(kAttemptsKey, before);
@@ -177,7 +156,7 @@ Result<BatchStats> PoisonGuard::isolate(const ingest::MessageBatch& batch,
                                    ingest::Reason::kProcessingError, r.error().message}});
     }
     if (!r.ok()) return r.error();
-    merge(total, std::move(r).value());
+    merge_stats(total, std::move(r).value());
   }
   if (auto w = store_.put_meta(kIsolatingKey, ""); !w.ok()) return w.error();
   return total;

@@ -34,7 +34,10 @@ class PoisonGuard {
 
   // Pipeline::process with the protection above. On error the caller rewinds to the stored
   // positions, as after Pipeline::process (events already committed one by one stay so).
-  [[nodiscard]] Result<BatchStats> process(const ingest::MessageBatch& batch);
+  // commit: as Pipeline::process's; a batch processed event by event, or with a quarantined
+  // event, waits for its commits (kWait) whatever it says.
+  [[nodiscard]] Result<BatchStats> process(const ingest::MessageBatch& batch,
+                                           Commit commit = Commit::kWait);
 
   // Batches processed event by event so far (metrics, tests).
   [[nodiscard]] std::uint64_t isolations() const { return isolations_; }

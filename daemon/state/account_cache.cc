@@ -61,7 +61,7 @@ void AccountCache::grew(Ref ref, std::ptrdiff_t bytes) {
 
 void AccountCache::changed(Ref ref) { touch(*ref.e_); }
 
-void AccountCache::trim() {
+void AccountCache::trim(const std::function<bool(std::uint64_t tag)>& pinned) {
   for (Entry* e : touched_) {
     bytes_ -= e->bytes;
     e->bytes = model::memory_bytes(e->state) + e->key.capacity() + kEntryOverhead;
@@ -70,6 +70,7 @@ void AccountCache::trim() {
   }
   touched_.clear();
   while (lru_.size() > capacity_ || (bytes_ > capacity_bytes_ && lru_.size() > 1)) {
+    if (pinned && pinned(lru_.back().tag)) break;
     bytes_ -= lru_.back().bytes;
     index_.erase(std::string_view(lru_.back().key));
     lru_.pop_back();

@@ -5,11 +5,13 @@
 // whole when it is read from the store; after that, whoever changes a cached state tells the
 // cache: grew() with what model::apply returned, or changed() to have it measured again.
 // Lifecycle: get() during a batch (never evicts, so every pointer it returned stays valid while
-// the batch is built and committed), trim() after a successful commit, clear() after a failed
-// one (cached states may hold changes that were never persisted).
+// the batch is built and committed), trim() after a successful commit (or once it started,
+// pinning the entries it writes), clear() after a failed one (cached states may hold changes
+// that were never persisted).
 // Thread-safety: none; owned and used by the one pipeline thread.
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <list>
 #include <string>
 #include <string_view>
@@ -73,7 +75,10 @@ class AccountCache {
 
   // Measures the states read from the store or changed() since the last trim, then evicts least
   // recently used entries until at most capacity remain and they take at most capacity_bytes.
-  void trim();
+  // With pinned: eviction stops early at an entry whose tag pinned() holds to (those stay, and
+  // so do the more recent ones): the pipeline keeps the accounts of a commit still being
+  // written, whose stored states are not up to date yet.
+  void trim(const std::function<bool(std::uint64_t tag)>& pinned = {});
   // Drops every entry.
   void clear();
 

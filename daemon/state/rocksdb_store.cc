@@ -204,6 +204,14 @@ rocksdb::ColumnFamilyOptions cf_options(std::string_view name,
 
 }  // namespace
 
+// An account entry of a commit: its id, which of the batch's lists holds it, and where.
+struct RocksDbStore::CommitEntry {
+  enum class Kind : std::uint8_t { kState, kEncoded, kDelta };
+  std::string_view id;
+  Kind kind;
+  std::uint32_t index;
+};
+
 RocksDbStore::RocksDbStore(StoreOptions options)
     : options_(std::move(options)), batch_(std::make_unique<rocksdb::WriteBatch>()) {}
 
@@ -479,30 +487,43 @@ Result<void> RocksDbStore::commit(CommitBatch& batch) {
   for (const CommitBatch::AccountDelta& d : batch.account_deltas) {
     if (d.id.empty()) return Error{"state_invalid", "commit: account delta without an id"};
   }
+  for (const CommitBatch::EncodedAccount& e : batch.encoded_accounts) {
+    if (e.id.empty()) return Error{"state_invalid", "commit: encoded account without an id"};
+  }
   // Keys go into the batch in key order (per column family): with the insert hint (cf_options)
   // the memtable skip list then finds each insert position from the previous one, instead of
   // searching from the top with a cache miss per level (random-order inserts were a third of
   // the pipeline's time). The keys of one batch are distinct, so their order within the atomic
-  // write means nothing else.
-  std::sort(
-      batch.accounts.begin(), batch.accounts.end(),
-      [](const model::AccountState* a, const model::AccountState* b) { return a->id < b->id; });
-  std::sort(batch.account_deltas.begin(), batch.account_deltas.end(),
-            [](const auto& a, const auto& b) { return a.id < b.id; });
+  // write means nothing else. One list of the three kinds of account entries, sorted by id.
+  using Kind = CommitEntry::Kind;
+  using Entry = CommitEntry;
+  std::vector<Entry>& order = order_scratch_;
+  order.clear();
+  order.reserve(batch.accounts.size() + batch.account_deltas.size() +
+                batch.encoded_accounts.size());
+  for (std::size_t i = 0; i < batch.accounts.size(); ++i)
+    order.push_back({batch.accounts[i]->id, Kind::kState, static_cast<std::uint32_t>(i)});
+  for (std::size_t i = 0; i < batch.encoded_accounts.size(); ++i)
+    order.push_back({batch.encoded_accounts[i].id, Kind::kEncoded, static_cast<std::uint32_t>(i)});
+  for (std::size_t i = 0; i < batch.account_deltas.size(); ++i)
+    order.push_back({batch.account_deltas[i].id, Kind::kDelta, static_cast<std::uint32_t>(i)});
+  std::sort(order.begin(), order.end(), [](const Entry& a, const Entry& b) { return a.id < b.id; });
   if (!std::is_sorted(batch.seen_ids.begin(), batch.seen_ids.end()))  // the pipeline's are
     std::sort(batch.seen_ids.begin(), batch.seen_ids.end());
-  auto full = batch.accounts.begin();
-  auto delta = batch.account_deltas.begin();
-  while (s.ok() && (full != batch.accounts.end() || delta != batch.account_deltas.end())) {
-    if (delta == batch.account_deltas.end() ||
-        (full != batch.accounts.end() && (*full)->id < delta->id)) {
-      scratch_.clear();
-      encode_account_to(**full, scratch_);
-      put(accounts_, (*full)->id, scratch_);
-      ++full;
-    } else {
-      s = wb.Merge(accounts_, slice(delta->id), slice(delta->deltas));
-      ++delta;
+  for (const Entry& e : order) {
+    if (!s.ok()) break;
+    switch (e.kind) {
+      case Kind::kState:
+        scratch_.clear();
+        encode_account_to(*batch.accounts[e.index], scratch_);
+        put(accounts_, e.id, scratch_);
+        break;
+      case Kind::kEncoded:
+        put(accounts_, e.id, batch.encoded_accounts[e.index].encoded);
+        break;
+      case Kind::kDelta:
+        s = wb.Merge(accounts_, slice(e.id), slice(batch.account_deltas[e.index].deltas));
+        break;
     }
   }
   for (const std::string& key : batch.seen_ids) put(seen_, key, {});

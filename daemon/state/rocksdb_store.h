@@ -175,6 +175,9 @@ class RocksDbStore final : public StateStore {
   std::unique_ptr<rocksdb::WriteBatch> batch_;
   std::string scratch_;
   std::string key_scratch_;
+  // commit()'s account entries in key order (reused: a batch has tens of thousands).
+  struct CommitEntry;
+  std::vector<CommitEntry> order_scratch_;
 };
 
 }  // namespace kamwatch::state

@@ -53,12 +53,20 @@ struct CommitBatch {
   std::vector<const model::AccountState*> accounts;  // full new state of each changed account
   // Accounts changed only by applying events: instead of the full state, the encoded deltas
   // of those events (state/codec.h, concatenated in apply order), which the store merges into
-  // the stored state. An account is in `accounts` or here, never in both.
+  // the stored state.
   struct AccountDelta {
     std::string_view id;
     std::string_view deltas;
   };
   std::vector<AccountDelta> account_deltas;
+  // Accounts stored whole and already encoded (codec.h) by the caller: like `accounts`, for a
+  // caller whose states may change while the commit runs (the pipeline's overlapped commits,
+  // app/pipeline.h). An account is in exactly one of accounts, account_deltas and this.
+  struct EncodedAccount {
+    std::string_view id;
+    std::string_view encoded;
+  };
+  std::vector<EncodedAccount> encoded_accounts;
   // Dedup keys (see dedup_key) to store as seen. The pipeline writes none (the account states
   // hold their recent ids); kept for stores and tests of the legacy `seen` keys.
   std::vector<std::string> seen_ids;

@@ -3,9 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <deque>
 #include <filesystem>
+#include <thread>
 
 #include "core/time.h"
 #include "rules/rules.h"
@@ -22,7 +25,12 @@ class PipelineTest : public ::testing::Test {
     dir_ = tmpl;
     state::StoreOptions o;
     o.path = dir_;
-    o.fail_writes = [this] { return fail_; };
+    // Read by the commit, which may run on the pipeline's commit thread (Commit::kOverlap);
+    // commit_delay_ holds it there long enough for the next batch to be applied meanwhile.
+    o.fail_writes = [this] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(commit_delay_ms_.load()));
+      return fail_.load();
+    };
     auto s = state::RocksDbStore::open(o);
     ASSERT_TRUE(s.ok()) << s.error().message;
     store_ = std::move(*s);
@@ -57,7 +65,8 @@ class PipelineTest : public ::testing::Test {
   }
 
   std::string dir_;
-  bool fail_ = false;
+  std::atomic<bool> fail_{false};
+  std::atomic<int> commit_delay_ms_{0};
   std::unique_ptr<state::RocksDbStore> store_;
   std::deque<std::string> values_;
   std::map<int, std::int64_t> next_offset_;
@@ -270,6 +279,137 @@ TEST_F(PipelineTest, FailedCommitStoresNothingAndTheRetryAppliesOnce) {
   EXPECT_EQ(stats->applied, 1u);
   EXPECT_EQ(stored_count(), 1);
   EXPECT_EQ(store_->outbox_peek(kDeadLetterSink, 10)->size(), 1u);
+}
+
+// Overlapped commits (each batch's commit written while the next batch is applied, as the
+// daemon does while catching up) store what waited-for commits store: the same states, offsets,
+// dead letters and alerts, and the stats of every batch arrive once it is committed. The cache
+// is smaller than the accounts, so accounts are evicted and read back from the store while a
+// commit is still being written (each commit is held up for 30 ms): the accounts of that commit
+// must stay cached until it is done, else a read of one would miss its latest events.
+TEST_F(PipelineTest, OverlappedCommitsStoreWhatWaitedCommitsStore) {
+  auto loaded = rules::load_rules_from_strings({{"t.yaml", R"(
+alerts:
+  - alert: FewUsers
+    expr: last(usage.activity.active_users, 3d) < 3
+    labels: {signal: churn}
+    summary: "few users"
+)"}});
+  ASSERT_TRUE(loaded.errors.empty()) << loaded.errors[0].to_string();
+  char tmpl[] = "/tmp/kw-pipeline3-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string dir2 = tmpl;
+  state::StoreOptions so;
+  so.path = dir2;
+  so.fail_writes = [this] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(commit_delay_ms_.load()));
+    return false;
+  };
+  auto opened = state::RocksDbStore::open(so);
+  ASSERT_TRUE(opened.ok()) << opened.error().message;
+  std::unique_ptr<state::RocksDbStore> store2 = std::move(*opened);
+
+  PipelineOptions o;
+  o.threads = 2;
+  o.cache_accounts = 10;  // of 40 accounts; each batch changes 20
+  Pipeline waited(*store_, clock_, o);
+  Pipeline overlapped(*store2, clock_, o);
+  waited.set_rules(loaded.rules);
+  overlapped.set_rules(loaded.rules);
+  clock_.set(*parse_rfc3339("2026-01-16T00:00:00Z"));
+  commit_delay_ms_ = 30;
+
+  // Batch k changes 20 accounts from (30 k) mod 40 on, in turn; the next batch's 20 end with
+  // the first 10 of them, the least recently used ones (the first a trim evicts).
+  std::vector<ingest::MessageBatch> batches(6);
+  for (std::size_t k = 0; k < batches.size(); ++k) {
+    for (int i = 0; i < 300; ++i) {
+      const int account = static_cast<int>((k * 30 + static_cast<std::size_t>(i % 20)) % 40);
+      if (i % 97 == 5) {
+        add(batches[k], "{not json " + std::to_string(i), account % 4);
+        continue;
+      }
+      char time[32];
+      std::snprintf(time, sizeof time, "2026-01-%02dT%02d:00:00Z", static_cast<int>(10 + k),
+                    i % 24);
+      add(batches[k],
+          ev("e" + std::to_string(k * 1000 + i), time, (i * 13 + k) % 7,
+             "C" + std::to_string(account)),
+          account % 4);
+    }
+  }
+  BatchStats total_waited, total_overlapped;
+  std::size_t returned = 0;  // overlapped calls that returned a committed batch
+  for (const ingest::MessageBatch& b : batches) {
+    auto w = waited.process(b);
+    ASSERT_TRUE(w.ok()) << w.error().message;
+    EXPECT_EQ(w->messages, b.messages.size());
+    merge_stats(total_waited, std::move(*w));
+    auto v = overlapped.process(b, {}, Commit::kOverlap);
+    ASSERT_TRUE(v.ok()) << v.error().message;
+    EXPECT_TRUE(overlapped.committing());
+    if (v->messages > 0) ++returned;
+    merge_stats(total_overlapped, std::move(*v));
+  }
+  EXPECT_EQ(returned, batches.size() - 1);  // each batch's stats came with the next call
+  auto last = overlapped.finish();
+  ASSERT_TRUE(last.ok()) << last.error().message;
+  EXPECT_FALSE(overlapped.committing());
+  EXPECT_EQ(last->messages, batches.back().messages.size());
+  merge_stats(total_overlapped, std::move(*last));
+  EXPECT_EQ(total_overlapped.messages, total_waited.messages);
+  EXPECT_EQ(total_overlapped.applied, total_waited.applied);
+  EXPECT_EQ(total_overlapped.dead_lettered, total_waited.dead_lettered);
+  EXPECT_EQ(total_overlapped.transitions.size(), total_waited.transitions.size());
+  EXPECT_EQ(total_overlapped.produced.size(), total_waited.produced.size());
+  EXPECT_GT(total_waited.transitions.size(), 0u);
+  EXPECT_GT(overlapped.cache_figures().misses, 40u);  // accounts were read back meanwhile
+  for (int a = 0; a < 40; ++a) {
+    const std::string id = "C" + std::to_string(a);
+    auto x = store_->get_account(id);
+    auto y = store2->get_account(id);
+    ASSERT_TRUE(x.ok() && x->has_value() && y.ok() && y->has_value()) << id;
+    EXPECT_TRUE(**x == **y) << id;
+  }
+  for (int p = 0; p < 4; ++p)
+    EXPECT_EQ(**store2->get_offset("events", p), **store_->get_offset("events", p)) << p;
+  EXPECT_EQ(store2->outbox_peek(kDeadLetterSink, 1000)->size(),
+            store_->outbox_peek(kDeadLetterSink, 1000)->size());
+  EXPECT_EQ(store2->outbox_peek(kAlertSink, 1000)->size(),
+            store_->outbox_peek(kAlertSink, 1000)->size());
+  store2.reset();
+  std::filesystem::remove_all(dir2);
+}
+
+// An overlapped commit that fails fails the call that waits for it; the batch applied on top
+// of it is not stored either, and after the rewind both are applied exactly once.
+TEST_F(PipelineTest, AFailedOverlappedCommitFailsTheNextCallAndStoresNeitherBatch) {
+  Pipeline p(*store_, clock_, {});
+  ingest::MessageBatch first, second;
+  add(first, ev("1", "2026-01-01T10:00:00Z", 5));
+  add(second, ev("2", "2026-01-01T11:00:00Z", 7));
+  fail_ = true;
+  commit_delay_ms_ = 20;
+  auto started = p.process(first, {}, Commit::kOverlap);
+  ASSERT_TRUE(started.ok());  // applied; its commit is still being written
+  EXPECT_EQ(started->messages, 0u);
+  auto next = p.process(second, {}, Commit::kOverlap);
+  ASSERT_FALSE(next.ok());
+  EXPECT_EQ(next.error().code, "rocksdb_io");
+  EXPECT_FALSE(p.committing());
+  EXPECT_FALSE((*store_->get_account("A")).has_value());
+  EXPECT_FALSE((*store_->get_offset("events", 0)).has_value());
+  EXPECT_EQ(p.stored_positions({{"events", 0}})[0].offset, -2);  // rewind to the beginning
+  // The source rewinds and both batches come again.
+  fail_ = false;
+  auto again = p.process(first, {}, Commit::kOverlap);
+  ASSERT_TRUE(again.ok());
+  auto done = p.process(second);  // waits: returns both
+  ASSERT_TRUE(done.ok()) << done.error().message;
+  EXPECT_EQ(done->messages, 2u);
+  EXPECT_EQ(done->applied, 2u);
+  EXPECT_EQ(stored_count(), 2);
+  EXPECT_EQ(**store_->get_offset("events", 0), 2);
 }
 
 // A batch split between two threads (its messages for decoding, its accounts by id for applying

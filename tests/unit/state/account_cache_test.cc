@@ -132,6 +132,26 @@ TEST(AccountCache, TrimEvictsLeastRecentlyUsed) {
   EXPECT_EQ(store.loads, 2);
 }
 
+// The pipeline pins the entries of a commit still being written: trim() stops at the first
+// pinned entry from the least recent end, so those (and all more recent ones) stay.
+TEST(AccountCache, TrimStopsAtAPinnedEntry) {
+  FakeStore store;
+  AccountCache cache(store, 1);
+  for (const char* id : {"a", "b", "c", "d"}) ASSERT_TRUE(cache.get(id).ok());
+  cache.get("c")->tag() = 7;  // order now c, d, b, a: c is the most recent
+  cache.get("d")->tag() = 7;  // d, c, b, a
+  cache.trim([](std::uint64_t tag) { return tag == 7; });
+  EXPECT_EQ(cache.size(), 2u);  // a and b went; c is pinned (so is d)
+  store.loads = 0;
+  ASSERT_TRUE(cache.get("c").ok());
+  ASSERT_TRUE(cache.get("d").ok());
+  EXPECT_EQ(store.loads, 0);
+  cache.trim();  // unpinned: down to the capacity, the most recent (d) stays
+  EXPECT_EQ(cache.size(), 1u);
+  ASSERT_TRUE(cache.get("d").ok());
+  EXPECT_EQ(store.loads, 0);
+}
+
 TEST(AccountCache, PeekOrLoadNeitherCachesNorPromotes) {
   FakeStore store;
   store.accounts["cold"] = stored("cold", 3);
