@@ -1,6 +1,7 @@
 #include "app/poison_guard.h"
 
 #include <algorithm>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -89,14 +90,30 @@ Result<BatchStats> PoisonGuard::process(const ingest::MessageBatch& batch, Commi
   std::vector<Position> attempts = *rec ? decode(**rec) : std::vector<Position>{};
   const std::string before = encode(attempts);
   bool suspect = isolating.has_value();
+  bool wait = false;  // commit this batch before the next one is processed
   std::uint64_t worst = 0;
+  // Each partition's last offset in the batch.
+  std::map<std::pair<std::string_view, std::int32_t>, std::int64_t> last;
+  for (const ingest::RawMessage& m : batch.messages) {
+    auto& l = last.try_emplace({m.topic, m.partition}, m.offset).first->second;
+    l = std::max(l, m.offset);
+  }
   std::set<std::pair<std::string_view, std::int32_t>> counted;
   for (const ingest::RawMessage& m : batch.messages) {
     if (!counted.insert({m.topic, m.partition}).second) continue;  // not the partition's start
     auto it = std::find_if(attempts.begin(), attempts.end(), [&](const Position& p) {
       return p.partition == m.partition && p.topic == m.topic;
     });
-    if (it == attempts.end()) {
+    if (it != attempts.end() && it->offset > m.offset) {
+      // The record is ahead of this batch: a later batch was attempted while this one's
+      // commit (Commit::kOverlap) was still being written, and kamwatch stopped before it was
+      // stored. Processing up to there is progress towards that batch, not an attempt of a new
+      // one: the record stays (an attempt of it when this batch reaches its start), and this
+      // batch is committed before the next one is processed, so that the attempts of the
+      // recorded batch count up again.
+      wait = true;
+      if (it->offset > last[{m.topic, m.partition}]) continue;
+    } else if (it == attempts.end()) {
       it =
           attempts.insert(attempts.end(), Position{std::string(m.topic), m.partition, m.offset, 0});
     } else if (it->offset != m.offset) {
@@ -111,7 +128,8 @@ Result<BatchStats> PoisonGuard::process(const ingest::MessageBatch& batch, Commi
 
   if (!suspect) {
     // A quarantined event's record is cleared below once its dead letter is committed.
-    auto result = pipeline_.process(batch, quarantine, quarantine.empty() ? commit : Commit::kWait);
+    auto result =
+        pipeline_.process(batch, quarantine, quarantine.empty() && !wait ? commit : Commit::kWait);
     if (result.ok() || result.error().code != kProcessingError) {
       // A failure that did not kill the process (a full disk, ...) is not an attempt.
       if (!result.ok()) (void)store_.put_meta(kAttemptsKey, before);

@@ -8,7 +8,11 @@
 // partition and how often a batch starting there was attempted. A batch attempted more than
 // max_attempts times is processed event by event, each event's position recorded before it is
 // processed; an event that kills the process twice while processed alone is quarantined to the
-// dead-letter topic with reason poison on the next start. So a poison event costs at most
+// dead-letter topic with reason poison on the next start. With overlapped commits
+// (Commit::kOverlap) the next batch is attempted while the previous one is still being
+// written; a crash then can lose that commit too, and the batch read again starts before the
+// recorded one: the record stays, counts an attempt when a batch reaches its start, and the
+// batches before it are committed one by one (kWait). So a poison event costs at most
 // max_attempts crashes in a row without progress (a batch that ends before the poison event
 // commits progress and restarts the count), then two more while it runs alone; every other
 // event is applied exactly once.

@@ -130,6 +130,49 @@ TEST_F(PoisonGuardTest, AttemptsAreRecordedBeforeProcessingAndCountOnlyRepeatedS
   EXPECT_EQ(g.isolations(), 0u);
 }
 
+// With overlapped commits a crash can also lose the commit of the batch before the one that
+// stopped the daemon: the batch read again then starts before the recorded one. The record
+// stays (no new count), that batch is committed before the next is processed, and the next
+// attempt of the recorded start counts on; a batch that reaches the recorded start counts too.
+TEST_F(PoisonGuardTest, ARecordAheadOfTheBatchStaysAndTheBatchIsCommittedFirst) {
+  Pipeline p(*store_, clock_, {});
+  PoisonGuard g(*store_, p, 3);
+  ingest::MessageBatch before, recorded;
+  add(before, "1");
+  add(before, "2");
+  add(recorded, "3");
+  ASSERT_TRUE(
+      store_->put_meta(PoisonGuard::kAttemptsKey, PoisonGuard::encode({{"events", 0, 2, 1}})).ok());
+  auto r = g.process(before, Commit::kOverlap);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_FALSE(p.committing());  // committed before returning
+  EXPECT_EQ(r->applied, 2u);
+  EXPECT_EQ(**store_->get_offset("events", 0), 2);
+  auto positions = PoisonGuard::decode(**store_->get_meta(PoisonGuard::kAttemptsKey));
+  ASSERT_EQ(positions.size(), 1u);
+  EXPECT_EQ(positions[0].offset, 2);
+  EXPECT_EQ(positions[0].count, 1u);
+  ASSERT_TRUE(g.process(recorded, Commit::kOverlap).ok());
+  positions = PoisonGuard::decode(**store_->get_meta(PoisonGuard::kAttemptsKey));
+  EXPECT_EQ(positions[0].offset, 2);
+  EXPECT_EQ(positions[0].count, 2u);
+  EXPECT_TRUE(p.committing());  // a normal batch overlaps its commit again
+  ASSERT_TRUE(p.finish().ok());
+
+  // A batch that covers the recorded start (from before it) is an attempt of it.
+  ingest::MessageBatch covering;
+  add(covering, "4");
+  add(covering, "5");
+  ASSERT_TRUE(
+      store_->put_meta(PoisonGuard::kAttemptsKey, PoisonGuard::encode({{"events", 0, 4, 2}})).ok());
+  ASSERT_TRUE(g.process(covering, Commit::kOverlap).ok());
+  EXPECT_FALSE(p.committing());
+  positions = PoisonGuard::decode(**store_->get_meta(PoisonGuard::kAttemptsKey));
+  EXPECT_EQ(positions[0].offset, 4);
+  EXPECT_EQ(positions[0].count, 3u);
+  EXPECT_EQ(g.isolations(), 0u);
+}
+
 TEST_F(PoisonGuardTest, ABatchThatStoppedTheDaemonTooOftenRunsEventByEvent) {
   Pipeline p(*store_, clock_, {});
   PoisonGuard g(*store_, p, 3);
