@@ -19,25 +19,80 @@ namespace {
 
 class PipelineTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/kw-pipeline-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    state::StoreOptions o;
-    o.path = dir_;
-    // Read by the commit, which may run on the pipeline's commit thread (Commit::kOverlap);
-    // commit_delay_ holds it there long enough for the next batch to be applied meanwhile.
-    o.fail_writes = [this] {
-      std::this_thread::sleep_for(std::chrono::milliseconds(commit_delay_ms_.load()));
-      return fail_.load();
-    };
-    auto s = state::RocksDbStore::open(o);
-    ASSERT_TRUE(s.ok()) << s.error().message;
-    store_ = std::move(*s);
-  }
+  void SetUp() override { ASSERT_NO_FATAL_FAILURE(open_store(dir_, store_, &fail_)); }
   void TearDown() override {
     store_.reset();
     std::filesystem::remove_all(dir_);
+    if (store2_) {
+      store2_.reset();
+      std::filesystem::remove_all(dir2_);
+    }
+  }
+
+  // A store in a new directory. Its commits read fail (when given) and first sleep for
+  // commit_delay_ms_: a commit may run on the pipeline's commit thread (Commit::kOverlap), and
+  // the delay holds it there long enough for the next batch to be applied meanwhile.
+  void open_store(std::string& dir, std::unique_ptr<state::RocksDbStore>& store,
+                  const std::atomic<bool>* fail) {
+    char tmpl[] = "/tmp/kw-pipeline-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir = tmpl;
+    state::StoreOptions o;
+    o.path = dir;
+    o.fail_writes = [this, fail] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(commit_delay_ms_.load()));
+      return fail && fail->load();
+    };
+    auto s = state::RocksDbStore::open(o);
+    ASSERT_TRUE(s.ok()) << s.error().message;
+    store = std::move(*s);
+  }
+  // A second store, for tests that compare what two pipelines store.
+  void open_second_store() { open_store(dir2_, store2_, nullptr); }
+
+  // The second store holds what the first holds: accounts C0 .. C<accounts - 1>, the offsets of
+  // partitions 0 - 3, the dead letters in order and the same set of alert records.
+  void expect_same_stores(int accounts) {
+    for (int a = 0; a < accounts; ++a) {
+      const std::string id = "C" + std::to_string(a);
+      auto x = store_->get_account(id);
+      auto y = store2_->get_account(id);
+      ASSERT_TRUE(x.ok() && x->has_value() && y.ok() && y->has_value()) << id;
+      EXPECT_TRUE(**x == **y) << id;
+    }
+    for (int p = 0; p < 4; ++p)
+      EXPECT_EQ(**store2_->get_offset("events", p), **store_->get_offset("events", p)) << p;
+    auto d1 = store_->outbox_peek(kDeadLetterSink, 1000);
+    auto d2 = store2_->outbox_peek(kDeadLetterSink, 1000);
+    ASSERT_TRUE(d1.ok() && d2.ok());
+    ASSERT_EQ(d2->size(), d1->size());
+    for (std::size_t i = 0; i < d1->size(); ++i) {
+      EXPECT_EQ((*d2)[i].value, (*d1)[i].value) << i;
+      EXPECT_EQ((*d2)[i].headers, (*d1)[i].headers) << i;
+    }
+    // Alert records: the same set (accounts of one thread come before the other's).
+    const auto values = [](std::vector<state::OutboxRecord> v) {
+      std::vector<std::string> out;
+      for (const auto& r : v) out.push_back(r.key + " " + r.value);
+      std::sort(out.begin(), out.end());
+      return out;
+    };
+    auto a1 = store_->outbox_peek(kAlertSink, 1000);
+    auto a2 = store2_->outbox_peek(kAlertSink, 1000);
+    ASSERT_TRUE(a1.ok() && a2.ok());
+    EXPECT_FALSE(a1->empty());
+    EXPECT_EQ(values(*a2), values(*a1));
+  }
+
+  // A rule that fires for an account whose latest active_users is under 3.
+  static rules::LoadResult few_users_rule() {
+    return rules::load_rules_from_strings({{"t.yaml", R"(
+alerts:
+  - alert: FewUsers
+    expr: last(usage.activity.active_users, 3d) < 3
+    labels: {signal: churn}
+    summary: "few users"
+)"}});
   }
 
   // Adds a message at the next offset of partition p; values are kept alive by the fixture.
@@ -68,6 +123,8 @@ class PipelineTest : public ::testing::Test {
   std::atomic<bool> fail_{false};
   std::atomic<int> commit_delay_ms_{0};
   std::unique_ptr<state::RocksDbStore> store_;
+  std::string dir2_;
+  std::unique_ptr<state::RocksDbStore> store2_;
   std::deque<std::string> values_;
   std::map<int, std::int64_t> next_offset_;
   ManualClock clock_{0};
@@ -288,26 +345,10 @@ TEST_F(PipelineTest, FailedCommitStoresNothingAndTheRetryAppliesOnce) {
 // commit is still being written (each commit is held up for 30 ms): the accounts of that commit
 // must stay cached until it is done, else a read of one would miss its latest events.
 TEST_F(PipelineTest, OverlappedCommitsStoreWhatWaitedCommitsStore) {
-  auto loaded = rules::load_rules_from_strings({{"t.yaml", R"(
-alerts:
-  - alert: FewUsers
-    expr: last(usage.activity.active_users, 3d) < 3
-    labels: {signal: churn}
-    summary: "few users"
-)"}});
+  const auto loaded = few_users_rule();
   ASSERT_TRUE(loaded.errors.empty()) << loaded.errors[0].to_string();
-  char tmpl[] = "/tmp/kw-pipeline3-XXXXXX";
-  ASSERT_NE(mkdtemp(tmpl), nullptr);
-  const std::string dir2 = tmpl;
-  state::StoreOptions so;
-  so.path = dir2;
-  so.fail_writes = [this] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(commit_delay_ms_.load()));
-    return false;
-  };
-  auto opened = state::RocksDbStore::open(so);
-  ASSERT_TRUE(opened.ok()) << opened.error().message;
-  std::unique_ptr<state::RocksDbStore> store2 = std::move(*opened);
+  ASSERT_NO_FATAL_FAILURE(open_second_store());
+  state::RocksDbStore* store2 = store2_.get();
 
   PipelineOptions o;
   o.threads = 2;
@@ -364,21 +405,7 @@ alerts:
   EXPECT_EQ(total_overlapped.produced.size(), total_waited.produced.size());
   EXPECT_GT(total_waited.transitions.size(), 0u);
   EXPECT_GT(overlapped.cache_figures().misses, 40u);  // accounts were read back meanwhile
-  for (int a = 0; a < 40; ++a) {
-    const std::string id = "C" + std::to_string(a);
-    auto x = store_->get_account(id);
-    auto y = store2->get_account(id);
-    ASSERT_TRUE(x.ok() && x->has_value() && y.ok() && y->has_value()) << id;
-    EXPECT_TRUE(**x == **y) << id;
-  }
-  for (int p = 0; p < 4; ++p)
-    EXPECT_EQ(**store2->get_offset("events", p), **store_->get_offset("events", p)) << p;
-  EXPECT_EQ(store2->outbox_peek(kDeadLetterSink, 1000)->size(),
-            store_->outbox_peek(kDeadLetterSink, 1000)->size());
-  EXPECT_EQ(store2->outbox_peek(kAlertSink, 1000)->size(),
-            store_->outbox_peek(kAlertSink, 1000)->size());
-  store2.reset();
-  std::filesystem::remove_all(dir2);
+  ASSERT_NO_FATAL_FAILURE(expect_same_stores(40));
 }
 
 // An overlapped commit that fails fails the call that waits for it; the batch applied on top
@@ -416,22 +443,10 @@ TEST_F(PipelineTest, AFailedOverlappedCommitFailsTheNextCallAndStoresNeitherBatc
 // and evaluating) stores what one thread stores: the same account states and alerts, the dead
 // letters in message order, the same counts and offsets.
 TEST_F(PipelineTest, TwoThreadsStoreWhatOneThreadStores) {
-  auto loaded = rules::load_rules_from_strings({{"t.yaml", R"(
-alerts:
-  - alert: FewUsers
-    expr: last(usage.activity.active_users, 3d) < 3
-    labels: {signal: churn}
-    summary: "few users"
-)"}});
+  const auto loaded = few_users_rule();
   ASSERT_TRUE(loaded.errors.empty()) << loaded.errors[0].to_string();
-  char tmpl[] = "/tmp/kw-pipeline2-XXXXXX";
-  ASSERT_NE(mkdtemp(tmpl), nullptr);
-  const std::string dir2 = tmpl;
-  state::StoreOptions so;
-  so.path = dir2;
-  auto opened = state::RocksDbStore::open(so);
-  ASSERT_TRUE(opened.ok()) << opened.error().message;
-  std::unique_ptr<state::RocksDbStore> store2 = std::move(*opened);
+  ASSERT_NO_FATAL_FAILURE(open_second_store());
+  state::RocksDbStore* store2 = store2_.get();
 
   PipelineOptions o;
   o.late_grace = 2 * kDayMs;
@@ -488,37 +503,7 @@ alerts:
   }
   EXPECT_GT(transitions, 0u);
   EXPECT_EQ(two.cache_figures().accounts, 60u);
-  for (int a = 0; a < 60; ++a) {
-    const std::string id = "C" + std::to_string(a);
-    auto x = store_->get_account(id);
-    auto y = store2->get_account(id);
-    ASSERT_TRUE(x.ok() && x->has_value() && y.ok() && y->has_value()) << id;
-    EXPECT_TRUE(**x == **y) << id;
-  }
-  for (int p = 0; p < 4; ++p)
-    EXPECT_EQ(**store2->get_offset("events", p), **store_->get_offset("events", p)) << p;
-  auto d1 = store_->outbox_peek(kDeadLetterSink, 1000);
-  auto d2 = store2->outbox_peek(kDeadLetterSink, 1000);
-  ASSERT_TRUE(d1.ok() && d2.ok());
-  ASSERT_EQ(d2->size(), d1->size());
-  for (std::size_t i = 0; i < d1->size(); ++i) {
-    EXPECT_EQ((*d2)[i].value, (*d1)[i].value) << i;
-    EXPECT_EQ((*d2)[i].headers, (*d1)[i].headers) << i;
-  }
-  // Alert records: the same set (accounts of one thread come before the other's).
-  const auto values = [](std::vector<state::OutboxRecord> v) {
-    std::vector<std::string> out;
-    for (const auto& r : v) out.push_back(r.key + " " + r.value);
-    std::sort(out.begin(), out.end());
-    return out;
-  };
-  auto a1 = store_->outbox_peek(kAlertSink, 1000);
-  auto a2 = store2->outbox_peek(kAlertSink, 1000);
-  ASSERT_TRUE(a1.ok() && a2.ok());
-  EXPECT_FALSE(a1->empty());
-  EXPECT_EQ(values(*a2), values(*a1));
-  store2.reset();
-  std::filesystem::remove_all(dir2);
+  ASSERT_NO_FATAL_FAILURE(expect_same_stores(60));
 }
 
 }  // namespace
