@@ -658,7 +658,6 @@ Result<void> run_daemon(const config::Config& config, const std::atomic<bool>& s
   // What follows a batch's commit (or its failure): the forwarders' wake-up, metrics, positions.
   // Its stats arrive once the batch is committed, which with overlapped commits is during the
   // next batch's processing (Pipeline::process, Commit::kOverlap) or pipeline.finish().
-  const bool overlap_commits = config.cluster.changelog_topic.empty();
   auto batch_done = [&](Result<BatchStats> stats) {
     if (!stats.ok()) {
       metrics.commit_failures.Increment();
@@ -797,10 +796,10 @@ Result<void> run_daemon(const config::Config& config, const std::atomic<bool>& s
       }
     }
     if (!batch.messages.empty()) {
-      // While catching up, each batch's commit overlaps the next batch (Commit::kOverlap); at
-      // the head of the stream every batch is committed before its alerts go out.
-      auto stats =
-          guard.process(batch, catching_up && overlap_commits ? Commit::kOverlap : Commit::kWait);
+      // While catching up, each batch's commit overlaps the next batch (Commit::kOverlap; not
+      // with a changelog); at the head of the stream every batch is committed before its alerts
+      // go out.
+      auto stats = guard.process(batch, catching_up ? Commit::kOverlap : Commit::kWait);
       const bool failed = !stats.ok();
       if (failed || stats->messages > 0) batch_done(std::move(stats));
       if (failed) continue;

@@ -6,8 +6,8 @@
 // the accounts and its own account cache) for applying and evaluating; the commit stays one.
 // With Commit::kOverlap that commit is written on another thread while the caller goes on with
 // the next batch (the daemon does so while catching up); commits stay in batch order.
-// Thread-safety: one pipeline thread calls process() and sweep(); the shards' threads run only
-// inside those calls.
+// Thread-safety: one pipeline thread calls process(), finish() and sweep(); the shards' threads
+// run only inside those calls, and an overlapped commit's thread until the next of them.
 #include <chrono>
 #include <cstdint>
 #include <functional>
