@@ -549,8 +549,7 @@ Result<BatchStats> Pipeline::process(const ingest::MessageBatch& batch,
   if ((++batch_number_ & 0xffffffffu) == 0) ++batch_number_;
   const std::uint64_t batch_mark = batch_number_ & 0xffffffffu;
   // Each batch the other set of delta and encoded buffers: a commit in flight reads its own.
-  sets_used_ ^= 1;
-  for (auto& shard : shards_) shard->set = sets_used_;
+  for (auto& shard : shards_) shard->set ^= 1;
   // Without a changelog, accounts changed only by events are committed as deltas (the events
   // themselves, merged by the store) instead of their whole state, which is far larger.
   const bool use_deltas = changelog_ == nullptr;
@@ -605,6 +604,7 @@ Result<BatchStats> Pipeline::process(const ingest::MessageBatch& batch,
     auto& o = next[{m.topic, m.partition}];
     o = std::max(o, m.offset + 1);
   }
+  stats.produced.reserve(n);
   for (const ingest::RawMessage& m : batch.messages)
     if (m.timestamp > 0) stats.produced.push_back(m.timestamp);
   state::CommitBatch commit;
@@ -643,9 +643,8 @@ Result<BatchStats> Pipeline::process(const ingest::MessageBatch& batch,
   if (commit_mode == Commit::kOverlap && use_deltas) {
     in_flight_batch_ = std::move(commit);
     in_flight_stats_ = std::move(stats);
-    in_flight_mark_ = batch_mark;
     in_flight_ = std::async(std::launch::async, [this] { return store_.commit(in_flight_batch_); });
-    const auto pinned = [this](std::uint64_t tag) { return (tag >> 32) == in_flight_mark_; };
+    const auto pinned = [batch_mark](std::uint64_t tag) { return (tag >> 32) == batch_mark; };
     for (auto& shard : shards_) shard->cache.trim(pinned);
     return take_done();
   }

@@ -256,7 +256,6 @@ class Pipeline {
   std::vector<char> duplicate_;                // per message: in the store's legacy `seen` keys
   std::vector<std::uint64_t> id_hashes_;       // per message: model::event_id_hash of a valid event
   std::uint64_t batch_number_ = 0;             // of process() calls: in cache entries' tags
-  std::size_t sets_used_ = 0;                  // the shards' buffer set of the latest batch
   std::shared_ptr<const rules::RuleSet> rules_;
   AttributesLookup attributes_;
   std::string sweep_cursor_;            // the last account id listed for the sweep
@@ -268,10 +267,9 @@ class Pipeline {
   std::vector<ingest::ChangelogRecord> changelog_records_;  // of the commit being built
   // The overlapped commit (Commit::kOverlap): its batch (it views the shards' delta and encoded
   // sets, and account ids in cache entries pinned until it completes), the batch's stats and
-  // mark, and its result. done_: stats of the commits completed and not returned yet.
+  // its result. done_: stats of the commits completed and not returned yet.
   state::CommitBatch in_flight_batch_;
   BatchStats in_flight_stats_;
-  std::uint64_t in_flight_mark_ = 0;
   std::future<Result<void>> in_flight_;
   std::optional<BatchStats> done_;
   // A failed overlapped commit that was waited for outside process() and finish() (sweep,

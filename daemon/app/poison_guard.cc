@@ -1,7 +1,6 @@
 #include "app/poison_guard.h"
 
 #include <algorithm>
-#include <map>
 #include <set>
 #include <sstream>
 
@@ -92,12 +91,6 @@ Result<BatchStats> PoisonGuard::process(const ingest::MessageBatch& batch, Commi
   bool suspect = isolating.has_value();
   bool wait = false;  // commit this batch before the next one is processed
   std::uint64_t worst = 0;
-  // Each partition's last offset in the batch.
-  std::map<std::pair<std::string_view, std::int32_t>, std::int64_t> last;
-  for (const ingest::RawMessage& m : batch.messages) {
-    auto& l = last.try_emplace({m.topic, m.partition}, m.offset).first->second;
-    l = std::max(l, m.offset);
-  }
   std::set<std::pair<std::string_view, std::int32_t>> counted;
   for (const ingest::RawMessage& m : batch.messages) {
     if (!counted.insert({m.topic, m.partition}).second) continue;  // not the partition's start
@@ -112,7 +105,11 @@ Result<BatchStats> PoisonGuard::process(const ingest::MessageBatch& batch, Commi
       // batch is committed before the next one is processed, so that the attempts of the
       // recorded batch count up again.
       wait = true;
-      if (it->offset > last[{m.topic, m.partition}]) continue;
+      const bool reaches =
+          std::any_of(batch.messages.begin(), batch.messages.end(), [&](const auto& x) {
+            return x.partition == m.partition && x.topic == m.topic && x.offset >= it->offset;
+          });
+      if (!reaches) continue;
     } else if (it == attempts.end()) {
       it =
           attempts.insert(attempts.end(), Position{std::string(m.topic), m.partition, m.offset, 0});

@@ -496,8 +496,7 @@ Result<void> RocksDbStore::commit(CommitBatch& batch) {
   // the pipeline's time). The keys of one batch are distinct, so their order within the atomic
   // write means nothing else. One list of the three kinds of account entries, sorted by id.
   using Kind = CommitEntry::Kind;
-  using Entry = CommitEntry;
-  std::vector<Entry>& order = order_scratch_;
+  std::vector<CommitEntry>& order = order_scratch_;
   order.clear();
   order.reserve(batch.accounts.size() + batch.account_deltas.size() +
                 batch.encoded_accounts.size());
@@ -507,10 +506,11 @@ Result<void> RocksDbStore::commit(CommitBatch& batch) {
     order.push_back({batch.encoded_accounts[i].id, Kind::kEncoded, static_cast<std::uint32_t>(i)});
   for (std::size_t i = 0; i < batch.account_deltas.size(); ++i)
     order.push_back({batch.account_deltas[i].id, Kind::kDelta, static_cast<std::uint32_t>(i)});
-  std::sort(order.begin(), order.end(), [](const Entry& a, const Entry& b) { return a.id < b.id; });
+  std::sort(order.begin(), order.end(),
+            [](const CommitEntry& a, const CommitEntry& b) { return a.id < b.id; });
   if (!std::is_sorted(batch.seen_ids.begin(), batch.seen_ids.end()))  // the pipeline's are
     std::sort(batch.seen_ids.begin(), batch.seen_ids.end());
-  for (const Entry& e : order) {
+  for (const CommitEntry& e : order) {
     if (!s.ok()) break;
     switch (e.kind) {
       case Kind::kState:
