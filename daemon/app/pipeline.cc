@@ -45,6 +45,9 @@ std::string position(const ingest::RawMessage& m) {
 // events/s batches hold ~100 - 500 events, and there the latency bench saw no change).
 constexpr std::size_t kParallelMessages = 256;
 
+// How many events ahead apply_share fetches the decoded events it applies out of message order.
+constexpr std::size_t kPrefetchEvents = 8;
+
 // Shard numbers are kept in a byte per message (shard_index_); the configuration refuses more.
 std::size_t thread_count(const PipelineOptions& o) {
   return std::clamp<std::size_t>(o.threads, 1, config::kMaxIngestThreads);
@@ -106,8 +109,14 @@ Pipeline::Pipeline(state::StateStore& store, const Clock& clock, PipelineOptions
     shards_.push_back(std::make_unique<Shard>(store, options_));
 }
 
+std::uint64_t Pipeline::account_hash(std::string_view account) {
+  return std::hash<std::string_view>{}(account);
+}
+
+std::size_t Pipeline::shard_of_hash(std::uint64_t hash) const { return hash % shards_.size(); }
+
 std::size_t Pipeline::shard_number(std::string_view account) const {
-  return std::hash<std::string_view>{}(account) % shards_.size();
+  return shard_of_hash(account_hash(account));
 }
 
 void Pipeline::forget_cached() {
@@ -363,7 +372,8 @@ void Pipeline::decode_share(Shard& shard, const ingest::MessageBatch& batch,
     ++shard.consumed[{m.topic, events_[i].type}];
     valid_[i] = 1;
     id_hashes_[i] = model::event_id_hash(events_[i].source, events_[i].id);
-    shard_index_[i] = static_cast<std::uint8_t>(shard_number(events_[i].subject));
+    subject_hashes_[i] = account_hash(events_[i].subject);
+    shard_index_[i] = static_cast<std::uint8_t>(shard_of_hash(subject_hashes_[i]));
   }
 }
 
@@ -372,19 +382,47 @@ void Pipeline::apply_share(Shard& shard, std::size_t index, const ingest::Messag
                            TimeMs received) {
   const auto tag_of = [&](std::size_t position) { return (batch_mark << 32) | position; };
   BatchStats& stats = shard.stats;
-  for (std::size_t i = 0; i < batch.messages.size(); ++i) {
-    if (!valid_[i] || shard_index_[i] != index) continue;
+  // The shard's events grouped by account, in message order within each account (the hash of
+  // the account id, then the message index): an account's events are applied one after the
+  // other, with one cache lookup, while its state is in the CPU's cache. Accounts are
+  // independent, so only the order within an account matters. (Two accounts whose ids share a
+  // hash interleave: still in message order each, just with more lookups.)
+  auto& order = shard.order;
+  order.clear();
+  for (std::size_t i = 0; i < batch.messages.size(); ++i)
+    if (valid_[i] && shard_index_[i] == index)
+      order.push_back(
+          {subject_hashes_[i], static_cast<std::uint32_t>(i), batch.messages[i].partition});
+  std::sort(order.begin(), order.end(), [](const Shard::Grouped& a, const Shard::Grouped& b) {
+    return a.hash < b.hash || (a.hash == b.hash && a.message < b.message);
+  });
+  std::string_view current;  // the account of ref
+  state::AccountCache::Ref ref;
+  for (std::size_t k = 0; k < order.size(); ++k) {
+    // Grouped, the events are read out of message order: fetch the next ones' decoded events
+    // (three cache lines each) and their fields ahead, while this one is applied.
+    if (k + kPrefetchEvents < order.size()) {
+      const char* ahead =
+          reinterpret_cast<const char*>(&events_[order[k + kPrefetchEvents].message]);
+      for (int line = 0; line < 3; ++line) __builtin_prefetch(ahead + 64 * line);
+    }
+    if (k + kPrefetchEvents / 2 < order.size())
+      __builtin_prefetch(events_[order[k + kPrefetchEvents / 2].message].data.data());
+    const std::size_t i = order[k].message;
     if (legacy_seen && duplicate_[i]) {
       ++stats.duplicates;
       continue;
     }
     const model::Event& e = events_[i];
-    auto account = shard.cache.get(e.subject);
-    if (!account.ok()) {
-      shard.error = account.error();
-      return;
+    if (e.subject != current || ref == state::AccountCache::Ref{}) {
+      auto account = shard.cache.get(e.subject);  // never evicts: earlier refs stay valid
+      if (!account.ok()) {
+        shard.error = account.error();
+        return;
+      }
+      ref = *account;
+      current = e.subject;
     }
-    const state::AccountCache::Ref ref = *account;
     model::AccountState& s = *ref;
     // A re-delivered event: its id is among the account's recent ids (model::RecentIds) as long
     // as it is not late; a later copy is dead-lettered as late below.
@@ -420,7 +458,7 @@ void Pipeline::apply_share(Shard& shard, std::size_t index, const ingest::Messag
       fault_hooks(e);
       model::derived_targets(rules_ ? &rules_->series_specs() : nullptr, e, shard.targets);
       shard.grown[slot] += model::apply(s, e, options_.retention, shard.targets, id_hashes_[i]);
-      s.partition = batch.messages[i].partition;
+      s.partition = order[k].partition;
       if (use_deltas)
         state::encode_account_delta_to(e, id_hashes_[i], s.partition, options_.retention,
                                        shard.targets, shard.deltas()[slot]);
@@ -497,6 +535,7 @@ Result<BatchStats> Pipeline::process(const ingest::MessageBatch& batch,
   const TimeMs received = clock_.now();  // the dead letters' time
   if (events_.size() < n) events_.resize(n);
   id_hashes_.resize(n);
+  subject_hashes_.resize(n);
   shard_index_.resize(n);
   valid_.assign(n, 0);
   changelog_records_.clear();

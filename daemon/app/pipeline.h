@@ -4,6 +4,9 @@
 // dead letters. With PipelineOptions::threads > 1 the batch's decoding is split between that
 // many threads, and so are its accounts (by a hash of their id: each thread owns its share of
 // the accounts and its own account cache) for applying and evaluating; the commit stays one.
+// Each thread applies its events grouped by account (in message order within an account), so
+// that an account's events in a batch find its state in the CPU's cache and cost one lookup,
+// one delta and one evaluation.
 // With Commit::kOverlap that commit is written on another thread while the caller goes on with
 // the next batch (the daemon does so while catching up); commits stay in batch order.
 // Thread-safety: one pipeline thread calls process(), finish() and sweep(); the shards' threads
@@ -186,6 +189,14 @@ class Pipeline {
     std::vector<model::AccountState*> changed;
     std::vector<state::AccountCache::Ref> changed_refs;
     std::vector<std::vector<std::string_view>> changed_types;
+    // The shard's valid messages by (hash of the account id, message index): applied grouped
+    // by account. With each, its partition (read here instead of from the message).
+    struct Grouped {
+      std::uint64_t hash;
+      std::uint32_t message;
+      std::int32_t partition;
+    };
+    std::vector<Grouped> order;
     // Encoded deltas by position, and the encoded states of the accounts stored whole (by
     // position in full): two sets, a batch's commit may still read the other batch's.
     std::vector<std::string> deltas_sets[2];
@@ -207,6 +218,9 @@ class Pipeline {
     void reset_outputs();
   };
 
+  // The hash that picks an account's shard (and groups a shard's events by account).
+  [[nodiscard]] static std::uint64_t account_hash(std::string_view account);
+  [[nodiscard]] std::size_t shard_of_hash(std::uint64_t hash) const;
   [[nodiscard]] std::size_t shard_number(std::string_view account) const;
   [[nodiscard]] Shard& shard_of(std::string_view account) {
     return *shards_[shard_number(account)];
@@ -255,6 +269,7 @@ class Pipeline {
   std::vector<std::string_view> sorted_keys_;  // keys_ in key order
   std::vector<char> duplicate_;                // per message: in the store's legacy `seen` keys
   std::vector<std::uint64_t> id_hashes_;       // per message: model::event_id_hash of a valid event
+  std::vector<std::uint64_t> subject_hashes_;  // per valid message: account_hash of its account
   std::uint64_t batch_number_ = 0;             // of process() calls: in cache entries' tags
   std::shared_ptr<const rules::RuleSet> rules_;
   AttributesLookup attributes_;

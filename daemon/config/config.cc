@@ -393,7 +393,7 @@ kafka:
   group: kamwatch              # consumer group id shared by all instances
   dead_letter_topic: kamwatch.deadletter  # invalid and late events go here, with reasons
   alerts_topic: kamwatch.alerts   # every alert transition as one JSON object, keyed by account
-  batch_max_events: 50000      # events per processing batch (one RocksDB write each)
+  batch_max_events: 200000     # events per processing batch (one RocksDB write each)
   batch_max_wait: 100ms        # how long to wait for a batch to fill
   dead_letter_max_pending: 100000  # undelivered dead letters above which consumption pauses
   properties: {}               # any librdkafka property, e.g. security.protocol: SASL_SSL

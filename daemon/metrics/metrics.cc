@@ -173,9 +173,11 @@ Metrics::Metrics(const std::string& version, const std::string& revision)
                                 "Estimated memory of the cached account states "
                                 "(state.cache_bytes bounds it).")),
       account_cache_hits(counter(*registry_, declared_, "kamwatch_account_cache_hits_total",
-                                 "Account lookups of events served from the account cache.")),
+                                 "Account lookups (one per account and batch) served from "
+                                 "the account cache.")),
       account_cache_misses(counter(*registry_, declared_, "kamwatch_account_cache_misses_total",
-                                   "Account lookups of events read and decoded from RocksDB.")),
+                                   "Account lookups (one per account and batch) read and "
+                                   "decoded from RocksDB.")),
       accounts(gauges(*registry_, declared_, "kamwatch_accounts",
                       "Accounts by health band and tier (at the last evaluation sweep).")),
       key_accounts(gauge(*registry_, declared_, "kamwatch_key_accounts",

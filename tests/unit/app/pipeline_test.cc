@@ -319,6 +319,37 @@ TEST_F(PipelineTest, InvalidAndLateEventsBecomeDeadLettersInTheSameCommit) {
   EXPECT_EQ(**store_->get_offset("events", 0), 4);
 }
 
+// The pipeline applies a batch grouped by account: each account's events must still apply in
+// message order, whatever other accounts' events come between them. Here an event nine days
+// older than its account's newest is late when it follows it, and applied when it precedes it.
+TEST_F(PipelineTest, EachAccountsEventsApplyInMessageOrderAmongOtherAccounts) {
+  PipelineOptions o;
+  o.late_grace = kDayMs;
+  Pipeline p(*store_, clock_, o);
+  ingest::MessageBatch b;
+  for (int a = 0; a < 20; ++a) {
+    const std::string id = "C" + std::to_string(a);
+    const bool newest_first = a % 2 == 0;
+    add(b, ev(id + "-1", newest_first ? "2026-01-10T10:00:00Z" : "2026-01-01T10:00:00Z", 1, id));
+    for (int other = 0; other < 20; ++other)
+      if (other != a)
+        add(b, ev(id + "-x" + std::to_string(other), "2026-01-05T10:00:00Z", 1,
+                  "D" + std::to_string(other)));
+    add(b, ev(id + "-2", newest_first ? "2026-01-01T10:00:00Z" : "2026-01-10T10:00:00Z", 1, id));
+  }
+  auto stats = p.process(b);
+  ASSERT_TRUE(stats.ok()) << stats.error().message;
+  EXPECT_EQ(stats->late, 10u);
+  for (int a = 0; a < 20; ++a)
+    EXPECT_EQ(stored_count("C" + std::to_string(a)), a % 2 == 0 ? 1 : 2) << a;
+  auto out = store_->outbox_peek(kDeadLetterSink, 100);
+  ASSERT_TRUE(out.ok());
+  ASSERT_EQ(out->size(), 10u);
+  // The late ones are dead-lettered in message order: C0's second event, then C2's, ...
+  for (std::size_t k = 0; k < out->size(); ++k)
+    EXPECT_NE((*out)[k].value.find("\"C" + std::to_string(2 * k) + "-2\""), std::string::npos) << k;
+}
+
 TEST_F(PipelineTest, FailedCommitStoresNothingAndTheRetryAppliesOnce) {
   Pipeline p(*store_, clock_, {});
   ingest::MessageBatch b;
