@@ -46,7 +46,8 @@ const Histogram::BucketBoundaries kSeconds = {0.0005, 0.001, 0.0025, 0.005, 0.01
                                               0.1,    0.25,  0.5,    1,     2.5,  5,     10};
 const Histogram::BucketBoundaries kDelaySeconds = {0.01, 0.05, 0.1, 0.25, 0.5, 1,   2.5,
                                                    5,    10,   30,  60,   300, 900, 3600};
-const Histogram::BucketBoundaries kMessages = {1, 10, 100, 500, 1000, 2500, 5000, 10000, 50000};
+const Histogram::BucketBoundaries kMessages = {1,    10,   100,   500,   1000,
+                                               2500, 5000, 10000, 50000, 200000};
 
 double process_start_seconds() {
   // Field 22 of /proc/self/stat: start time in clock ticks after boot.
