@@ -5,8 +5,8 @@
 // many threads, and so are its accounts (by a hash of their id: each thread owns its share of
 // the accounts and its own account cache) for applying and evaluating; the commit stays one.
 // Each thread applies its events grouped by account (in message order within an account), so
-// that an account's events in a batch find its state in the CPU's cache and cost one lookup,
-// one delta and one evaluation.
+// that an account's events in a batch follow one another with one cache lookup, while its
+// state is in the CPU's cache.
 // With Commit::kOverlap that commit is written on another thread while the caller goes on with
 // the next batch (the daemon does so while catching up); commits stay in batch order.
 // Thread-safety: one pipeline thread calls process(), finish() and sweep(); the shards' threads
