@@ -48,7 +48,8 @@ constexpr std::size_t kParallelMessages = 256;
 // How many events ahead apply_share fetches the decoded events it applies out of message order.
 constexpr std::size_t kPrefetchEvents = 8;
 
-// Shard numbers are kept in a byte per message (shard_index_); the configuration refuses more.
+// The configuration refuses more than kMaxIngestThreads; a pipeline built directly is held to it
+// too.
 std::size_t thread_count(const PipelineOptions& o) {
   return std::clamp<std::size_t>(o.threads, 1, config::kMaxIngestThreads);
 }
@@ -373,7 +374,6 @@ void Pipeline::decode_share(Shard& shard, const ingest::MessageBatch& batch,
     valid_[i] = 1;
     id_hashes_[i] = model::event_id_hash(events_[i].source, events_[i].id);
     subject_hashes_[i] = account_hash(events_[i].subject);
-    shard_index_[i] = static_cast<std::uint8_t>(shard_of_hash(subject_hashes_[i]));
   }
 }
 
@@ -390,7 +390,7 @@ void Pipeline::apply_share(Shard& shard, std::size_t index, const ingest::Messag
   auto& order = shard.order;
   order.clear();
   for (std::size_t i = 0; i < batch.messages.size(); ++i)
-    if (valid_[i] && shard_index_[i] == index)
+    if (valid_[i] && shard_of_hash(subject_hashes_[i]) == index)
       order.push_back(
           {subject_hashes_[i], static_cast<std::uint32_t>(i), batch.messages[i].partition});
   std::sort(order.begin(), order.end(), [](const Shard::Grouped& a, const Shard::Grouped& b) {
@@ -536,7 +536,6 @@ Result<BatchStats> Pipeline::process(const ingest::MessageBatch& batch,
   if (events_.size() < n) events_.resize(n);
   id_hashes_.resize(n);
   subject_hashes_.resize(n);
-  shard_index_.resize(n);
   valid_.assign(n, 0);
   changelog_records_.clear();
   for (auto& shard : shards_) shard->reset_outputs();
@@ -583,7 +582,8 @@ Result<BatchStats> Pipeline::process(const ingest::MessageBatch& batch,
     }
   }
 
-  // 3. Apply in message order and evaluate the rules: each thread its share of the accounts.
+  // 3. Apply (grouped by account, message order within each) and evaluate the rules: each thread
+  // its share of the accounts.
   // 32 bits of batch number, never 0 (a newly read entry's tag is 0), and 32 of position.
   if ((++batch_number_ & 0xffffffffu) == 0) ++batch_number_;
   const std::uint64_t batch_mark = batch_number_ & 0xffffffffu;

@@ -229,9 +229,10 @@ class Pipeline {
   void decode_share(Shard& shard, const ingest::MessageBatch& batch,
                     const std::vector<QuarantinedMessage>& quarantine, std::size_t begin,
                     std::size_t end, TimeMs received);
-  // Applies the valid events of shard's accounts (shard_index_ == index) in message order,
-  // then evaluates the rules for the accounts they changed. Sets shard.error (and stops) on
-  // failure. received: the batch's arrival, the time of its dead letters.
+  // Applies the valid events of shard's accounts (shard_of_hash == index), grouped by account
+  // and in message order within each, then evaluates the rules for the accounts they changed. Sets
+  // shard.error (and stops) on failure. received: the batch's arrival, the time of its dead
+  // letters.
   void apply_share(Shard& shard, std::size_t index, const ingest::MessageBatch& batch,
                    std::uint64_t batch_mark, bool legacy_seen, bool use_deltas, TimeMs received);
   [[nodiscard]] state::OutboxRecord dead_letter(const ingest::RawMessage& m, ingest::Reason reason,
@@ -264,13 +265,13 @@ class Pipeline {
   std::vector<model::Event> events_;
   std::vector<std::string> keys_;
   std::vector<char> valid_;                    // per message: events_[i] decoded fine
-  std::vector<std::uint8_t> shard_index_;      // per valid message: its account's shard
   std::vector<std::uint32_t> key_order_;       // indices into keys_, by key
   std::vector<std::string_view> sorted_keys_;  // keys_ in key order
   std::vector<char> duplicate_;                // per message: in the store's legacy `seen` keys
   std::vector<std::uint64_t> id_hashes_;       // per message: model::event_id_hash of a valid event
-  std::vector<std::uint64_t> subject_hashes_;  // per valid message: account_hash of its account
-  std::uint64_t batch_number_ = 0;             // of process() calls: in cache entries' tags
+  // Per valid message: account_hash of its account (its shard: shard_of_hash).
+  std::vector<std::uint64_t> subject_hashes_;
+  std::uint64_t batch_number_ = 0;  // of process() calls: in cache entries' tags
   std::shared_ptr<const rules::RuleSet> rules_;
   AttributesLookup attributes_;
   std::string sweep_cursor_;            // the last account id listed for the sweep
